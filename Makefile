@@ -1,0 +1,55 @@
+# Makefile for the pipeline extension (PGXS)
+#
+#   make && make install        build and install into the PostgreSQL that pg_config names
+#   make installcheck           pg_regress tests (sql/, expected/) against a running server
+#   bash test/run               every test layer on a throw-away cluster + S3/SQS emulator
+
+EXTENSION = pipeline
+MODULE_big = pipeline
+DATA = $(wildcard src/sql/pipeline--*.sql)
+PGFILEDESC = "pipeline - S3 event pipelines inside PostgreSQL"
+
+OBJS = \
+	src/pipeline.o \
+	src/s3/sigv4.o \
+	src/s3/http.o \
+	src/s3/s3.o \
+	src/s3/credentials.o \
+	src/decode/inflate.o \
+	src/decode/json_reader.o \
+	src/decode/csv_reader.o \
+	src/decode/iso8601.o \
+	src/fdw/option.o \
+	src/fdw/fdw.o \
+	src/fdw/scan.o \
+	src/fdw/convert.o
+
+REGRESS = options errors
+REGRESS_OPTS = --load-extension=pipeline
+
+PG_CONFIG ?= pg_config
+
+# ISA-L inflates about 3x faster than zlib; used when its headers are installed.
+HAVE_ISAL := $(shell test -f /usr/include/isa-l/igzip_lib.h && echo yes)
+ifeq ($(HAVE_ISAL),yes)
+PG_CPPFLAGS += -DHAVE_ISAL
+ISAL_LIBS = -lisal
+endif
+
+PG_CPPFLAGS += -I$(srcdir)/src
+PG_CXXFLAGS += -std=c++17 -fno-exceptions -fno-rtti
+SHLIB_LINK += -lcurl -lz $(ISAL_LIBS) -ljansson -lxml2 -lsimdjson -lstdc++
+
+# The JSON reader is C++ (simdjson) and gains nothing from JIT inlining;
+# skipping LLVM bitcode keeps the build simple and fast.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+override CXXFLAGS += $(PG_CXXFLAGS)
+
+unit:
+	$(MAKE) -C test/unit check PG_CONFIG=$(PG_CONFIG)
+
+.PHONY: unit

@@ -1,0 +1,54 @@
+/*-------------------------------------------------------------------------
+ *
+ * csv_reader.h
+ *	  Streaming CSV record reader (RFC 4180: quoted fields, doubled quotes,
+ *	  line breaks inside quotes, CRLF or LF), as Athena writes it.
+ *
+ * Pure C, no backend calls; memory is malloc'd.  Same feeding protocol as
+ * json_reader.h: feed a buffer, take records until CSV_NEED_MORE, keep the
+ * unconsumed tail, feed again.
+ *
+ * IDENTIFICATION
+ *	  src/decode/csv_reader.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PIPELINE_CSV_READER_H
+#define PIPELINE_CSV_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum CsvResult
+{
+	CSV_RECORD,
+	CSV_NEED_MORE,
+	CSV_BAD_RECORD,				/* e.g. unterminated quote at end of input,
+								 * character after closing quote; skipped */
+	CSV_END
+} CsvResult;
+
+typedef struct CsvField
+{
+	const char *str;			/* unquoted text, not NUL-terminated; valid
+								 * until the next call */
+	size_t		len;
+	bool		quoted;			/* was quoted (so "" is an empty string, and
+								 * an unquoted empty field can mean NULL) */
+} CsvField;
+
+typedef struct CsvReader CsvReader;
+
+extern CsvReader *csv_reader_create(char delimiter, char quote);
+extern void csv_reader_free(CsvReader *r);
+extern void csv_reader_reset(CsvReader *r);
+extern void csv_reader_feed(CsvReader *r, const char *buf, size_t len, bool at_eof);
+
+/* Next record: *fields points to *nfields fields, valid until the next call. */
+extern CsvResult csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields);
+extern size_t csv_reader_consumed(const CsvReader *r);
+extern size_t csv_reader_record_offset(const CsvReader *r);
+extern const char *csv_reader_error(const CsvReader *r);
+
+#endif							/* PIPELINE_CSV_READER_H */

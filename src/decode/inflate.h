@@ -1,0 +1,69 @@
+/*-------------------------------------------------------------------------
+ *
+ * inflate.h
+ *	  Streaming gzip decompression: several gzip members back to back (as
+ *	  concatenated Firehose flushes are), ISA-L when built with it, zlib
+ *	  otherwise.
+ *
+ * Pure C, no backend calls; memory is malloc'd and released by
+ * inflater_free().
+ *
+ * IDENTIFICATION
+ *	  src/decode/inflate.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PIPELINE_INFLATE_H
+#define PIPELINE_INFLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* true if the bytes start with the gzip magic number (1f 8b) */
+#define inflate_is_gzip(p, n) \
+	((n) >= 2 && ((const uint8_t *) (p))[0] == 0x1f && ((const uint8_t *) (p))[1] == 0x8b)
+
+typedef enum InflateResult
+{
+	INFLATE_OK,					/* progress made; call again */
+	INFLATE_END,				/* input ended (at_eof) exactly after a
+								 * complete member */
+	INFLATE_ERROR				/* corrupt or truncated; see inflater_error() */
+} InflateResult;
+
+typedef struct Inflater Inflater;
+
+typedef enum InflateImpl
+{
+	INFLATE_IMPL_AUTO,			/* ISA-L if built with it, else zlib */
+	INFLATE_IMPL_ZLIB,
+	INFLATE_IMPL_ISAL
+} InflateImpl;
+
+extern Inflater *inflater_create(InflateImpl impl);
+extern void inflater_free(Inflater *z);
+extern void inflater_reset(Inflater *z);
+
+/*
+ * Decompress.  Consumes from *in / *in_len (advancing them) and writes at
+ * most out_cap bytes to out, setting *out_len.  at_eof says the input given
+ * is the last: a member that is not complete by then is an error
+ * ("unexpected end of compressed data").  Trailing bytes after a member
+ * that are not another gzip member are an error too.
+ */
+extern InflateResult inflater_run(Inflater *z,
+								  const uint8_t **in, size_t *in_len, bool at_eof,
+								  uint8_t *out, size_t out_cap, size_t *out_len);
+
+/* Human-readable reason of the last INFLATE_ERROR, and the compressed offset. */
+extern const char *inflater_error(const Inflater *z);
+extern uint64_t inflater_total_in(const Inflater *z);
+
+/* Name of the implementation in use ("isa-l" or "zlib"), for EXPLAIN. */
+extern const char *inflater_impl(const Inflater *z);
+
+/* Whether this build has ISA-L. */
+extern bool inflater_have_isal(void);
+
+#endif							/* PIPELINE_INFLATE_H */

@@ -1,0 +1,157 @@
+/*-------------------------------------------------------------------------
+ *
+ * json_reader.h
+ *	  Streaming JSON record reader: turns a buffer of newline-delimited,
+ *	  concatenated ({..}{..}) or array ([{..},{..}]) JSON into records, and
+ *	  extracts the requested fields of each record.
+ *
+ * This is the hot path of every scan.  It is pure C on the outside (the
+ * implementation is a thin C++ wrapper over simdjson's On-Demand API) and
+ * never calls into the PostgreSQL backend: no palloc, no ereport.  Errors
+ * are returned as codes and messages; the caller decides how to report
+ * them.  Memory is malloc'd; the caller frees the reader with
+ * json_reader_free() (the FDW does it from a memory context reset callback).
+ *
+ * Usage, for one object (stream of bytes):
+ *
+ *	  r = json_reader_create(fields, nfields);
+ *	  loop:
+ *		  append decompressed bytes to buf (buf must have JSON_READER_PADDING
+ *		  readable bytes after len);
+ *		  json_reader_feed(r, buf, len, at_eof);
+ *		  while ((rc = json_reader_next(r, values)) == JSON_RECORD)
+ *			  use values[0..nfields-1]; (valid until the next call)
+ *		  if rc == JSON_NEED_MORE: keep buf[json_reader_consumed(r)..len),
+ *			  move it to the front, append more bytes, feed again
+ *		  if rc == JSON_BAD_RECORD: json_reader_error(r) describes it; the
+ *			  reader has skipped the record, calling next() again continues
+ *		  if rc == JSON_END: done (only returned when at_eof was true)
+ *	  json_reader_reset(r) before the next object.
+ *
+ * IDENTIFICATION
+ *	  src/decode/json_reader.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PIPELINE_JSON_READER_H
+#define PIPELINE_JSON_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C"
+{
+#endif
+
+/* Bytes that must be readable (any content) after the end of a fed buffer. */
+#define JSON_READER_PADDING 64
+
+/* What the caller wants from a field: decides which conversion is done. */
+typedef enum JsonWant
+{
+	JSON_WANT_ANY = 0,			/* string unescaped; anything else as raw text */
+	JSON_WANT_INT64,			/* numbers also parsed as int64 (if integral) */
+	JSON_WANT_DOUBLE,			/* numbers also parsed as double */
+	JSON_WANT_RAW				/* raw JSON text of any value (json/jsonb) */
+} JsonWant;
+
+/* The JSON type of a value found in a record. */
+typedef enum JsonKind
+{
+	JSON_MISSING = 0,			/* key absent from the record */
+	JSON_NULL,
+	JSON_FALSE,
+	JSON_TRUE,
+	JSON_NUMBER,
+	JSON_STRING,
+	JSON_ARRAY,
+	JSON_OBJECT
+} JsonKind;
+
+/* One requested field. */
+typedef struct JsonField
+{
+	const char *path;			/* key, or dotted path "loc.lat" into nested
+								 * objects; "" means the whole record */
+	JsonWant	want;
+	bool		want_elements;	/* for arrays: also split the elements,
+								 * each converted according to "want" */
+} JsonField;
+
+/* A value extracted from a record. */
+typedef struct JsonValue
+{
+	JsonKind	kind;
+	bool		num_ok;			/* JSON_NUMBER: i64/f64 holds the number
+								 * (int64 when want was INT64 and the number
+								 * is an integer in range, double when
+								 * want was DOUBLE) */
+	int64_t		i64;
+	double		f64;
+	const char *str;			/* STRING: unescaped UTF-8 (no NUL check);
+								 * NUMBER: the number's text; ARRAY/OBJECT:
+								 * raw JSON text; RAW want: raw text of any
+								 * value. Not NUL-terminated. */
+	size_t		len;
+	bool		has_nul;		/* STRING: the unescaped text contains \u0000 */
+	struct JsonValue *elems;	/* ARRAY with want_elements: the elements */
+	int			nelems;
+} JsonValue;
+
+typedef enum JsonResult
+{
+	JSON_RECORD,				/* a record is in values[] */
+	JSON_NEED_MORE,				/* the rest of the buffer is an incomplete
+								 * record: feed more bytes */
+	JSON_BAD_RECORD,			/* a malformed record was skipped */
+	JSON_END,					/* at_eof and everything consumed */
+	JSON_FATAL					/* cannot continue (e.g. record too large,
+								 * out of memory) */
+} JsonResult;
+
+/* Where and why the last JSON_BAD_RECORD / JSON_FATAL happened. */
+typedef struct JsonError
+{
+	const char *message;		/* e.g. "unexpected character" */
+	size_t		record_offset;	/* offset of the record's first byte in the
+								 * fed buffer */
+	size_t		error_offset;	/* offset of the offending byte in the fed
+								 * buffer (>= record_offset) */
+	const char *record_text;	/* the record's raw text (for rejects) */
+	size_t		record_len;
+} JsonError;
+
+typedef struct JsonReader JsonReader;
+
+extern JsonReader *json_reader_create(const JsonField *fields, int nfields);
+extern void json_reader_free(JsonReader *r);
+
+/* Forget any state of the previous object. */
+extern void json_reader_reset(JsonReader *r);
+
+/*
+ * Hand the reader a buffer.  It must stay valid, unchanged, until
+ * json_reader_next returns JSON_NEED_MORE or JSON_END.  at_eof says that no
+ * more bytes follow: an incomplete record at the end is then an error.
+ */
+extern void json_reader_feed(JsonReader *r, const char *buf, size_t len,
+							 bool at_eof);
+
+/* Next record; values[] has one entry per requested field. */
+extern JsonResult json_reader_next(JsonReader *r, JsonValue *values);
+
+/* Bytes of the fed buffer that are done with (valid after JSON_NEED_MORE). */
+extern size_t json_reader_consumed(const JsonReader *r);
+
+/* Offset in the fed buffer of the first byte of the last record returned. */
+extern size_t json_reader_record_offset(const JsonReader *r);
+
+extern const JsonError *json_reader_error(const JsonReader *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif							/* PIPELINE_JSON_READER_H */

@@ -1,0 +1,157 @@
+/*-------------------------------------------------------------------------
+ *
+ * fdw.h
+ *	  Private declarations of the pipeline_s3 foreign data wrapper:
+ *	  options, planning information, the scan, value conversion.
+ *
+ * IDENTIFICATION
+ *	  src/fdw/fdw.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PIPELINE_FDW_H
+#define PIPELINE_FDW_H
+
+#include "access/tupdesc.h"
+#include "commands/explain.h"
+#include "fmgr.h"
+#include "nodes/execnodes.h"
+#include "nodes/pg_list.h"
+
+#include "decode/json_reader.h"
+#include "s3/s3.h"
+
+typedef enum S3Format
+{
+	S3_FORMAT_JSON,
+	S3_FORMAT_CSV
+} S3Format;
+
+typedef enum S3Compression
+{
+	S3_COMPRESSION_AUTO,
+	S3_COMPRESSION_GZIP,
+	S3_COMPRESSION_NONE
+} S3Compression;
+
+/* Metadata a column can hold instead of a record field. */
+typedef enum S3Meta
+{
+	S3_META_NONE = 0,
+	S3_META_URI,
+	S3_META_KEY,
+	S3_META_SIZE,
+	S3_META_LAST_MODIFIED,
+	S3_META_LINE
+} S3Meta;
+
+/* Options of a foreign table, validated. */
+typedef struct S3TableOptions
+{
+	char	   *uri;
+	char	   *bucket;
+	char	   *key;			/* the object, or the listing prefix */
+	bool		is_prefix;		/* uri names every object under a prefix */
+	S3Format	format;
+	S3Compression compression;
+	bool		skip_errors;	/* on_error 'skip' */
+	/* CSV */
+	char		delimiter;
+	char		quote;
+	bool		header;
+	char	   *null_string;
+} S3TableOptions;
+
+/* option.c */
+extern void s3_table_options(Oid relid, S3TableOptions *opts);
+extern S3Meta s3_column_meta(Oid relid, AttrNumber attnum, char **field);
+extern const char *s3_meta_name(S3Meta meta);
+
+/* How a column's values are made (convert.c). */
+typedef enum ConvKind
+{
+	CONV_TEXT,
+	CONV_INT2,
+	CONV_INT4,
+	CONV_INT8,
+	CONV_FLOAT4,
+	CONV_FLOAT8,
+	CONV_NUMERIC,
+	CONV_BOOL,
+	CONV_DATE,
+	CONV_TIMESTAMP,
+	CONV_TIMESTAMPTZ,
+	CONV_JSON,
+	CONV_JSONB,
+	CONV_ARRAY,
+	CONV_OTHER					/* the type's input function */
+} ConvKind;
+
+typedef struct ColumnConv
+{
+	ConvKind	kind;
+	Oid			typid;
+	int32		typmod;
+	FmgrInfo	infunc;
+	Oid			ioparam;
+	bool		soft;			/* on_error 'skip': catch input errors */
+	/* arrays */
+	struct ColumnConv *elem;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+} ColumnConv;
+
+/* A conversion failure, for on_error handling. */
+typedef struct ConvError
+{
+	char	   *message;		/* full sentence(s) */
+	int			sqlerrcode;
+} ConvError;
+
+extern void conv_init(ColumnConv *cc, Oid typid, int32 typmod, bool soft);
+extern JsonWant conv_json_want(const ColumnConv *cc, bool *elements);
+
+/*
+ * Convert one value.  On success returns true with *d / *isnull set.  On a
+ * bad value returns false with *err filled (never throws for bad data when
+ * cc->soft; otherwise bad data may also raise the type's own error).
+ */
+extern bool conv_json(const ColumnConv *cc, const JsonValue *v, Datum *d, bool *isnull,
+					  ConvError *err);
+extern bool conv_text(const ColumnConv *cc, const char *s, size_t len, Datum *d,
+					  ConvError *err);
+
+/* scan.c: state kept between planning and execution */
+typedef struct S3ScanPlan
+{
+	int			filter_kind;	/* S3_FILTER_* */
+	char	   *like_prefix;	/* narrows the listing, or NULL */
+	double		objects;		/* estimates */
+	double		bytes;
+} S3ScanPlan;
+
+#define S3_FILTER_NONE	0
+#define S3_FILTER_URIS	1		/* fdw_exprs[0] gives s3:// URIs */
+#define S3_FILTER_KEYS	2		/* fdw_exprs[0] gives keys */
+
+/* fdw.c / scan.c callbacks */
+extern void s3BeginForeignScan(ForeignScanState *node, int eflags);
+extern TupleTableSlot *s3IterateForeignScan(ForeignScanState *node);
+extern void s3ReScanForeignScan(ForeignScanState *node);
+extern void s3EndForeignScan(ForeignScanState *node);
+extern void s3ExplainScanStats(ForeignScanState *node, ExplainState *es);
+
+/* listing shared by planning and execution of one statement */
+extern List *s3_cached_listing(Oid relid, S3Client *client, const char *bucket,
+							   const char *prefix);
+
+/* the listing prefix after a LIKE filter; NULL if nothing can match */
+extern char *s3_effective_prefix(const S3TableOptions *opts, const char *like_prefix);
+
+/* rejected records of on_error 'skip' scans */
+extern int	pipeline_max_rejects;
+extern void s3_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
+							   const char *error, const char *raw, size_t rawlen);
+
+#endif							/* PIPELINE_FDW_H */

@@ -1,0 +1,360 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.c
+ *	  Options of the pipeline_s3 foreign data wrapper: validation with
+ *	  clear errors, and reading them back for planning and scans.
+ *
+ * IDENTIFICATION
+ *	  src/fdw/option.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/reloptions.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "fdw/fdw.h"
+
+/* Which option goes where. */
+typedef struct S3Option
+{
+	const char *name;
+	Oid			context;		/* catalog the option belongs to */
+} S3Option;
+
+static const S3Option valid_options[] = {
+	/* server: where requests go */
+	{"region", ForeignServerRelationId},
+	{"endpoint", ForeignServerRelationId},
+	{"url_style", ForeignServerRelationId},
+	/* user mapping: who signs them */
+	{"access_key_id", UserMappingRelationId},
+	{"secret_access_key", UserMappingRelationId},
+	{"session_token", UserMappingRelationId},
+	/* foreign table: what is read and how */
+	{"uri", ForeignTableRelationId},
+	{"format", ForeignTableRelationId},
+	{"compression", ForeignTableRelationId},
+	{"on_error", ForeignTableRelationId},
+	{"delimiter", ForeignTableRelationId},
+	{"quote", ForeignTableRelationId},
+	{"header", ForeignTableRelationId},
+	{"null", ForeignTableRelationId},
+	/* column: which field or metadata */
+	{"field", AttributeRelationId},
+	{"metadata", AttributeRelationId},
+	{NULL, InvalidOid}
+};
+
+static const char *const meta_names[] = {
+	[S3_META_NONE] = NULL,
+	[S3_META_URI] = "uri",
+	[S3_META_KEY] = "key",
+	[S3_META_SIZE] = "size",
+	[S3_META_LAST_MODIFIED] = "last_modified",
+	[S3_META_LINE] = "line",
+};
+
+PG_FUNCTION_INFO_V1(pipeline_s3_fdw_validator);
+
+/* "a", "b", "c" for the hint of an invalid value */
+static void
+check_choice(DefElem *def, const char *const *choices)
+{
+	char	   *value = defGetString(def);
+	StringInfoData list;
+	int			i;
+
+	for (i = 0; choices[i]; i++)
+		if (strcmp(value, choices[i]) == 0)
+			return;
+	initStringInfo(&list);
+	for (i = 0; choices[i]; i++)
+		appendStringInfo(&list, "%s%s", i ? ", " : "", choices[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, value),
+			 errhint("Valid values are: %s.", list.data)));
+}
+
+static void
+check_single_char(DefElem *def)
+{
+	char	   *value = defGetString(def);
+
+	if (strlen(value) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"%s\" must be a single one-byte character", def->defname)));
+}
+
+/*
+ * An endpoint is scheme://host[:port], nothing more: a path or query
+ * would silently change every request's signature.
+ */
+static void
+check_endpoint(DefElem *def)
+{
+	char	   *value = defGetString(def);
+	const char *rest;
+
+	if (strncmp(value, "http://", 7) == 0)
+		rest = value + 7;
+	else if (strncmp(value, "https://", 8) == 0)
+		rest = value + 8;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"endpoint\": \"%s\"", value),
+				 errhint("An endpoint looks like https://host or http://host:port.")));
+	if (rest[0] == '\0' || rest[0] == '/' ||
+		(rest[strcspn(rest, "/?#@")] != '\0' &&
+		 strcmp(rest + strcspn(rest, "/?#@"), "/") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"endpoint\": \"%s\"", value),
+				 errdetail("An endpoint is a scheme, a host and an optional port, without a path or credentials.")));
+
+	/* where the server sends requests is a superuser's decision */
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set option \"endpoint\""),
+				 errdetail("Only superusers may choose where the database server sends requests.")));
+}
+
+/*
+ * pipeline_s3_fdw_validator: check the options of a server, user mapping,
+ * foreign table or column of pipeline_s3.
+ */
+Datum
+pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *lc;
+	bool		have_uri = false;
+	bool		have_field = false;
+	bool		have_meta = false;
+	bool		have_key = false;
+	bool		have_secret = false;
+	bool		is_csv = false;
+	List	   *seen = NIL;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const S3Option *opt;
+
+		for (opt = valid_options; opt->name; opt++)
+			if (opt->context == catalog && strcmp(opt->name, def->defname) == 0)
+				break;
+		if (opt->name == NULL)
+		{
+			StringInfoData buf;
+
+			initStringInfo(&buf);
+			for (opt = valid_options; opt->name; opt++)
+				if (opt->context == catalog)
+					appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", opt->name);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 buf.len > 0
+					 ? errhint("Valid options in this context are: %s.", buf.data)
+					 : errhint("There are no valid options in this context.")));
+		}
+		if (list_member(seen, makeString(def->defname)))
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("conflicting or redundant options"),
+					 errdetail("Option \"%s\" is given more than once.", def->defname)));
+		seen = lappend(seen, makeString(def->defname));
+
+		if (strcmp(def->defname, "region") == 0)
+		{
+			char	   *v = defGetString(def);
+
+			if (v[0] == '\0' || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(v))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"region\": \"%s\"", v),
+						 errhint("A region looks like us-east-1.")));
+		}
+		else if (strcmp(def->defname, "endpoint") == 0)
+			check_endpoint(def);
+		else if (strcmp(def->defname, "url_style") == 0)
+			check_choice(def, (const char *const[]) {"path", "virtual", NULL});
+		else if (strcmp(def->defname, "access_key_id") == 0)
+			have_key = true;
+		else if (strcmp(def->defname, "secret_access_key") == 0)
+			have_secret = true;
+		else if (strcmp(def->defname, "uri") == 0)
+		{
+			char	   *bucket;
+			char	   *key;
+
+			s3_parse_uri(defGetString(def), &bucket, &key);
+			have_uri = true;
+		}
+		else if (strcmp(def->defname, "format") == 0)
+		{
+			check_choice(def, (const char *const[]) {"json", "csv", NULL});
+			is_csv = strcmp(defGetString(def), "csv") == 0;
+		}
+		else if (strcmp(def->defname, "compression") == 0)
+			check_choice(def, (const char *const[]) {"auto", "gzip", "none", NULL});
+		else if (strcmp(def->defname, "on_error") == 0)
+			check_choice(def, (const char *const[]) {"stop", "skip", NULL});
+		else if (strcmp(def->defname, "delimiter") == 0 ||
+				 strcmp(def->defname, "quote") == 0)
+			check_single_char(def);
+		else if (strcmp(def->defname, "header") == 0)
+			(void) defGetBoolean(def);
+		else if (strcmp(def->defname, "field") == 0)
+		{
+			if (defGetString(def)[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"field\" must not be empty")));
+			have_field = true;
+		}
+		else if (strcmp(def->defname, "metadata") == 0)
+		{
+			check_choice(def, &meta_names[1]);
+			have_meta = true;
+		}
+	}
+
+	if (catalog == ForeignTableRelationId && !have_uri)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"uri\" is required for pipeline_s3 foreign tables"),
+				 errhint("Give the object or prefix to read, e.g. OPTIONS (uri 's3://bucket/prefix/').")));
+	if (!is_csv)
+	{
+		foreach(lc, options)
+		{
+			DefElem    *def = (DefElem *) lfirst(lc);
+
+			if (strcmp(def->defname, "delimiter") == 0 || strcmp(def->defname, "quote") == 0 ||
+				strcmp(def->defname, "header") == 0 || strcmp(def->defname, "null") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" is only valid with format 'csv'", def->defname)));
+		}
+	}
+	if (have_field && have_meta)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("options \"field\" and \"metadata\" cannot be used together"),
+				 errdetail("A column holds either a field of the records or metadata of their object.")));
+	if (have_key != have_secret)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("options \"access_key_id\" and \"secret_access_key\" must be given together")));
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * s3_table_options: the validated options of a foreign table.
+ */
+void
+s3_table_options(Oid relid, S3TableOptions *opts)
+{
+	ForeignTable *table = GetForeignTable(relid);
+	ListCell   *lc;
+	size_t		len;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->format = S3_FORMAT_JSON;
+	opts->compression = S3_COMPRESSION_AUTO;
+	opts->delimiter = ',';
+	opts->quote = '"';
+	opts->header = true;
+	opts->null_string = "";
+
+	foreach(lc, table->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		char	   *v = defGetString(def);
+
+		if (strcmp(def->defname, "uri") == 0)
+			opts->uri = v;
+		else if (strcmp(def->defname, "format") == 0)
+			opts->format = strcmp(v, "csv") == 0 ? S3_FORMAT_CSV : S3_FORMAT_JSON;
+		else if (strcmp(def->defname, "compression") == 0)
+			opts->compression = strcmp(v, "gzip") == 0 ? S3_COMPRESSION_GZIP :
+				strcmp(v, "none") == 0 ? S3_COMPRESSION_NONE : S3_COMPRESSION_AUTO;
+		else if (strcmp(def->defname, "on_error") == 0)
+			opts->skip_errors = strcmp(v, "skip") == 0;
+		else if (strcmp(def->defname, "delimiter") == 0)
+			opts->delimiter = v[0];
+		else if (strcmp(def->defname, "quote") == 0)
+			opts->quote = v[0];
+		else if (strcmp(def->defname, "header") == 0)
+			opts->header = defGetBoolean(def);
+		else if (strcmp(def->defname, "null") == 0)
+			opts->null_string = v;
+	}
+
+	/*
+	 * A URI ending in "/" (or naming a bare bucket) is a prefix: every object
+	 * under it.  A trailing "*" makes any key prefix one ("s3://b/2026-11-*").
+	 * Anything else names one object.
+	 */
+	s3_parse_uri(opts->uri, &opts->bucket, &opts->key);
+	len = strlen(opts->key);
+	if (len == 0 || opts->key[len - 1] == '/')
+		opts->is_prefix = true;
+	else if (opts->key[len - 1] == '*')
+	{
+		opts->key[len - 1] = '\0';
+		opts->is_prefix = true;
+	}
+}
+
+/*
+ * s3_column_meta: what column "attnum" holds: metadata, or a field whose
+ * path is returned in *field (the column name unless "field" is given).
+ */
+S3Meta
+s3_column_meta(Oid relid, AttrNumber attnum, char **field)
+{
+	List	   *options = GetForeignColumnOptions(relid, attnum);
+	ListCell   *lc;
+
+	*field = NULL;
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		char	   *v = defGetString(def);
+
+		if (strcmp(def->defname, "field") == 0)
+			*field = v;
+		else if (strcmp(def->defname, "metadata") == 0)
+		{
+			int			m;
+
+			for (m = S3_META_URI; m <= S3_META_LINE; m++)
+				if (strcmp(v, meta_names[m]) == 0)
+					return (S3Meta) m;
+		}
+	}
+	return S3_META_NONE;
+}
+
+const char *
+s3_meta_name(S3Meta meta)
+{
+	return meta_names[meta];
+}

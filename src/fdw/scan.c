@@ -1,0 +1,1029 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *	  Executing a pipeline_s3 foreign scan: objects -> bytes -> records ->
+ *	  rows.
+ *
+ * For each object: a streamed GET (s3.c) feeds a fixed-size compressed
+ * buffer; gzip is inflated (decode/inflate.c) into the data buffer; the
+ * record reader (decode/json_reader.cpp or csv_reader.c) cuts records and
+ * extracts just the fields the query uses; convert.c makes Datums.  The
+ * data buffer keeps the incomplete record at its end and moves it to the
+ * front before the next fill, so memory stays flat whatever the object
+ * size (it only grows for a single record larger than the buffer).
+ *
+ * While one object is decoded the next ones are already being fetched
+ * (several GETs in flight on one curl multi handle, each paused when its
+ * buffer is full).
+ *
+ * IDENTIFICATION
+ *	  src/fdw/scan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "decode/csv_reader.h"
+#include "decode/inflate.h"
+#include "decode/json_reader.h"
+#include "fdw/fdw.h"
+#include "pipeline.h"
+#include "s3/credentials.h"
+
+/* GUCs */
+int			pipeline_read_buffer_kb = 1024;
+int			pipeline_prefetch = 2;
+int			pipeline_max_record_mb = 256;
+
+#define COMP_BUFFER_SIZE	(256 * 1024)
+#define MAX_PREFETCH		16
+
+typedef struct S3ScanState
+{
+	Oid			relid;
+	char	   *relname;
+	S3TableOptions opts;
+	MemoryContext cxt;			/* everything of this scan */
+	MemoryContextCallback cleanup;
+	S3Client   *client;
+
+	/* columns */
+	int			natts;
+	S3Meta	   *meta;			/* per attribute */
+	ColumnConv *conv;			/* per attribute */
+	int		   *field;			/* per attribute: index into values, -1: not read */
+	char	  **field_name;		/* per attribute: JSON path or CSV header name */
+	bool		need_line;
+
+	/* JSON */
+	JsonField  *jfields;
+	int			nfields;
+	JsonValue  *jvalues;
+	JsonReader *jr;
+
+	/* CSV */
+	CsvReader  *cr;
+	int		   *csv_pos;		/* per field: position in the record */
+	bool		header_pending;
+
+	/* which objects */
+	int			filter_kind;
+	ExprState  *filter;
+	char	   *like_prefix;
+	List	   *objects;		/* of S3Object */
+	bool		objects_ready;
+	int			next_object;	/* next to open */
+	int			next_prefetch;	/* next to start fetching */
+	S3Get	   *prefetched[MAX_PREFETCH];
+	int			nprefetched;
+
+	/* the object being read */
+	S3Get	   *get;
+	S3Object	obj;
+	char	   *uri;
+	Datum		uri_datum;
+	Datum		key_datum;
+	bool		gzip;
+	bool		sniffed;
+	bool		get_eof;		/* S3 body ended */
+	bool		src_eof;		/* decoded stream ended */
+	Inflater   *z;
+	char	   *comp;
+	size_t		comp_pos;
+	size_t		comp_len;
+	char	   *data;			/* JSON_READER_PADDING bytes of slack */
+	size_t		data_cap;
+	size_t		data_len;
+	int64		record_no;
+	int64		line_no;		/* line number at data[line_pos] */
+	size_t		line_pos;
+	int64		line_start;		/* offset of that line's start (may be < 0) */
+
+	/* statistics, for EXPLAIN ANALYZE */
+	uint64		objects_read;
+	uint64		bytes_read;
+	uint64		bytes_decoded;
+	uint64		records;
+	uint64		rejected;
+} S3ScanState;
+
+static void scan_cleanup(void *arg);
+
+/* ----------------------------------------------------------------
+ *		Setting up
+ * ----------------------------------------------------------------
+ */
+
+static int
+add_json_field(S3ScanState *st, const char *path, const ColumnConv *cc)
+{
+	int			i;
+	bool		elements;
+	JsonWant	want = conv_json_want(cc, &elements);
+
+	for (i = 0; i < st->nfields; i++)
+		if (strcmp(st->jfields[i].path, path) == 0 &&
+			st->jfields[i].want == want && st->jfields[i].want_elements == elements)
+			return i;
+	st->jfields[st->nfields].path = pstrdup(path);
+	st->jfields[st->nfields].want = want;
+	st->jfields[st->nfields].want_elements = elements;
+	return st->nfields++;
+}
+
+void
+s3BeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	Relation	rel = node->ss.ss_currentRelation;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	S3ScanState *st;
+	RangeTblEntry *rte;
+	Oid			userid;
+	S3Config	cfg;
+	List	   *attrs = (List *) lfirst(list_nth_cell(plan->fdw_private, 4));
+	bool		all_attrs = list_length(attrs) == 1 && linitial_int(attrs) == -1;
+	MemoryContext old;
+	int			i;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	st = palloc0(sizeof(S3ScanState));
+	node->fdw_state = st;
+	st->cxt = AllocSetContextCreate(estate->es_query_cxt, "pipeline_s3 scan",
+									ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(st->cxt);
+
+	st->relid = RelationGetRelid(rel);
+	st->relname = pstrdup(RelationGetRelationName(rel));
+	s3_table_options(st->relid, &st->opts);
+
+	rte = exec_rt_fetch(plan->scan.scanrelid, estate);
+	userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	s3_server_config(GetForeignTable(st->relid)->serverid, userid, &cfg);
+	st->client = s3_client_create(&cfg, st->cxt);
+
+	st->filter_kind = intVal(linitial(plan->fdw_private));
+	st->like_prefix = strVal(lsecond(plan->fdw_private));
+	if (st->like_prefix[0] == '\0')
+		st->like_prefix = NULL;
+	if (plan->fdw_exprs != NIL)
+		st->filter = ExecInitExpr(linitial(plan->fdw_exprs), (PlanState *) node);
+
+	/* columns */
+	st->natts = tupdesc->natts;
+	st->meta = palloc0(sizeof(S3Meta) * st->natts);
+	st->conv = palloc0(sizeof(ColumnConv) * st->natts);
+	st->field = palloc(sizeof(int) * st->natts);
+	st->field_name = palloc0(sizeof(char *) * st->natts);
+	st->jfields = palloc0(sizeof(JsonField) * Max(st->natts, 1));
+	for (i = 0; i < st->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		char	   *path;
+		bool		needed = all_attrs || list_member_int(attrs, att->attnum);
+
+		st->field[i] = -1;
+		if (att->attisdropped)
+			continue;
+		st->meta[i] = s3_column_meta(st->relid, att->attnum, &path);
+		st->field_name[i] = path ? path : pstrdup(NameStr(att->attname));
+		conv_init(&st->conv[i], att->atttypid, att->atttypmod, st->opts.skip_errors);
+		if (st->meta[i] == S3_META_LINE && needed)
+			st->need_line = true;
+		if (st->meta[i] != S3_META_NONE || !needed)
+			continue;
+		if (st->opts.format == S3_FORMAT_JSON)
+			st->field[i] = add_json_field(st, st->field_name[i], &st->conv[i]);
+		else
+			st->field[i] = st->nfields++;
+	}
+
+	if (st->opts.format == S3_FORMAT_JSON)
+	{
+		st->jvalues = palloc0(sizeof(JsonValue) * Max(st->nfields, 1));
+		st->jr = json_reader_create(st->jfields, st->nfields);
+	}
+	else
+	{
+		st->cr = csv_reader_create(st->opts.delimiter, st->opts.quote);
+		st->csv_pos = palloc(sizeof(int) * Max(st->nfields, 1));
+	}
+	st->z = inflater_create(INFLATE_IMPL_AUTO);
+	st->cleanup.func = scan_cleanup;
+	st->cleanup.arg = st;
+	MemoryContextRegisterResetCallback(st->cxt, &st->cleanup);
+	if ((st->opts.format == S3_FORMAT_JSON && st->jr == NULL) ||
+		(st->opts.format == S3_FORMAT_CSV && st->cr == NULL) || st->z == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory for the decoders of \"%s\"", st->relname)));
+
+	st->comp = palloc(COMP_BUFFER_SIZE);
+	st->data_cap = (size_t) pipeline_read_buffer_kb * 1024;
+	st->data = palloc(st->data_cap + JSON_READER_PADDING);
+	MemoryContextSwitchTo(old);
+}
+
+/* Free what the decoders malloc'd, also when the scan ends in an error. */
+static void
+scan_cleanup(void *arg)
+{
+	S3ScanState *st = (S3ScanState *) arg;
+
+	if (st->jr)
+		json_reader_free(st->jr);
+	if (st->cr)
+		csv_reader_free(st->cr);
+	if (st->z)
+		inflater_free(st->z);
+	st->jr = NULL;
+	st->cr = NULL;
+	st->z = NULL;
+}
+
+/*
+ * Decide which objects to read: the ones a filter names, or the listing.
+ */
+static void
+prepare_objects(S3ScanState *st, ExprContext *econtext)
+{
+	MemoryContext old = MemoryContextSwitchTo(st->cxt);
+
+	st->objects = NIL;
+	if (st->filter_kind != S3_FILTER_NONE)
+	{
+		bool		isnull;
+		Datum		d = ExecEvalExpr(st->filter, econtext, &isnull);
+		Oid			type = exprType((Node *) st->filter->expr);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		int			i;
+		List	   *keys = NIL;
+		ListCell   *lc;
+
+		if (isnull)
+			n = 0;
+		else if (type_is_array(type))
+		{
+			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &nulls, &n);
+		}
+		else
+		{
+			elems = &d;
+			nulls = &isnull;
+			n = 1;
+		}
+		for (i = 0; i < n; i++)
+		{
+			char	   *v;
+			char	   *key;
+
+			if (nulls[i])
+				continue;
+			v = TextDatumGetCString(elems[i]);
+			if (st->filter_kind == S3_FILTER_URIS)
+			{
+				char	   *bucket;
+
+				if (pg_strncasecmp(v, "s3://", 5) != 0)
+					continue;	/* cannot be one of ours */
+				s3_parse_uri(v, &bucket, &key);
+				if (strcmp(bucket, st->opts.bucket) != 0)
+					continue;
+			}
+			else
+				key = v;
+			/* only objects of this table */
+			if (st->opts.is_prefix ? strncmp(key, st->opts.key, strlen(st->opts.key)) != 0
+				: strcmp(key, st->opts.key) != 0)
+				continue;
+			if (key[0] == '\0')
+				continue;
+			keys = lappend(keys, key);
+		}
+		list_sort(keys, (list_sort_comparator) pg_qsort_strcmp);
+		foreach(lc, keys)
+		{
+			S3Object   *o;
+
+			if (foreach_current_index(lc) > 0 &&
+				strcmp(lfirst(lc), list_nth(keys, foreach_current_index(lc) - 1)) == 0)
+				continue;		/* src = ANY('{a,a}') reads a once */
+			o = palloc0(sizeof(S3Object));
+			o->bucket = st->opts.bucket;
+			o->key = lfirst(lc);
+			o->size = -1;
+			st->objects = lappend(st->objects, o);
+		}
+	}
+	else if (st->opts.is_prefix)
+	{
+		char	   *prefix = s3_effective_prefix(&st->opts, st->like_prefix);
+
+		if (prefix != NULL)
+			st->objects = list_copy(s3_cached_listing(st->relid, st->client,
+													  st->opts.bucket, prefix));
+	}
+	else
+	{
+		S3Object   *o = palloc0(sizeof(S3Object));
+
+		o->bucket = st->opts.bucket;
+		o->key = st->opts.key;
+		o->size = -1;
+		st->objects = list_make1(o);
+	}
+	st->next_object = 0;
+	st->next_prefetch = 0;
+	st->objects_ready = true;
+	MemoryContextSwitchTo(old);
+}
+
+/* Keep up to pipeline.prefetch GETs in flight ahead of the one being read. */
+static void
+top_up_prefetch(S3ScanState *st)
+{
+	int			depth = Min(pipeline_prefetch, MAX_PREFETCH);
+
+	while (st->nprefetched < depth && st->next_prefetch < list_length(st->objects))
+	{
+		S3Object   *o = list_nth(st->objects, st->next_prefetch++);
+		MemoryContext old = MemoryContextSwitchTo(st->cxt);
+
+		st->prefetched[st->nprefetched++] =
+			s3_get_start(st->client, o->bucket, o->key, (size_t) pipeline_read_buffer_kb * 1024);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/* Reset the decoders for a new object. */
+static void
+start_object(S3ScanState *st)
+{
+	const S3Object *o = s3_get_object(st->get);
+	MemoryContext old = MemoryContextSwitchTo(st->cxt);
+
+	st->obj = *o;
+	st->uri = s3_make_uri(o->bucket, o->key);
+	st->uri_datum = CStringGetTextDatum(st->uri);
+	st->key_datum = CStringGetTextDatum(o->key);
+	MemoryContextSwitchTo(old);
+
+	st->sniffed = false;
+	st->gzip = false;
+	st->get_eof = false;
+	st->src_eof = false;
+	st->comp_pos = st->comp_len = 0;
+	st->data_len = 0;
+	st->record_no = 0;
+	st->line_no = 1;
+	st->line_pos = 0;
+	st->line_start = 0;
+	st->header_pending = st->opts.format == S3_FORMAT_CSV && st->opts.header;
+	inflater_reset(st->z);
+	if (st->jr)
+	{
+		json_reader_reset(st->jr);
+		json_reader_feed(st->jr, st->data, 0, false);
+	}
+	if (st->cr)
+	{
+		csv_reader_reset(st->cr);
+		csv_reader_feed(st->cr, st->data, 0, false);
+	}
+	st->objects_read++;
+}
+
+/*
+ * Open the next object that exists.  Objects listed a moment ago may be
+ * gone, and objects named by a filter may never have existed: neither has
+ * rows, neither is an error.
+ */
+static bool
+open_next_object(S3ScanState *st)
+{
+	while (st->next_object < list_length(st->objects))
+	{
+		S3Get	   *get;
+
+		top_up_prefetch(st);
+		st->next_object++;
+		get = st->prefetched[0];
+		memmove(&st->prefetched[0], &st->prefetched[1],
+				sizeof(S3Get *) * (st->nprefetched - 1));
+		st->nprefetched--;
+		top_up_prefetch(st);
+
+		if (!s3_get_open(get, true))
+			continue;
+		st->get = get;
+		start_object(st);
+		return true;
+	}
+	return false;
+}
+
+static void
+close_object(S3ScanState *st)
+{
+	if (st->get)
+	{
+		st->bytes_read += s3_get_bytes(st->get);
+		s3_get_close(st->get);
+	}
+	st->get = NULL;
+}
+
+/* ----------------------------------------------------------------
+ *		Lines, for error messages and the "line" metadata column
+ * ----------------------------------------------------------------
+ */
+
+/* Count the lines of the data buffer up to "off" (monotonic). */
+static void
+advance_lines(S3ScanState *st, size_t off)
+{
+	const char *p = st->data + st->line_pos;
+	const char *end = st->data + off;
+
+	if (off <= st->line_pos)
+		return;
+	while ((p = memchr(p, '\n', end - p)) != NULL)
+	{
+		st->line_no++;
+		p++;
+		st->line_start = p - st->data;
+	}
+	st->line_pos = off;
+}
+
+static int64
+line_at(S3ScanState *st, size_t off)
+{
+	advance_lines(st, off);
+	return st->line_no;
+}
+
+static int64
+column_at(S3ScanState *st, size_t off)
+{
+	advance_lines(st, off);
+	return (int64) off - st->line_start + 1;
+}
+
+/* ----------------------------------------------------------------
+ *		Filling the data buffer
+ * ----------------------------------------------------------------
+ */
+
+static size_t
+reader_consumed(S3ScanState *st)
+{
+	return st->jr ? json_reader_consumed(st->jr) : csv_reader_consumed(st->cr);
+}
+
+static void
+reader_feed(S3ScanState *st)
+{
+	if (st->jr)
+		json_reader_feed(st->jr, st->data, st->data_len, st->src_eof);
+	else
+		csv_reader_feed(st->cr, st->data, st->data_len, st->src_eof);
+}
+
+/* The object could not be decoded; stop, or skip the rest of it. */
+static void
+stream_error(S3ScanState *st, const char *what, const char *why)
+{
+	if (!st->opts.skip_errors)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("could not %s \"%s\"", what, st->uri),
+				 errdetail_internal("%s", why)));
+	st->rejected++;
+	s3_reject_remember(st->relid, st->uri, st->record_no + 1, st->line_no,
+					   psprintf("could not %s the rest of the object: %s", what, why),
+					   NULL, 0);
+	st->src_eof = true;
+	st->data_len = 0;
+}
+
+/* Read compressed (or plain) bytes from S3 into the comp buffer. */
+static void
+read_comp(S3ScanState *st)
+{
+	size_t		n;
+
+	st->comp_pos = 0;
+	st->comp_len = 0;
+	if (st->get_eof)
+		return;
+	n = s3_get_read(st->get, st->comp, COMP_BUFFER_SIZE);
+	st->comp_len = n;
+	if (n == 0)
+		st->get_eof = true;
+}
+
+/*
+ * refill: keep the unconsumed tail of the data buffer, add decoded bytes
+ * after it, and hand the buffer to the reader again.
+ */
+static void
+refill(S3ScanState *st)
+{
+	size_t		consumed = reader_consumed(st);
+	size_t		target;
+
+	/* move the incomplete record to the front */
+	advance_lines(st, consumed);
+	if (consumed > 0)
+	{
+		memmove(st->data, st->data + consumed, st->data_len - consumed);
+		st->data_len -= consumed;
+		st->line_pos -= consumed;
+		st->line_start -= (int64) consumed;
+	}
+
+	/* one record fills the whole buffer: make room for more of it */
+	if (st->data_len == st->data_cap)
+	{
+		size_t		max = (size_t) pipeline_max_record_mb * 1024 * 1024;
+
+		if (st->data_cap >= max)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("record %lld of \"%s\" is larger than %d MB",
+							(long long) st->record_no + 1, st->uri, pipeline_max_record_mb),
+					 errhint("Raise pipeline.max_record_size_mb, or check that the object holds JSON records.")));
+		st->data_cap = Min(st->data_cap * 2, max);
+		st->data = repalloc(st->data, st->data_cap + JSON_READER_PADDING);
+	}
+
+	/* decode until the buffer is half full, or the object ends */
+	target = Max(st->data_len + 1, st->data_cap / 2);
+	while (!st->src_eof && st->data_len < target)
+	{
+		if (st->comp_pos == st->comp_len)
+			read_comp(st);
+		if (!st->sniffed)
+		{
+			st->sniffed = true;
+			st->gzip = st->opts.compression == S3_COMPRESSION_GZIP ||
+				(st->opts.compression == S3_COMPRESSION_AUTO &&
+				 inflate_is_gzip(st->comp, st->comp_len));
+		}
+		if (st->gzip)
+		{
+			const uint8_t *in = (const uint8_t *) st->comp + st->comp_pos;
+			size_t		inlen = st->comp_len - st->comp_pos;
+			size_t		outlen = 0;
+			InflateResult r;
+
+			r = inflater_run(st->z, &in, &inlen, st->get_eof,
+							 (uint8_t *) st->data + st->data_len,
+							 st->data_cap - st->data_len, &outlen);
+			st->comp_pos = st->comp_len - inlen;
+			st->data_len += outlen;
+			st->bytes_decoded += outlen;
+			if (r == INFLATE_END)
+				st->src_eof = true;
+			else if (r == INFLATE_ERROR)
+				stream_error(st, "decompress", inflater_error(st->z));
+		}
+		else
+		{
+			size_t		n = Min(st->comp_len - st->comp_pos, st->data_cap - st->data_len);
+
+			memcpy(st->data + st->data_len, st->comp + st->comp_pos, n);
+			st->comp_pos += n;
+			st->data_len += n;
+			st->bytes_decoded += n;
+			if (st->get_eof && st->comp_pos == st->comp_len)
+				st->src_eof = true;
+		}
+	}
+	reader_feed(st);
+}
+
+/* ----------------------------------------------------------------
+ *		Records -> rows
+ * ----------------------------------------------------------------
+ */
+
+/* Raw text of the record at "off", for rejects: up to its line's end. */
+static void
+record_text(S3ScanState *st, size_t off, const char **raw, size_t *len)
+{
+	const char *start = st->data + off;
+	size_t		avail = st->data_len > off ? st->data_len - off : 0;
+	const char *nl = memchr(start, '\n', avail);
+
+	*raw = start;
+	*len = nl ? (size_t) (nl - start) : avail;
+}
+
+/*
+ * A bad record: with on_error 'stop' raise an error naming the object,
+ * record, line and column; with 'skip' count and remember it.
+ */
+static void
+bad_record(S3ScanState *st, int sqlerrcode, const char *what, size_t rec_off,
+		   size_t err_off, const char *colname, const char *why,
+		   const char *raw, size_t rawlen)
+{
+	int64		line = line_at(st, rec_off);
+	int64		eline = line_at(st, err_off);
+	int64		ecol = column_at(st, err_off);
+
+	if (!st->opts.skip_errors)
+	{
+		if (colname)
+			ereport(ERROR,
+					(errcode(sqlerrcode),
+					 errmsg("invalid value for column \"%s\" in record %lld of \"%s\"",
+							colname, (long long) st->record_no, st->uri),
+					 errdetail("Line %lld: %s.", (long long) line, why),
+					 errcontext("foreign table \"%s\"", st->relname)));
+		else
+			ereport(ERROR,
+					(errcode(sqlerrcode),
+					 errmsg("%s in record %lld of \"%s\"", what,
+							(long long) st->record_no, st->uri),
+					 errdetail("Line %lld, column %lld: %s.", (long long) eline,
+							   (long long) ecol, why),
+					 errcontext("foreign table \"%s\"", st->relname)));
+	}
+	st->rejected++;
+	s3_reject_remember(st->relid, st->uri, st->record_no, line,
+					   colname ? psprintf("column \"%s\": %s", colname, why)
+					   : psprintf("line %lld, column %lld: %s", (long long) eline,
+								  (long long) ecol, why),
+					   raw, rawlen);
+}
+
+/* A metadata value as a Datum of the column's type. */
+static bool
+meta_datum(S3ScanState *st, int i, Datum *d, bool *isnull)
+{
+	const ColumnConv *cc = &st->conv[i];
+	ConvError	err;
+	char	   *text = NULL;
+
+	*isnull = false;
+	switch (st->meta[i])
+	{
+		case S3_META_URI:
+			if (cc->kind == CONV_TEXT)
+			{
+				*d = st->uri_datum;
+				return true;
+			}
+			text = st->uri;
+			break;
+		case S3_META_KEY:
+			if (cc->kind == CONV_TEXT)
+			{
+				*d = st->key_datum;
+				return true;
+			}
+			text = st->obj.key;
+			break;
+		case S3_META_SIZE:
+			if (st->obj.size < 0)
+			{
+				*isnull = true;
+				return true;
+			}
+			if (cc->kind == CONV_INT8)
+			{
+				*d = Int64GetDatum(st->obj.size);
+				return true;
+			}
+			text = psprintf("%lld", (long long) st->obj.size);
+			break;
+		case S3_META_LAST_MODIFIED:
+			if (st->obj.last_modified == 0)
+			{
+				*isnull = true;
+				return true;
+			}
+			if (cc->kind == CONV_TIMESTAMPTZ)
+			{
+				*d = TimestampTzGetDatum(st->obj.last_modified);
+				return true;
+			}
+			text = pstrdup(timestamptz_to_str(st->obj.last_modified));
+			break;
+		case S3_META_LINE:
+			if (cc->kind == CONV_INT8)
+			{
+				*d = Int64GetDatum(st->line_no);
+				return true;
+			}
+			text = psprintf("%lld", (long long) st->line_no);
+			break;
+		case S3_META_NONE:
+			break;
+	}
+	if (!conv_text(cc, text, strlen(text), d, &err))
+		ereport(ERROR,
+				(errcode(err.sqlerrcode),
+				 errmsg("cannot store metadata \"%s\" in column \"%s\" of type %s",
+						s3_meta_name(st->meta[i]), st->field_name[i],
+						format_type_be(cc->typid)),
+				 errdetail("%s.", err.message)));
+	return true;
+}
+
+/*
+ * Fill the slot from the current record.  Returns false if the record was
+ * bad and skipped.
+ */
+static bool
+form_row(S3ScanState *st, TupleTableSlot *slot, size_t rec_off,
+		 const CsvField *cf, int ncf)
+{
+	int			i;
+	Datum	   *values = slot->tts_values;
+	bool	   *nulls = slot->tts_isnull;
+
+	if (st->need_line)
+		advance_lines(st, rec_off);
+	for (i = 0; i < st->natts; i++)
+	{
+		ConvError	err;
+		bool		ok;
+
+		if (st->meta[i] != S3_META_NONE)
+		{
+			meta_datum(st, i, &values[i], &nulls[i]);
+			continue;
+		}
+		if (st->field[i] < 0)
+		{
+			values[i] = (Datum) 0;
+			nulls[i] = true;
+			continue;
+		}
+		if (st->jr)
+			ok = conv_json(&st->conv[i], &st->jvalues[st->field[i]], &values[i], &nulls[i], &err);
+		else
+		{
+			const CsvField *f = &cf[st->csv_pos[st->field[i]]];
+
+			if (!f->quoted && f->len == strlen(st->opts.null_string) &&
+				memcmp(f->str, st->opts.null_string, f->len) == 0)
+			{
+				nulls[i] = true;
+				values[i] = (Datum) 0;
+				continue;
+			}
+			nulls[i] = false;
+			ok = conv_text(&st->conv[i], f->str, f->len, &values[i], &err);
+		}
+		if (!ok)
+		{
+			const char *raw;
+			size_t		rawlen;
+
+			record_text(st, rec_off, &raw, &rawlen);
+			bad_record(st, err.sqlerrcode, NULL, rec_off, rec_off,
+					   NameStr(TupleDescAttr(slot->tts_tupleDescriptor, i)->attname),
+					   err.message, raw, rawlen);
+			return false;
+		}
+	}
+	ExecStoreVirtualTuple(slot);
+	return true;
+}
+
+/* Map the CSV header of the current object to our columns. */
+static void
+csv_header(S3ScanState *st, const CsvField *f, int n)
+{
+	int			i;
+
+	for (i = 0; i < st->natts; i++)
+	{
+		int			j;
+
+		if (st->field[i] < 0)
+			continue;
+		for (j = 0; j < n; j++)
+			if (f[j].len == strlen(st->field_name[i]) &&
+				memcmp(f[j].str, st->field_name[i], f[j].len) == 0)
+				break;
+		if (j == n)
+			for (j = 0; j < n; j++)
+				if (f[j].len == strlen(st->field_name[i]) &&
+					pg_strncasecmp(f[j].str, st->field_name[i], f[j].len) == 0)
+					break;
+		if (j == n)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" is not in the header of \"%s\"",
+							st->field_name[i], st->uri),
+					 errhint("Name the CSV column with OPTIONS (field '...'), or use header 'false' to map columns by position.")));
+		st->csv_pos[st->field[i]] = j;
+	}
+}
+
+/* The next row of a CSV object; false at its end. */
+static bool
+next_csv_row(S3ScanState *st, TupleTableSlot *slot)
+{
+	for (;;)
+	{
+		const CsvField *f;
+		int			n;
+		CsvResult	rc = csv_reader_next(st->cr, &f, &n);
+		size_t		off = csv_reader_record_offset(st->cr);
+
+		switch (rc)
+		{
+			case CSV_RECORD:
+				if (st->header_pending)
+				{
+					st->header_pending = false;
+					csv_header(st, f, n);
+					continue;
+				}
+				st->record_no++;
+				st->records++;
+				if (!st->opts.header && st->record_no == 1)
+				{
+					int			i;
+
+					for (i = 0; i < st->nfields; i++)
+						st->csv_pos[i] = i;
+				}
+				{
+					int			i;
+					int			need = 0;
+
+					for (i = 0; i < st->nfields; i++)
+						need = Max(need, st->csv_pos[i] + 1);
+					if (n < need)
+					{
+						const char *raw;
+						size_t		rawlen;
+
+						record_text(st, off, &raw, &rawlen);
+						bad_record(st, ERRCODE_BAD_COPY_FILE_FORMAT, "missing fields", off, off, NULL,
+								   psprintf("the record has %d fields, %d are needed", n, need),
+								   raw, rawlen);
+						continue;
+					}
+				}
+				if (form_row(st, slot, off, f, n))
+					return true;
+				continue;
+			case CSV_BAD_RECORD:
+				st->record_no++;
+				{
+					const char *raw;
+					size_t		rawlen;
+
+					record_text(st, off, &raw, &rawlen);
+					bad_record(st, ERRCODE_BAD_COPY_FILE_FORMAT, "invalid CSV", off, off, NULL,
+							   csv_reader_error(st->cr), raw, rawlen);
+				}
+				continue;
+			case CSV_NEED_MORE:
+				refill(st);
+				continue;
+			case CSV_END:
+				return false;
+		}
+	}
+}
+
+/* The next row of a JSON object; false at its end. */
+static bool
+next_json_row(S3ScanState *st, TupleTableSlot *slot)
+{
+	for (;;)
+	{
+		JsonResult	rc = json_reader_next(st->jr, st->jvalues);
+
+		switch (rc)
+		{
+			case JSON_RECORD:
+				st->record_no++;
+				st->records++;
+				if (form_row(st, slot, json_reader_record_offset(st->jr), NULL, 0))
+					return true;
+				continue;
+			case JSON_BAD_RECORD:
+				{
+					const JsonError *e = json_reader_error(st->jr);
+
+					st->record_no++;
+					bad_record(st, ERRCODE_INVALID_JSON_TEXT, "invalid JSON",
+							   e->record_offset, e->error_offset, NULL, e->message,
+							   e->record_text, e->record_len);
+				}
+				continue;
+			case JSON_NEED_MORE:
+				refill(st);
+				continue;
+			case JSON_FATAL:
+				stream_error(st, "decode", json_reader_error(st->jr)->message);
+				reader_feed(st);
+				continue;
+			case JSON_END:
+				return false;
+		}
+	}
+}
+
+TupleTableSlot *
+s3IterateForeignScan(ForeignScanState *node)
+{
+	S3ScanState *st = node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	MemoryContext old;
+
+	ExecClearTuple(slot);
+	if (!st->objects_ready)
+		prepare_objects(st, node->ss.ps.ps_ExprContext);
+
+	/* values are made in the per-tuple context, reset for every row */
+	old = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
+	for (;;)
+	{
+		bool		found;
+
+		if (st->get == NULL && !open_next_object(st))
+			break;
+		found = st->jr ? next_json_row(st, slot) : next_csv_row(st, slot);
+		if (found)
+			break;
+		close_object(st);
+	}
+	MemoryContextSwitchTo(old);
+	return slot;
+}
+
+void
+s3ReScanForeignScan(ForeignScanState *node)
+{
+	S3ScanState *st = node->fdw_state;
+	int			i;
+
+	close_object(st);
+	for (i = 0; i < st->nprefetched; i++)
+		s3_get_close(st->prefetched[i]);
+	st->nprefetched = 0;
+	st->objects_ready = false;
+}
+
+void
+s3EndForeignScan(ForeignScanState *node)
+{
+	S3ScanState *st = node->fdw_state;
+
+	if (st == NULL)
+		return;
+	close_object(st);
+	if (st->rejected > 0)
+		ereport(WARNING,
+				(errmsg("skipped %llu bad records of foreign table \"%s\"",
+						(unsigned long long) st->rejected, st->relname),
+				 errhint("SELECT * FROM pipeline.rejects() shows them and why.")));
+	MemoryContextDelete(st->cxt);
+	node->fdw_state = NULL;
+}
+
+void
+s3ExplainScanStats(ForeignScanState *node, ExplainState *es)
+{
+	S3ScanState *st = node->fdw_state;
+
+	if (st == NULL)
+		return;
+	ExplainPropertyUInteger("Objects Read", NULL, st->objects_read, es);
+	ExplainPropertyUInteger("Bytes Read", "bytes", st->bytes_read, es);
+	ExplainPropertyUInteger("Bytes Decoded", "bytes", st->bytes_decoded, es);
+	ExplainPropertyUInteger("Records", NULL, st->records, es);
+	ExplainPropertyUInteger("Rejected Records", NULL, st->rejected, es);
+}

@@ -1,0 +1,90 @@
+/*-------------------------------------------------------------------------
+ *
+ * pipeline.c
+ *	  Entry point of the pipeline extension: settings (GUCs) and library
+ *	  initialization.
+ *
+ * IDENTIFICATION
+ *	  src/pipeline.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "fdw/fdw.h"
+#include "pipeline.h"
+#include "s3/http.h"
+#include "s3/s3.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/*
+ * _PG_init: define the settings.  Loaded in the postmaster (through
+ * shared_preload_libraries) or in a backend on first use.
+ */
+void
+_PG_init(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		ereport(ERROR,
+				(errmsg("could not initialize libcurl")));
+
+	DefineCustomIntVariable("pipeline.s3_max_retries",
+							"Retries of an S3 request that failed in a way worth retrying.",
+							"500, 502, 503 (SlowDown), 504, 429 answers and broken connections are retried with exponential back-off and jitter.",
+							&pipeline_s3_max_retries,
+							5, 0, 100,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.s3_connect_timeout",
+							"Seconds to wait for a connection to S3.",
+							NULL,
+							&pipeline_http_connect_timeout,
+							10, 1, 3600,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.s3_timeout",
+							"Seconds without any data from S3 after which a transfer is abandoned (and retried).",
+							NULL,
+							&pipeline_http_timeout,
+							60, 1, 86400,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.read_buffer_size",
+							"Size of the buffer each object is decoded in.",
+							"A single record larger than this makes the buffer grow, up to pipeline.max_record_size.",
+							&pipeline_read_buffer_kb,
+							1024, 64, 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.max_record_size",
+							"Largest single record a scan accepts, in megabytes.",
+							NULL,
+							&pipeline_max_record_mb,
+							256, 1, 1024,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.prefetch",
+							"Objects fetched ahead while one is being decoded.",
+							NULL,
+							&pipeline_prefetch,
+							2, 0, 16,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.max_rejects",
+							"Most rejected records remembered per statement for pipeline.rejects().",
+							NULL,
+							&pipeline_max_rejects,
+							1000, 0, 1000000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("pipeline");
+}

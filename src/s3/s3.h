@@ -1,0 +1,109 @@
+/*-------------------------------------------------------------------------
+ *
+ * s3.h
+ *	  S3 client: signed requests with retries, listing, streamed reads,
+ *	  writes (single and multipart), and S3's errors as PostgreSQL errors.
+ *
+ * IDENTIFICATION
+ *	  src/s3/s3.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PIPELINE_S3_H
+#define PIPELINE_S3_H
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+
+#include "s3/http.h"
+
+/* Where requests go and who signs them. */
+typedef struct S3Config
+{
+	char	   *endpoint;		/* "http://127.0.0.1:4566", or NULL for AWS */
+	char	   *region;			/* "us-east-1" */
+	bool		path_style;		/* /bucket/key rather than bucket.host/key */
+	char	   *access_key_id;	/* NULL: requests are not signed */
+	char	   *secret_access_key;
+	char	   *session_token;	/* NULL if none */
+} S3Config;
+
+typedef struct S3Client
+{
+	S3Config	cfg;
+	HttpClient *http;
+	MemoryContext mcxt;
+
+	/* counters, for EXPLAIN ANALYZE and pipeline.runs */
+	uint64		requests;
+	uint64		retries;
+} S3Client;
+
+/* An object, as listed or as found by HEAD/GET. */
+typedef struct S3Object
+{
+	char	   *bucket;
+	char	   *key;
+	int64		size;			/* -1 if unknown */
+	char	   *etag;			/* without quotes */
+	TimestampTz last_modified;	/* 0 if unknown */
+} S3Object;
+
+/* A streamed GET of one object. */
+typedef struct S3Get S3Get;
+
+extern int	pipeline_s3_max_retries;
+
+extern S3Client *s3_client_create(const S3Config *cfg, MemoryContext mcxt);
+extern S3Client *s3_client_create_shared(const S3Config *cfg, HttpClient *http,
+										 MemoryContext mcxt);
+
+/* Sign a request to any AWS service (s3, sqs, sns) and start it. */
+extern HttpTransfer *aws_start(S3Client *client, const char *service, const char *method,
+							   const char *scheme, const char *host, const char *path,
+							   const char *query, List *headers,
+							   const char *body, size_t body_len, size_t stream_buffer);
+
+/* "s3://bucket/key" -> bucket, key ("" for a bare bucket); ereports if invalid. */
+extern void s3_parse_uri(const char *uri, char **bucket, char **key);
+extern char *s3_make_uri(const char *bucket, const char *key);
+
+/* Every object under the prefix (all pages), sorted by key. */
+extern List *s3_list_objects(S3Client *client, const char *bucket, const char *prefix);
+
+/* HEAD; NULL if the object does not exist and missing_ok. */
+extern S3Object *s3_head_object(S3Client *client, const char *bucket,
+								const char *key, bool missing_ok);
+
+/*
+ * Streamed GET.  s3_get_start sends the request (it proceeds in the
+ * background while other work is done: several may be in flight);
+ * s3_get_open waits for the answer and returns false if the object does
+ * not exist and missing_ok.  s3_get_read returns 0 at the end.  Transfers
+ * interrupted mid-way are resumed with a Range request pinned to the ETag.
+ */
+extern S3Get *s3_get_start(S3Client *client, const char *bucket, const char *key,
+						   size_t buffer_size);
+extern bool s3_get_open(S3Get *get, bool missing_ok);
+extern size_t s3_get_read(S3Get *get, char *dst, size_t len);
+extern const S3Object *s3_get_object(const S3Get *get);
+extern uint64 s3_get_bytes(const S3Get *get);
+extern void s3_get_close(S3Get *get);
+
+/* PUT of a whole body; returns the ETag. */
+extern char *s3_put_object(S3Client *client, const char *bucket, const char *key,
+						   const char *data, size_t len, const char *content_type);
+extern void s3_delete_object(S3Client *client, const char *bucket, const char *key);
+
+/* Multipart upload. */
+extern char *s3_multipart_create(S3Client *client, const char *bucket, const char *key,
+								 const char *content_type);
+extern char *s3_multipart_upload_part(S3Client *client, const char *bucket, const char *key,
+									  const char *upload_id, int part_number,
+									  const char *data, size_t len);
+extern char *s3_multipart_complete(S3Client *client, const char *bucket, const char *key,
+								   const char *upload_id, List *etags);
+extern void s3_multipart_abort(S3Client *client, const char *bucket, const char *key,
+							   const char *upload_id);
+
+#endif							/* PIPELINE_S3_H */

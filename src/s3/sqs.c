@@ -1,0 +1,276 @@
+/*-------------------------------------------------------------------------
+ *
+ * sqs.c
+ *	  SQS client, JSON protocol: POST / with X-Amz-Target and a JSON body,
+ *	  signed for the "sqs" service.
+ *
+ * Receives are started and finished separately so that the worker can
+ * long-poll all its queues at once on one curl multi handle and wait for
+ * whichever answers first, together with its latch.
+ *
+ * Bodies are built and parsed with jansson (small control documents; the
+ * record decoder is elsewhere).  jansson's values are malloc'd: they are
+ * always released before anything can raise an error.
+ *
+ * IDENTIFICATION
+ *	  src/s3/sqs.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <jansson.h>
+
+#include "s3/sqs.h"
+
+struct SqsReceive
+{
+	S3Client   *client;
+	char	   *queue_url;
+	HttpTransfer *xfer;
+};
+
+/* Where SQS requests go: the server's endpoint, or the queue URL's host. */
+static void
+sqs_locate(S3Client *c, const char *queue_url, const char **scheme, char **host)
+{
+	const char *url = c->cfg.endpoint ? c->cfg.endpoint : queue_url;
+	const char *p = strstr(url, "://");
+	const char *h;
+	size_t		len;
+
+	if (p == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid SQS queue URL \"%s\"", queue_url)));
+	*scheme = pnstrdup(url, p - url);
+	h = p + 3;
+	len = strcspn(h, "/?#");
+	*host = pnstrdup(h, len);
+}
+
+/* Sign and start one SQS action with a jansson body (which we consume). */
+static HttpTransfer *
+sqs_start(S3Client *c, const char *queue_url, const char *action, json_t *body)
+{
+	const char *scheme;
+	char	   *host;
+	char	   *text = json_dumps(body, JSON_COMPACT);
+	char	   *copy;
+	List	   *headers;
+
+	json_decref(body);
+	if (text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building an SQS request")));
+	copy = pstrdup(text);
+	free(text);
+
+	sqs_locate(c, queue_url, &scheme, &host);
+	headers = list_make2(pstrdup("Content-Type: application/x-amz-json-1.0"),
+						 psprintf("X-Amz-Target: AmazonSQS.%s", action));
+	return aws_start(c, "sqs", "POST", scheme, host, "/", NULL, headers,
+					 copy, strlen(copy), 0);
+}
+
+/* The error of a failed SQS exchange, as one line. */
+static char *
+sqs_error(HttpTransfer *x)
+{
+	const char *terr = http_error(x);
+	size_t		len;
+	const char *body;
+	json_t	   *doc;
+	char	   *result = NULL;
+
+	if (terr)
+		return pstrdup(terr);
+	body = http_body(x, &len);
+	doc = json_loadb(body, len, 0, NULL);
+	if (doc)
+	{
+		const char *type = json_string_value(json_object_get(doc, "__type"));
+		const char *msg = json_string_value(json_object_get(doc, "message"));
+
+		if (msg == NULL)
+			msg = json_string_value(json_object_get(doc, "Message"));
+		if (type && strchr(type, '#'))
+			type = strchr(type, '#') + 1;
+		result = psprintf("%s%s%s (HTTP %ld)", type ? type : "error",
+						  msg ? ": " : "", msg ? msg : "", http_info(x)->status);
+		json_decref(doc);
+	}
+	if (result == NULL)
+		result = psprintf("HTTP %ld", http_info(x)->status);
+	return result;
+}
+
+SqsReceive *
+sqs_receive_start(S3Client *c, const char *queue_url, int max_messages,
+				  int wait_seconds, int visibility_timeout)
+{
+	SqsReceive *r = palloc0(sizeof(SqsReceive));
+	json_t	   *body = json_pack("{s:s, s:i, s:i, s:[s], s:[s]}",
+								 "QueueUrl", queue_url,
+								 "MaxNumberOfMessages", max_messages,
+								 "WaitTimeSeconds", wait_seconds,
+								 "AttributeNames", "All",
+								 "MessageSystemAttributeNames", "All");
+
+	if (body == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building an SQS request")));
+	if (visibility_timeout > 0)
+		json_object_set_new(body, "VisibilityTimeout", json_integer(visibility_timeout));
+	r->client = c;
+	r->queue_url = pstrdup(queue_url);
+	r->xfer = sqs_start(c, queue_url, "ReceiveMessage", body);
+	return r;
+}
+
+bool
+sqs_receive_done(const SqsReceive *r)
+{
+	return http_done(r->xfer);
+}
+
+List *
+sqs_receive_finish(SqsReceive *r, char **error)
+{
+	HttpTransfer *x = r->xfer;
+	List	   *result = NIL;
+	size_t		len;
+	const char *text;
+	json_t	   *doc;
+	json_t	   *msgs;
+	size_t		i;
+
+	*error = NULL;
+	if (!http_wait_done(x) || http_info(x)->status != 200)
+	{
+		*error = sqs_error(x);
+		http_finish(x);
+		return NIL;
+	}
+	text = http_body(x, &len);
+	doc = json_loadb(text, len, 0, NULL);
+	if (doc == NULL)
+	{
+		*error = pstrdup("the answer to ReceiveMessage is not JSON");
+		http_finish(x);
+		return NIL;
+	}
+	msgs = json_object_get(doc, "Messages");
+	for (i = 0; json_is_array(msgs) && i < json_array_size(msgs); i++)
+	{
+		json_t	   *m = json_array_get(msgs, i);
+		const char *id = json_string_value(json_object_get(m, "MessageId"));
+		const char *rh = json_string_value(json_object_get(m, "ReceiptHandle"));
+		const char *b = json_string_value(json_object_get(m, "Body"));
+		const char *cnt = json_string_value(json_object_get(json_object_get(m, "Attributes"),
+														  "ApproximateReceiveCount"));
+		SqsMessage *sm;
+
+		if (rh == NULL)
+			continue;
+		sm = palloc0(sizeof(SqsMessage));
+		sm->message_id = pstrdup(id ? id : "");
+		sm->receipt_handle = pstrdup(rh);
+		sm->body = pstrdup(b ? b : "");
+		sm->receive_count = cnt ? atoi(cnt) : 1;
+		result = lappend(result, sm);
+	}
+	json_decref(doc);
+	http_finish(x);
+	return result;
+}
+
+/* Run one synchronous SQS action, retrying transport errors a little. */
+static void
+sqs_call(S3Client *c, const char *queue_url, const char *action, json_t *body,
+		 char **answer)
+{
+	int			attempt;
+	char	   *text = json_dumps(body, JSON_COMPACT);
+
+	json_decref(body);
+	if (text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building an SQS request")));
+	for (attempt = 0;; attempt++)
+	{
+		json_t	   *again = json_loads(text, 0, NULL);
+		HttpTransfer *x = sqs_start(c, queue_url, action, again);
+		bool		ok = http_wait_done(x);
+		long		status = http_info(x)->status;
+
+		if (ok && status == 200)
+		{
+			size_t		len;
+			const char *b = http_body(x, &len);
+
+			if (answer)
+				*answer = pnstrdup(b, len);
+			http_finish(x);
+			free(text);
+			return;
+		}
+		if (attempt >= pipeline_s3_max_retries || (ok && status < 500))
+		{
+			char	   *err = sqs_error(x);
+
+			free(text);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("could not %s on queue \"%s\"", action, queue_url),
+					 errdetail_internal("%s", err)));
+		}
+		http_finish(x);
+		http_sleep(100L << Min(attempt, 6));
+	}
+}
+
+int
+sqs_delete_messages(S3Client *c, const char *queue_url, List *receipts)
+{
+	int			failed = 0;
+	int			start;
+
+	/* DeleteMessageBatch takes at most 10 entries */
+	for (start = 0; start < list_length(receipts); start += 10)
+	{
+		json_t	   *entries = json_array();
+		json_t	   *body;
+		char	   *answer = NULL;
+		json_t	   *doc;
+		int			i;
+
+		for (i = start; i < Min(start + 10, list_length(receipts)); i++)
+			json_array_append_new(entries,
+								  json_pack("{s:s, s:s}", "Id", psprintf("m%d", i),
+											"ReceiptHandle", (char *) list_nth(receipts, i)));
+		body = json_pack("{s:s, s:o}", "QueueUrl", queue_url, "Entries", entries);
+		sqs_call(c, queue_url, "DeleteMessageBatch", body, &answer);
+		doc = json_loads(answer, 0, NULL);
+		if (doc)
+		{
+			failed += (int) json_array_size(json_object_get(doc, "Failed"));
+			json_decref(doc);
+		}
+	}
+	return failed;
+}
+
+void
+sqs_change_visibility(S3Client *c, const char *queue_url, const char *receipt_handle,
+					  int seconds)
+{
+	json_t	   *body = json_pack("{s:s, s:s, s:i}", "QueueUrl", queue_url,
+								 "ReceiptHandle", receipt_handle,
+								 "VisibilityTimeout", seconds);
+
+	sqs_call(c, queue_url, "ChangeMessageVisibility", body, NULL);
+}
