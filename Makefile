@@ -15,6 +15,7 @@ OBJS = \
 	src/s3/http.o \
 	src/s3/s3.o \
 	src/s3/credentials.o \
+	src/s3/sqs.o \
 	src/decode/inflate.o \
 	src/decode/json_reader.o \
 	src/decode/csv_reader.o \
@@ -22,7 +23,13 @@ OBJS = \
 	src/fdw/option.o \
 	src/fdw/fdw.o \
 	src/fdw/scan.o \
-	src/fdw/convert.o
+	src/fdw/convert.o \
+	src/worker/launcher.o \
+	src/worker/worker.o \
+	src/worker/event.o \
+	src/report/registry.o \
+	src/report/dispatch.o \
+	src/report/run.o
 
 REGRESS = options errors
 REGRESS_OPTS = --load-extension=pipeline

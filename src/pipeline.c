@@ -18,8 +18,10 @@
 
 #include "fdw/fdw.h"
 #include "pipeline.h"
+#include "report/report.h"
 #include "s3/http.h"
 #include "s3/s3.h"
+#include "worker/worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -86,5 +88,58 @@ _PG_init(void)
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
+	/* the worker */
+	DefineCustomIntVariable("pipeline.launcher_naptime",
+							"Seconds between the launcher's looks for databases that need a worker.",
+							"CREATE EXTENSION and DROP DATABASE wake it at once; this only bounds the delay otherwise.",
+							&pipeline_launcher_naptime,
+							10, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.poll_wait",
+							"Seconds an SQS receive waits for messages (long polling).",
+							NULL,
+							&pipeline_poll_wait,
+							20, 0, 20,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.visibility_timeout",
+							"Seconds a received message stays invisible to other consumers while its reports run.",
+							NULL,
+							&pipeline_visibility_timeout,
+							300, 1, 12 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.max_attempts",
+							"Deliveries of a message whose reports fail before it is kept as a dead letter.",
+							NULL,
+							&pipeline_max_attempts,
+							5, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.retry_delay",
+							"Seconds before a message whose report failed is delivered again; doubles with each attempt.",
+							NULL,
+							&pipeline_retry_delay,
+							10, 0, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.history_retention",
+							"Days of pipeline.runs and pipeline.processed history the worker keeps.",
+							NULL,
+							&pipeline_history_days,
+							30, 1, 36500,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.report_timeout",
+							"Default longest run of a report; a longer run is cancelled and recorded as failed.",
+							"Each report can set its own with create_report(..., timeout => ...).",
+							&pipeline_report_timeout,
+							600000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("pipeline");
+
+	pipeline_worker_init();
 }

@@ -42,6 +42,7 @@
 #include "decode/json_reader.h"
 #include "fdw/fdw.h"
 #include "pipeline.h"
+#include "report/report.h"
 #include "s3/credentials.h"
 
 /* GUCs */
@@ -447,7 +448,10 @@ close_object(S3ScanState *st)
 {
 	if (st->get)
 	{
-		st->bytes_read += s3_get_bytes(st->get);
+		uint64		n = s3_get_bytes(st->get);
+
+		st->bytes_read += n;
+		pipeline_scan_bytes += n;
 		s3_get_close(st->get);
 	}
 	st->get = NULL;

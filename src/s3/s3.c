@@ -25,6 +25,7 @@
 #include "common/pg_prng.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "decode/iso8601.h"
@@ -171,6 +172,21 @@ s3_locate(S3Client *c, const S3Call *call, const char **scheme_out, char **host,
  */
 
 /*
+ * PostgreSQL 15's OpenSSL-backed HMAC and SHA-256 register with the current
+ * resource owner.  Outside a transaction (the worker between two units of
+ * work) there is none: hash and sign under one of our own.
+ */
+static ResourceOwner
+signing_owner(void)
+{
+	static ResourceOwner owner = NULL;
+
+	if (owner == NULL)
+		owner = ResourceOwnerCreate(NULL, "pipeline signing");
+	return owner;
+}
+
+/*
  * aws_start: sign a request to an AWS service (Signature Version 4) and
  * start it.  "headers" are extra "Name: value" strings, all signed; the
  * body, if any, is hashed into x-amz-content-sha256.
@@ -186,9 +202,12 @@ aws_start(S3Client *c, const char *service, const char *method,
 	List	   *headers = NIL;
 	ListCell   *lc;
 	HttpRequest req;
+	ResourceOwner save_owner = CurrentResourceOwner;
 
 	initStringInfo(&url);
 	appendStringInfo(&url, "%s://%s%s", scheme, host, path);
+	if (CurrentResourceOwner == NULL)
+		CurrentResourceOwner = signing_owner();
 	if (query && query[0])
 		appendStringInfo(&url, "?%s", query);
 
@@ -250,6 +269,7 @@ aws_start(S3Client *c, const char *service, const char *method,
 					 errdetail_internal("%s", sig.error ? sig.error : "unknown error")));
 		headers = lappend(headers, psprintf("Authorization: %s", sig.authorization));
 	}
+	CurrentResourceOwner = save_owner;
 
 	memset(&req, 0, sizeof(req));
 	req.method = method;

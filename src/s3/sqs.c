@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "s3/sqs.h"
+#include "utils/timestamp.h"
 
 struct SqsReceive
 {
@@ -136,6 +137,14 @@ sqs_receive_done(const SqsReceive *r)
 	return http_done(r->xfer);
 }
 
+/* Abandon a receive in flight (its messages come back after the visibility timeout). */
+void
+sqs_receive_cancel(SqsReceive *r)
+{
+	http_finish(r->xfer);
+	r->xfer = NULL;
+}
+
 List *
 sqs_receive_finish(SqsReceive *r, char **error)
 {
@@ -169,8 +178,9 @@ sqs_receive_finish(SqsReceive *r, char **error)
 		const char *id = json_string_value(json_object_get(m, "MessageId"));
 		const char *rh = json_string_value(json_object_get(m, "ReceiptHandle"));
 		const char *b = json_string_value(json_object_get(m, "Body"));
-		const char *cnt = json_string_value(json_object_get(json_object_get(m, "Attributes"),
-														  "ApproximateReceiveCount"));
+		json_t	   *attrs = json_object_get(m, "Attributes");
+		const char *cnt = json_string_value(json_object_get(attrs, "ApproximateReceiveCount"));
+		const char *sent = json_string_value(json_object_get(attrs, "SentTimestamp"));
 		SqsMessage *sm;
 
 		if (rh == NULL)
@@ -180,6 +190,7 @@ sqs_receive_finish(SqsReceive *r, char **error)
 		sm->receipt_handle = pstrdup(rh);
 		sm->body = pstrdup(b ? b : "");
 		sm->receive_count = cnt ? atoi(cnt) : 1;
+		sm->sent = sent ? time_t_to_timestamptz(strtoll(sent, NULL, 10) / 1000) : 0;
 		result = lappend(result, sm);
 	}
 	json_decref(doc);

@@ -20,6 +20,7 @@ typedef struct SqsMessage
 	char	   *receipt_handle;
 	char	   *body;
 	int			receive_count;	/* ApproximateReceiveCount */
+	TimestampTz sent;			/* SentTimestamp */
 } SqsMessage;
 
 typedef struct SqsReceive SqsReceive;
@@ -29,6 +30,7 @@ extern SqsReceive *sqs_receive_start(S3Client *client, const char *queue_url,
 									 int max_messages, int wait_seconds,
 									 int visibility_timeout);
 extern bool sqs_receive_done(const SqsReceive *r);
+extern void sqs_receive_cancel(SqsReceive *r);
 
 /*
  * The messages of a finished receive.  On failure returns NIL and sets

@@ -1,0 +1,286 @@
+/*-------------------------------------------------------------------------
+ *
+ * event.c
+ *	  Queue messages -> the S3 objects they announce.
+ *
+ * Accepted shapes (parsed with jansson: small control documents):
+ *	- S3 event notifications: {"Records":[{"eventSource":"aws:s3",
+ *	  "eventName":"ObjectCreated:Put","s3":{"bucket":{"name":..},
+ *	  "object":{"key":..,"size":..,"eTag":..,"sequencer":..}}}]},
+ *	  several records per message, keys form-URL-encoded;
+ *	- the same wrapped in an SNS envelope ({"Type":"Notification",
+ *	  "Message":"<the event as a string>"}), or delivered raw by SNS;
+ *	- EventBridge "Object Created" events (keys not encoded).
+ * s3:TestEvent messages and events other than object creation are
+ * acknowledged and ignored; anything else is invalid and goes to the
+ * dead letters.
+ *
+ * IDENTIFICATION
+ *	  src/worker/event.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <jansson.h>
+
+#include "lib/stringinfo.h"
+
+#include "worker/event.h"
+
+/* Form-URL-decode an S3 event key ("a+b%2Bc" -> "a b+c"); NULL if malformed. */
+static char *
+form_decode(const char *s)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (; *s; s++)
+	{
+		if (*s == '+')
+			appendStringInfoChar(&buf, ' ');
+		else if (*s == '%')
+		{
+			int			hi,
+						lo;
+
+			if (!isxdigit((unsigned char) s[1]) || !isxdigit((unsigned char) s[2]))
+				return NULL;
+			hi = isdigit((unsigned char) s[1]) ? s[1] - '0' : (tolower((unsigned char) s[1]) - 'a' + 10);
+			lo = isdigit((unsigned char) s[2]) ? s[2] - '0' : (tolower((unsigned char) s[2]) - 'a' + 10);
+			appendStringInfoChar(&buf, (char) (hi * 16 + lo));
+			s += 2;
+		}
+		else
+			appendStringInfoChar(&buf, *s);
+	}
+	return buf.data;
+}
+
+static char *
+json_str(json_t *obj, const char *name)
+{
+	const char *v = json_string_value(json_object_get(obj, name));
+
+	return v ? pstrdup(v) : NULL;
+}
+
+static int64
+json_int(json_t *obj, const char *name)
+{
+	json_t	   *v = json_object_get(obj, name);
+
+	if (json_is_integer(v))
+		return (int64) json_integer_value(v);
+	if (json_is_string(v))
+		return strtoll(json_string_value(v), NULL, 10);
+	return -1;
+}
+
+/* Strip the quotes ETags sometimes carry. */
+static char *
+clean_etag(char *etag)
+{
+	size_t		len;
+
+	if (etag == NULL)
+		return NULL;
+	len = strlen(etag);
+	if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"')
+		return pnstrdup(etag + 1, len - 2);
+	return etag;
+}
+
+/* Every palloc'd result is made before the jansson tree is freed. */
+static EventKind parse_doc(json_t *doc, int depth, List **objects, char **reason);
+
+static EventKind
+parse_records(json_t *records, List **objects, char **reason)
+{
+	size_t		i;
+	int			ignored = 0;
+
+	for (i = 0; i < json_array_size(records); i++)
+	{
+		json_t	   *rec = json_array_get(records, i);
+		const char *source = json_string_value(json_object_get(rec, "eventSource"));
+		const char *name = json_string_value(json_object_get(rec, "eventName"));
+		json_t	   *s3 = json_object_get(rec, "s3");
+		json_t	   *obj = json_object_get(s3, "object");
+		EventObject *o;
+		char	   *rawkey;
+
+		if (source == NULL || name == NULL ||
+			strlen(source) < 3 || strcmp(source + strlen(source) - 3, ":s3") != 0)
+		{
+			*reason = psprintf("record %zu is not an S3 event record", i + 1);
+			return EVENT_INVALID;
+		}
+		if (strncmp(name, "ObjectCreated:", 14) != 0)
+		{
+			ignored++;
+			continue;
+		}
+		o = palloc0(sizeof(EventObject));
+		o->bucket = json_str(json_object_get(s3, "bucket"), "name");
+		rawkey = json_str(obj, "key");
+		o->key = rawkey ? form_decode(rawkey) : NULL;
+		if (o->bucket == NULL || o->key == NULL)
+		{
+			*reason = psprintf("record %zu has no valid bucket name and object key", i + 1);
+			return EVENT_INVALID;
+		}
+		o->size = json_int(obj, "size");
+		o->etag = clean_etag(json_str(obj, "eTag"));
+		o->sequencer = json_str(obj, "sequencer");
+		o->version_id = json_str(obj, "versionId");
+		o->event_name = pstrdup(name);
+		*objects = lappend(*objects, o);
+	}
+	if (*objects == NIL)
+	{
+		*reason = ignored ? pstrdup("no ObjectCreated records") : pstrdup("no records");
+		return EVENT_IGNORED;
+	}
+	return EVENT_OBJECTS;
+}
+
+static EventKind
+parse_eventbridge(json_t *doc, List **objects, char **reason)
+{
+	const char *type = json_string_value(json_object_get(doc, "detail-type"));
+	json_t	   *detail = json_object_get(doc, "detail");
+	json_t	   *obj = json_object_get(detail, "object");
+	EventObject *o;
+
+	if (type == NULL || strcmp(type, "Object Created") != 0)
+	{
+		*reason = psprintf("EventBridge event \"%s\" is not \"Object Created\"",
+						   type ? type : "");
+		return EVENT_IGNORED;
+	}
+	o = palloc0(sizeof(EventObject));
+	o->bucket = json_str(json_object_get(detail, "bucket"), "name");
+	o->key = json_str(obj, "key");
+	if (o->bucket == NULL || o->key == NULL)
+	{
+		*reason = pstrdup("the EventBridge event has no bucket name and object key");
+		return EVENT_INVALID;
+	}
+	o->size = json_int(obj, "size");
+	o->etag = clean_etag(json_str(obj, "etag"));
+	o->sequencer = json_str(obj, "sequencer");
+	o->version_id = json_str(obj, "version-id");
+	o->event_name = pstrdup("ObjectCreated");
+	*objects = lappend(*objects, o);
+	return EVENT_OBJECTS;
+}
+
+static EventKind
+parse_doc(json_t *doc, int depth, List **objects, char **reason)
+{
+	const char *type;
+	const char *event;
+	const char *source;
+	json_t	   *records;
+
+	if (!json_is_object(doc))
+	{
+		*reason = pstrdup("the message is not a JSON object");
+		return EVENT_INVALID;
+	}
+
+	/* SNS envelope: the S3 event is a string inside */
+	type = json_string_value(json_object_get(doc, "Type"));
+	if (type && strcmp(type, "Notification") == 0 && depth == 0)
+	{
+		const char *msg = json_string_value(json_object_get(doc, "Message"));
+		json_error_t err;
+		json_t	   *inner;
+		EventKind	k;
+
+		if (msg == NULL)
+		{
+			*reason = pstrdup("the SNS notification has no Message");
+			return EVENT_INVALID;
+		}
+		inner = json_loads(msg, 0, &err);
+		if (inner == NULL)
+		{
+			*reason = psprintf("the SNS Message is not JSON: %s (line %d, column %d)",
+							   err.text, err.line, err.column);
+			return EVENT_INVALID;
+		}
+		k = parse_doc(inner, depth + 1, objects, reason);
+		json_decref(inner);
+		return k;
+	}
+	if (type && strcmp(type, "SubscriptionConfirmation") == 0)
+	{
+		*reason = pstrdup("SNS subscription confirmation");
+		return EVENT_IGNORED;
+	}
+
+	event = json_string_value(json_object_get(doc, "Event"));
+	if (event && strcmp(event, "s3:TestEvent") == 0)
+	{
+		*reason = pstrdup("s3:TestEvent");
+		return EVENT_IGNORED;
+	}
+
+	records = json_object_get(doc, "Records");
+	if (json_is_array(records))
+		return parse_records(records, objects, reason);
+
+	source = json_string_value(json_object_get(doc, "source"));
+	if (source && strcmp(source, "aws.s3") == 0)
+		return parse_eventbridge(doc, objects, reason);
+
+	*reason = pstrdup("not an S3 event (no Records, no SNS envelope, no EventBridge event)");
+	return EVENT_INVALID;
+}
+
+/*
+ * event_parse: the objects a message announces.  EVENT_OBJECTS fills
+ * *objects; otherwise *reason says why the message is ignored or invalid.
+ */
+EventKind
+event_parse(const char *body, size_t len, List **objects, char **reason)
+{
+	json_error_t err;
+	json_t	   *doc = json_loadb(body, len, 0, &err);
+	EventKind	k;
+
+	*objects = NIL;
+	*reason = NULL;
+	if (doc == NULL)
+	{
+		*reason = psprintf("the message is not JSON: %s (line %d, column %d)",
+						   err.text, err.line, err.column);
+		return EVENT_INVALID;
+	}
+	PG_TRY();
+	{
+		k = parse_doc(doc, 0, objects, reason);
+	}
+	PG_FINALLY();
+	{
+		json_decref(doc);
+	}
+	PG_END_TRY();
+	return k;
+}
+
+/* The version of an object a report run counts as processed. */
+char *
+event_object_version(const EventObject *o)
+{
+	if (o->version_id && o->version_id[0])
+		return o->version_id;
+	if (o->sequencer && o->sequencer[0])
+		return o->sequencer;
+	if (o->etag && o->etag[0])
+		return o->etag;
+	return "";
+}

@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * event.h
+ *	  Queue messages -> the S3 objects they announce.
+ *
+ * IDENTIFICATION
+ *	  src/worker/event.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PIPELINE_EVENT_H
+#define PIPELINE_EVENT_H
+
+#include "nodes/pg_list.h"
+
+/* One created object version, as an event announced it. */
+typedef struct EventObject
+{
+	char	   *bucket;
+	char	   *key;			/* decoded */
+	int64		size;			/* -1 if not given */
+	char	   *etag;
+	char	   *sequencer;		/* orders events of one key */
+	char	   *version_id;
+	char	   *event_name;
+} EventObject;
+
+typedef enum EventKind
+{
+	EVENT_OBJECTS,				/* objects were created */
+	EVENT_IGNORED,				/* a test event, a deletion...: acknowledge */
+	EVENT_INVALID				/* not something we understand: dead letter */
+} EventKind;
+
+extern EventKind event_parse(const char *body, size_t len, List **objects, char **reason);
+extern char *event_object_version(const EventObject *o);
+
+#endif							/* PIPELINE_EVENT_H */
