@@ -26,7 +26,8 @@ typedef enum CsvResult
 	CSV_NEED_MORE,
 	CSV_BAD_RECORD,				/* e.g. unterminated quote at end of input,
 								 * character after closing quote; skipped */
-	CSV_END
+	CSV_END,
+	CSV_FATAL					/* cannot continue (out of memory) */
 } CsvResult;
 
 typedef struct CsvField

@@ -336,6 +336,7 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		}
 		else
 		{
+			/* an estimate only: if HEAD fails, the scan will say why */
 			S3Object   *o = s3_head_object(client, ps->opts.bucket, ps->opts.key, true);
 
 			ps->plan.objects = o ? 1 : 0;

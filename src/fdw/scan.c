@@ -1011,8 +1011,10 @@ s3EndForeignScan(ForeignScanState *node)
 	close_object(st);
 	if (st->rejected > 0)
 		ereport(WARNING,
-				(errmsg("skipped %llu bad records of foreign table \"%s\"",
-						(unsigned long long) st->rejected, st->relname),
+				(errmsg_plural("skipped %llu bad record of foreign table \"%s\"",
+							   "skipped %llu bad records of foreign table \"%s\"",
+							   st->rejected,
+							   (unsigned long long) st->rejected, st->relname),
 				 errhint("SELECT * FROM pipeline.rejects() shows them and why.")));
 	MemoryContextDelete(st->cxt);
 	node->fdw_state = NULL;

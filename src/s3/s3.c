@@ -53,6 +53,8 @@ typedef struct S3Call
 struct S3Get
 {
 	S3Client   *client;
+	MemoryContext cxt;			/* where it lives: it outlives the caller's
+								 * per-row contexts */
 	S3Call		call;
 	HttpTransfer *xfer;
 	S3Object	obj;
@@ -652,7 +654,9 @@ s3_head_object(S3Client *c, const char *bucket, const char *key, bool missing_ok
 	call.what = "find object";
 	call.uri = s3_make_uri(bucket, key);
 	x = s3_request(c, &call);
-	if (http_info(x)->status == 404 && missing_ok)
+	/* HEAD answers have no body to say why: a GET will tell */
+	if ((http_info(x)->status == 404 && missing_ok) ||
+		(http_info(x)->status >= 400 && missing_ok))
 	{
 		http_finish(x);
 		return NULL;
@@ -673,6 +677,7 @@ s3_get_start(S3Client *c, const char *bucket, const char *key, size_t buffer_siz
 	S3Get	   *g = palloc0(sizeof(S3Get));
 
 	g->client = c;
+	g->cxt = CurrentMemoryContext;
 	g->call.method = "GET";
 	g->call.bucket = pstrdup(bucket);
 	g->call.key = pstrdup(key);
@@ -694,6 +699,7 @@ s3_get_open(S3Get *g, bool missing_ok)
 {
 	S3Client   *c = g->client;
 	int			attempt;
+	MemoryContext old = MemoryContextSwitchTo(g->cxt);
 
 	for (attempt = 0;; attempt++)
 	{
@@ -721,12 +727,14 @@ s3_get_open(S3Get *g, bool missing_ok)
 	{
 		http_finish(g->xfer);
 		g->xfer = NULL;
+		MemoryContextSwitchTo(old);
 		return false;
 	}
 	if (http_info(g->xfer)->status != 200)
 		s3_raise(c, &g->call, g->xfer);
 	object_from_headers(&g->obj, http_info(g->xfer));
 	g->opened = true;
+	MemoryContextSwitchTo(old);
 	return true;
 }
 
@@ -796,7 +804,12 @@ s3_get_read(S3Get *g, char *dst, size_t len)
 		}
 		if (n == 0 && (g->obj.size < 0 || g->delivered >= (uint64) g->obj.size))
 			return 0;
-		s3_get_resume(g, n < 0 ? http_error(g->xfer) : "the body ended early");
+		{
+			MemoryContext old = MemoryContextSwitchTo(g->cxt);
+
+			s3_get_resume(g, n < 0 ? http_error(g->xfer) : "the body ended early");
+			MemoryContextSwitchTo(old);
+		}
 	}
 }
 

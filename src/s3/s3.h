@@ -71,7 +71,10 @@ extern char *s3_make_uri(const char *bucket, const char *key);
 /* Every object under the prefix (all pages), sorted by key. */
 extern List *s3_list_objects(S3Client *client, const char *bucket, const char *prefix);
 
-/* HEAD; NULL if the object does not exist and missing_ok. */
+/*
+ * HEAD; with missing_ok, NULL if the object does not exist or cannot be
+ * looked at (a HEAD answer has no body saying why; a GET will).
+ */
 extern S3Object *s3_head_object(S3Client *client, const char *bucket,
 								const char *key, bool missing_ok);
 

@@ -1,0 +1,85 @@
+-- Bad data: clear errors naming the object, record, line and column with
+-- on_error 'stop'; skipped, counted and kept for inspection with 'skip';
+-- corrupt compression and hostile JSON never crash.
+BEGIN;
+\ir lib/helpers.psql
+SELECT plan(22);
+
+SELECT pg_temp.s3('mb bad');
+SELECT pg_temp.s3_put('s3://bad/v/1.json',
+  E'{"id":1,"battery":10}\n{"id":2,"battery":"abc"}\n{"id":3,"battery":30}\n{"id":4,battery:40}\n{"id":5,"battery":{"x":1}}\n{"id":6,"battery":60}\n');
+
+CREATE FOREIGN TABLE v_stop (id int, battery float8) SERVER lake OPTIONS (uri 's3://bad/v/');
+CREATE FOREIGN TABLE v_skip (id int, battery float8) SERVER lake OPTIONS (uri 's3://bad/v/', on_error 'skip');
+
+SELECT throws_ok('SELECT * FROM v_stop', '22P02',
+  'invalid value for column "battery" in record 2 of "s3://bad/v/1.json"',
+  'a bad value stops the scan, naming column, record and object');
+SELECT throws_like('SELECT * FROM v_stop', '%',
+  'the same error names the line and quotes the value in its detail');
+DO $$
+BEGIN
+  PERFORM * FROM v_stop;
+EXCEPTION WHEN OTHERS THEN
+  DECLARE d text;
+  BEGIN
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+    PERFORM set_config('pipeline_test.detail', d, true);
+  END;
+END $$;
+SELECT is(current_setting('pipeline_test.detail'),
+  'Line 2: invalid input syntax for type double precision: "abc".', 'the detail gives the line and the value');
+
+SELECT is((SELECT array_agg(id ORDER BY id) FROM v_skip WHERE battery >= 0), '{1,3,6}'::int[], 'on_error skip keeps the good records');
+SELECT is((SELECT count(*) FROM pipeline.rejects()), 3::bigint, 'and remembers the bad ones');
+SELECT is((SELECT array_agg(record ORDER BY record) FROM pipeline.rejects()), '{2,4,5}'::bigint[],
+          'by record number');
+SELECT is((SELECT array_agg(line ORDER BY record) FROM pipeline.rejects()), '{2,4,5}'::bigint[], 'and line');
+SELECT ok((SELECT bool_and(uri = 's3://bad/v/1.json' AND relation = 'v_skip'::regclass) FROM pipeline.rejects()),
+          'with the object and the table');
+SELECT alike((SELECT error FROM pipeline.rejects() WHERE record = 4), 'line 4, column %', 'a syntax error says where');
+SELECT alike((SELECT error FROM pipeline.rejects() WHERE record = 5), 'column "battery": cannot convert an object to double precision%',
+            'a type mismatch says what it found');
+SELECT is((SELECT raw FROM pipeline.rejects() WHERE record = 2), '{"id":2,"battery":"abc"}', 'the raw record is kept');
+
+-- compression gone wrong
+SELECT pg_temp.s3_put('s3://bad/gz/truncated.json.gz', repeat(E'{"id":1}\n', 2000), 'gzip -c | head -c 100');
+CREATE FOREIGN TABLE trunc (id int) SERVER lake OPTIONS (uri 's3://bad/gz/truncated.json.gz');
+SELECT throws_like('SELECT count(*) FROM trunc', 'could not decompress "s3://bad/gz/truncated.json.gz"%',
+  'a truncated gzip object is a clear error');
+SELECT pg_temp.s3_put_from('s3://bad/gz/corrupt.json.gz',
+  'printf ''{"id":1}\n'' | gzip -c | head -c 12; head -c 200 /dev/zero | tr ''\0'' ''x''');
+CREATE FOREIGN TABLE corrupt (id int) SERVER lake OPTIONS (uri 's3://bad/gz/corrupt.json.gz');
+SELECT throws_like('SELECT count(*) FROM corrupt', 'could not decompress "s3://bad/gz/corrupt.json.gz"%',
+  'a corrupt gzip object is a clear error');
+CREATE FOREIGN TABLE corrupt_skip (id int) SERVER lake
+  OPTIONS (uri 's3://bad/gz/corrupt.json.gz', on_error 'skip');
+SELECT lives_ok('SELECT count(*) FROM corrupt_skip', 'with on_error skip the object is skipped');
+SELECT alike((SELECT error FROM pipeline.rejects()), 'could not decompress the rest of the object%',
+            'and the reason remembered');
+
+-- hostile JSON
+SELECT pg_temp.s3_put_from('s3://bad/j/utf8.json', 'printf ''{"t":"a\\377b"}\n''');
+CREATE FOREIGN TABLE utf8 (t text) SERVER lake OPTIONS (uri 's3://bad/j/utf8.json');
+SELECT throws_like('SELECT * FROM utf8', 'invalid JSON in record 1 of "s3://bad/j/utf8.json"',
+  'invalid UTF-8 is a clear error');
+SELECT pg_temp.s3_put('s3://bad/j/nul.json', '{"t":"a\u0000b"}');
+CREATE FOREIGN TABLE nul (t text, j json) SERVER lake OPTIONS (uri 's3://bad/j/nul.json');
+SELECT throws_ok('SELECT t FROM nul', '22P05',
+  'invalid value for column "t" in record 1 of "s3://bad/j/nul.json"', '\u0000 cannot become text');
+SELECT pg_temp.s3_put_from('s3://bad/j/deep.json',
+  'printf ''{"t":''; head -c 100000 /dev/zero | tr ''\0'' ''[''; head -c 100000 /dev/zero | tr ''\0'' '']''; printf ''}''');
+CREATE FOREIGN TABLE deep (t text) SERVER lake OPTIONS (uri 's3://bad/j/deep.json');
+SELECT throws_like('SELECT * FROM deep', 'invalid JSON in record 1 of "s3://bad/j/deep.json"',
+  'nesting deep enough to blow a stack is a clear error');
+SELECT pg_temp.s3_put('s3://bad/j/scalar.json', E'{"t":"ok"}\n42\n');
+CREATE FOREIGN TABLE scalar (t text) SERVER lake OPTIONS (uri 's3://bad/j/scalar.json');
+SELECT throws_like('SELECT * FROM scalar', 'invalid JSON in record 2 of "s3://bad/j/scalar.json"',
+  'a record must be an object');
+SELECT pg_temp.s3_put('s3://bad/j/cut.json', E'{"t":"ok"}\n{"t":"no end');
+CREATE FOREIGN TABLE cut (t text) SERVER lake OPTIONS (uri 's3://bad/j/cut.json');
+SELECT throws_like('SELECT * FROM cut', 'invalid JSON in record 2 of "s3://bad/j/cut.json"',
+  'a record cut short at the end of the object');
+
+SELECT * FROM finish();
+ROLLBACK;
