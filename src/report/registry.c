@@ -74,8 +74,8 @@ wake_at_commit(XactEvent event, void *arg)
 }
 
 /* The worker rereads queues and reports once this transaction commits. */
-static void
-wake_worker_at_commit(bool recheck)
+void
+pipeline_wake_worker_at_commit(bool recheck)
 {
 	wake_recheck |= recheck;
 	if (!wake_registered)
@@ -92,7 +92,7 @@ wake_worker_at_commit(bool recheck)
 Datum
 pipeline_notify_worker(PG_FUNCTION_ARGS)
 {
-	wake_worker_at_commit(true);
+	pipeline_wake_worker_at_commit(true);
 	PG_RETURN_VOID();
 }
 
@@ -241,7 +241,7 @@ pipeline_add_queue(PG_FUNCTION_ARGS)
 	spi_internal("INSERT INTO pipeline.queues (name, url, server, owner) "
 				 "VALUES ($1, $2, $3, $4)", 4, types, values, NULL, false);
 	SPI_finish();
-	wake_worker_at_commit(false);
+	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();
 }
 
@@ -264,7 +264,7 @@ pipeline_drop_queue(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(name);
 	spi_internal("DELETE FROM pipeline.queues WHERE name = $1", 1, types, values, NULL, false);
 	SPI_finish();
-	wake_worker_at_commit(false);
+	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();
 }
 
@@ -461,7 +461,7 @@ pipeline_create_report(PG_FUNCTION_ARGS)
 					 12, t2, v2, nulls, false);
 	}
 	SPI_finish();
-	wake_worker_at_commit(false);
+	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();
 }
 
@@ -493,7 +493,7 @@ pipeline_drop_report(PG_FUNCTION_ARGS)
 	spi_internal("DELETE FROM pipeline.processed WHERE report = $1", 1, types, values, NULL, false);
 	spi_internal("DELETE FROM pipeline.reports WHERE name = $1", 1, types, values, NULL, false);
 	SPI_finish();
-	wake_worker_at_commit(false);
+	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();
 }
 

@@ -263,6 +263,20 @@ exclusive_database(Node *stmt)
 	return NULL;
 }
 
+/* DROP EXTENSION pipeline: the worker should notice at once. */
+static bool
+drops_extension(Node *stmt)
+{
+	ListCell   *lc;
+
+	if (!IsA(stmt, DropStmt) || ((DropStmt *) stmt)->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, ((DropStmt *) stmt)->objects)
+		if (strcmp(strVal(lfirst(lc)), "pipeline") == 0)
+			return true;
+	return false;
+}
+
 static void
 pipeline_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 						ProcessUtilityContext context, ParamListInfo params,
@@ -273,6 +287,8 @@ pipeline_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOn
 
 	if (dbname)
 		pause_db_worker(dbname, 60000);
+	if (drops_extension(pstmt->utilityStmt))
+		pipeline_wake_worker_at_commit(false);
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)

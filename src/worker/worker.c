@@ -205,12 +205,15 @@ reload_queues(void)
 		Queue	   *q;
 		MemoryContext oldcxt;
 
+		/* the list of queues outlives this transaction: worker_cxt */
 		if (old && strcmp(old->url, url) == 0 && strcmp(old->server, server) == 0 &&
 			old->owner == owner && old->client != NULL)
 		{
 			/* unchanged: keep it, and its receive in flight */
+			oldcxt = MemoryContextSwitchTo(worker_cxt);
 			queues = list_delete_ptr(queues, old);
 			fresh = lappend(fresh, old);
+			MemoryContextSwitchTo(oldcxt);
 			continue;
 		}
 
@@ -246,6 +249,7 @@ reload_queues(void)
 			q->failing = true;
 		}
 		PG_END_TRY();
+		oldcxt = MemoryContextSwitchTo(worker_cxt);
 		if (old)
 		{
 			if (old->receive)
@@ -253,6 +257,7 @@ reload_queues(void)
 			queues = list_delete_ptr(queues, old);
 		}
 		fresh = lappend(fresh, q);
+		MemoryContextSwitchTo(oldcxt);
 	}
 	SPI_finish();
 	PopActiveSnapshot();

@@ -82,6 +82,7 @@ extern int	pipeline_history_days;
 extern void pipeline_worker_init(void);
 extern DbSlot *pipeline_db_slot(Oid dboid, bool create);
 extern void pipeline_wake_worker(Oid dboid, bool recheck);
+extern void pipeline_wake_worker_at_commit(bool recheck);
 extern PGDLLEXPORT void pipeline_launcher_main(Datum arg);
 
 /* worker.c */

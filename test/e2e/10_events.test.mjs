@@ -1,0 +1,210 @@
+// End to end: S3 -> SQS (directly or through SNS) -> the worker -> reports.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import {
+  sql, connect, waitFor, createDatabase, createBucket, createQueue, notifyQueue, put,
+  sendMessage, queueDepth, queueUrl, queueArn, s3Event, s3, s3sdk, sns, snssdk, emulator,
+} from "./lib.mjs";
+
+const db = "e2e_events";
+const bucket = `events-${process.pid}`;
+const runs = (report) => sql(db, `SELECT * FROM pipeline.runs WHERE report = $1 ORDER BY id`, [report]);
+
+before(async () => {
+  await createDatabase(db);
+  await createBucket(bucket);
+  await createQueue("events-q");
+  await createQueue("events-sns-q");
+  await createQueue("events-raw-q");
+
+  // direct S3 -> SQS for raw/, S3 -> SNS -> SQS (envelope) for sns/, raw delivery for rawsns/
+  const topic = (await sns.send(new snssdk.CreateTopicCommand({ Name: "events-topic" }))).TopicArn;
+  const topicRaw = (await sns.send(new snssdk.CreateTopicCommand({ Name: "events-topic-raw" }))).TopicArn;
+  await sns.send(new snssdk.SubscribeCommand({ TopicArn: topic, Protocol: "sqs", Endpoint: await queueArn("events-sns-q") }));
+  await sns.send(new snssdk.SubscribeCommand({
+    TopicArn: topicRaw, Protocol: "sqs", Endpoint: await queueArn("events-raw-q"),
+    Attributes: { RawMessageDelivery: "true" },
+  }));
+  await s3.send(new s3sdk.PutBucketNotificationConfigurationCommand({
+    Bucket: bucket,
+    NotificationConfiguration: {
+      QueueConfigurations: [{ QueueArn: await queueArn("events-q"), Events: ["s3:ObjectCreated:*"],
+        Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "raw/" }] } } }],
+      TopicConfigurations: [
+        { TopicArn: topic, Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "sns/" }] } } },
+        { TopicArn: topicRaw, Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "rawsns/" }] } } },
+      ],
+    },
+  }));
+
+  await sql(db, `
+    CREATE FOREIGN TABLE deviceping (device_id text, battery float8, ts timestamptz,
+                                     src text OPTIONS (metadata 'uri'))
+      SERVER lake OPTIONS (uri 's3://${bucket}/');
+    SELECT pipeline.create_report(
+      name   => 'devicebattery',
+      source => 's3://${bucket}/raw/v0/deviceping/',
+      query  => $$SELECT DISTINCT ON (device_id) device_id, battery, ts
+                  FROM deviceping WHERE src LIKE 's3://${bucket}/raw/v0/deviceping/%'
+                  ORDER BY device_id, ts DESC$$,
+      target => 'public.devicebattery');
+    SELECT pipeline.create_report(name => 'viasns', source => 's3://${bucket}/sns/',
+      query => $$SELECT count(*) AS n FROM deviceping WHERE src LIKE 's3://${bucket}/sns/%'$$, target => 'viasns');
+    SELECT pipeline.create_report(name => 'viaraw', source => 's3://${bucket}/rawsns/',
+      query => $$SELECT count(*) AS n FROM deviceping WHERE src LIKE 's3://${bucket}/rawsns/%'$$, target => 'viaraw');
+    SELECT pipeline.create_report(name => 'incremental', source => 's3://${bucket}/raw/inc/',
+      query => $$SELECT device_id, battery, src FROM deviceping WHERE src = ANY (pipeline.trigger_uris())$$,
+      target => 'incremental', mode => 'append');
+    SELECT pipeline.create_report(name => 'failing', source => 's3://${bucket}/raw/fail/',
+      query => $$SELECT 1 / (count(*) - count(*)) AS boom FROM deviceping$$, target => 'failing');`);
+  for (const q of ["events-q", "events-sns-q", "events-raw-q"]) {
+    await sql(db, `SELECT pipeline.add_queue($1, $2, 'lake')`, [q, queueUrl(q)]);
+  }
+});
+
+after(async () => {
+  await sql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+});
+
+test("an object PUT under a report's source updates its table", async () => {
+  await put(bucket, "raw/v0/deviceping/2026/11/25/a.json.gz", [
+    { device_id: "d1", battery: 90, ts: "2026-11-25T10:00:00Z" },
+    { device_id: "d1", battery: 80, ts: "2026-11-25T11:00:00Z" },
+    { device_id: "d2", battery: 70, ts: "2026-11-25T10:30:00Z" },
+  ]);
+  const rows = await waitFor("the report's table", async () => {
+    const r = await sql(db, `SELECT to_regclass('devicebattery') IS NOT NULL AS ok`);
+    return r[0].ok && (await sql(db, `SELECT device_id, battery FROM devicebattery ORDER BY 1`));
+  });
+  assert.deepEqual(rows, [{ device_id: "d1", battery: 80 }, { device_id: "d2", battery: 70 }]);
+  const r = await runs("devicebattery");
+  assert.equal(r.length, 1);
+  assert.equal(r[0].status, "succeeded");
+  assert.equal(r[0].trigger, "event");
+  assert.deepEqual(r[0].trigger_uris, [`s3://${bucket}/raw/v0/deviceping/2026/11/25/a.json.gz`]);
+  assert.equal(Number(r[0].rows), 2);
+  assert.ok(Number(r[0].bytes) > 0, "bytes scanned are recorded");
+  await waitFor("the queue to be empty", async () => (await queueDepth("events-q")) === 0);
+});
+
+test("the same through SNS, with the envelope and with raw delivery", async () => {
+  await put(bucket, "sns/x.json", [{ device_id: "s1" }, { device_id: "s2" }]);
+  await put(bucket, "rawsns/y.json", [{ device_id: "r1" }]);
+  await waitFor("the SNS report", async () => (await runs("viasns")).length === 1);
+  await waitFor("the raw-delivery report", async () => (await runs("viaraw")).length === 1);
+  assert.deepEqual(await sql(db, `SELECT n FROM viasns`), [{ n: "2" }]);
+  assert.deepEqual(await sql(db, `SELECT n FROM viaraw`), [{ n: "1" }]);
+});
+
+test("s3:TestEvent messages are acknowledged and ignored", async () => {
+  // configuring the notifications sent one to each queue
+  await waitFor("the queues to be empty", async () =>
+    (await queueDepth("events-q")) + (await queueDepth("events-sns-q")) + (await queueDepth("events-raw-q")) === 0);
+  assert.deepEqual(await sql(db, `SELECT * FROM pipeline.dead_letters`), []);
+});
+
+test("the same event delivered twice runs the report once", async () => {
+  const key = "raw/v0/deviceping/dup.json";
+  const etag = (await put(bucket, key, [{ device_id: "d9", battery: 9, ts: "2026-11-25T12:00:00Z" }])).replace(/"/g, "");
+  await waitFor("the run of the PUT", async () => (await runs("devicebattery")).some((r) => r.trigger_uris.includes(`s3://${bucket}/${key}`)));
+  const before = (await runs("devicebattery")).length;
+  // S3 delivers at least once: the same record again, twice
+  const ev = await sql(db, `SELECT version, sequencer FROM pipeline.processed WHERE key = $1`, [key]);
+  const event = s3Event(bucket, key, { etag, sequencer: ev[0].sequencer });
+  await sendMessage("events-q", event);
+  await sendMessage("events-q", event);
+  await waitFor("the duplicates to be consumed", async () => (await queueDepth("events-q")) === 0);
+  assert.equal((await runs("devicebattery")).length, before, "no new run for a version already processed");
+});
+
+test("an overwritten object (a new version) runs again", async () => {
+  const key = "raw/v0/deviceping/over.json";
+  await put(bucket, key, [{ device_id: "o1", battery: 1, ts: "2026-11-25T12:00:00Z" }]);
+  await waitFor("the first run", async () => (await sql(db, `SELECT battery FROM devicebattery WHERE device_id = 'o1'`))[0]?.battery === 1);
+  await put(bucket, key, [{ device_id: "o1", battery: 2, ts: "2026-11-25T12:00:00Z" }]);
+  await waitFor("the second run", async () => (await sql(db, `SELECT battery FROM devicebattery WHERE device_id = 'o1'`))[0]?.battery === 2);
+  const n = await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE $1 = ANY (trigger_uris)`, [`s3://${bucket}/${key}`]);
+  assert.equal(n[0].n, 2);
+});
+
+test("objects announced together are processed in one run", async () => {
+  const keys = ["raw/v0/deviceping/t1.json", "raw/v0/deviceping/t2.json", "raw/v0/deviceping/t3.json"];
+  // put them where no notification fires, then announce all three in one message
+  for (const k of keys) {
+    await s3.send(new s3sdk.PutObjectCommand({ Bucket: bucket, Key: k, Body: '{"device_id":"t"}\n', ContentType: "application/json" }));
+  }
+  await waitFor("the PUT events", async () => (await queueDepth("events-q")) === 0);
+  const before = (await runs("devicebattery")).length;
+  const msg = { Records: keys.map((k, i) => s3Event(bucket, k, { etag: "feed" + i, sequencer: "00FF00" + i }).Records[0]) };
+  await sendMessage("events-q", msg);
+  await waitFor("one run for the three", async () => (await runs("devicebattery")).length === before + 1);
+  const last = (await runs("devicebattery")).at(-1);
+  assert.equal(last.objects, 3);
+  assert.equal(last.trigger_uris.length, 3);
+});
+
+test("an incremental report reads only the new objects, without listing", async () => {
+  await put(bucket, "raw/inc/1.json", [{ device_id: "i1", battery: 1 }, { device_id: "i2", battery: 2 }]);
+  await waitFor("the first incremental run", async () => (await runs("incremental")).length === 1);
+  await emulator("DELETE", "/_emulator/requests");
+  await put(bucket, "raw/inc/2.json", [{ device_id: "i3", battery: 3 }]);
+  await waitFor("the second incremental run", async () => (await runs("incremental")).length === 2);
+  assert.deepEqual(await sql(db, `SELECT device_id FROM incremental ORDER BY 1`),
+    [{ device_id: "i1" }, { device_id: "i2" }, { device_id: "i3" }]);
+  const log = await emulator("GET", "/_emulator/requests");
+  const s3gets = log.filter((r) => r.method === "GET" && r.path.startsWith(`/${bucket}`));
+  assert.deepEqual(s3gets.map((r) => r.path), [`/${bucket}/raw/inc/2.json`], "only the new object was read, nothing listed");
+});
+
+test("a failing report is retried, then its message kept as a dead letter", async () => {
+  await put(bucket, "raw/fail/x.json", [{ device_id: "f" }]);
+  const dead = await waitFor("the dead letter", async () => {
+    const r = await sql(db, `SELECT * FROM pipeline.dead_letters WHERE body LIKE '%raw/fail/x.json%'`);
+    return r.length ? r : null;
+  }, 30000);
+  assert.equal(dead.length, 1);
+  assert.match(dead[0].reason, /gave up after 3 attempts: report "failing": division by zero/);
+  const failed = await sql(db, `SELECT status, error FROM pipeline.runs WHERE report = 'failing'`);
+  assert.equal(failed.length, 3, "one failed run per delivery");
+  assert.ok(failed.every((r) => r.status === "failed" && /division by zero/.test(r.error)));
+  await waitFor("the message to leave the queue", async () => (await queueDepth("events-q")) === 0);
+});
+
+test("a message that is not an event is kept as a dead letter and deleted", async () => {
+  await sendMessage("events-q", "this is not JSON");
+  await sendMessage("events-q", { hello: "world" });
+  const dead = await waitFor("the dead letters", async () => {
+    const r = await sql(db, `SELECT body, reason FROM pipeline.dead_letters WHERE reason NOT LIKE 'gave up%' ORDER BY id`);
+    return r.length === 2 ? r : null;
+  });
+  assert.match(dead[0].reason, /not JSON/);
+  assert.match(dead[1].reason, /not an S3 event/);
+  await waitFor("the queue to be empty", async () => (await queueDepth("events-q")) === 0);
+});
+
+test("every finished run is announced with NOTIFY pipeline_runs", async () => {
+  const c = await connect(db);
+  const seen = [];
+  c.on("notification", (n) => seen.push(n));
+  await c.query("LISTEN pipeline_runs");
+  await put(bucket, "raw/v0/deviceping/notify.json", [{ device_id: "n1", battery: 5, ts: "2026-11-25T12:00:00Z" }]);
+  const n = await waitFor("a notification", async () => seen.find((x) => JSON.parse(x.payload).report === "devicebattery"));
+  const p = JSON.parse(n.payload);
+  assert.equal(p.status, "succeeded");
+  assert.equal(p.trigger, "event");
+  assert.ok(p.id > 0);
+  await c.end();
+});
+
+test("pipeline.status shows each queue's worker and counters", async () => {
+  const st = await sql(db, `SELECT * FROM pipeline.status WHERE queue = 'events-q'`);
+  assert.equal(st.length, 1);
+  assert.equal(st[0].state, "polling");
+  assert.ok(st[0].worker_pid > 0);
+  assert.ok(Number(st[0].received) >= 10);
+  assert.ok(Number(st[0].runs_succeeded) >= 5);
+  assert.ok(Number(st[0].runs_failed) >= 3);
+  assert.ok(st[0].last_poll !== null);
+  const act = await sql("postgres", `SELECT query FROM pg_stat_activity WHERE pid = $1`, [st[0].worker_pid]);
+  assert.match(act[0].query, /waiting for messages on 3 queues|handling/);
+});
