@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
@@ -443,7 +444,13 @@ process_batch(Queue *q, List *msgs)
 	}
 	PG_END_TRY();
 
-	/* only now, after the commit: delete what is done */
+	/*
+	 * Only now, after the commit, and once it is on disk whatever
+	 * synchronous_commit says (an asynchronous commit can vanish in a crash,
+	 * and the message with it): delete what is done.
+	 */
+	if (committed)
+		XLogFlush(XactLastCommitEnd);
 	foreach(lc, msgs)
 	{
 		SqsMessage *m = lfirst(lc);

@@ -1,0 +1,87 @@
+// Exactly once across crashes: kill -9 the worker in the middle of a run,
+// and between the commit and the deletion of the message.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import {
+  sql, waitFor, createDatabase, createBucket, createQueue, notifyQueue, put, queueDepth,
+  queueUrl, workerPid, emulator,
+} from "./lib.mjs";
+
+const db = "e2e_crash";
+const bucket = `crash-${process.pid}`;
+
+/** kill -9 makes the postmaster restart every process: wait until it takes connections again. */
+async function waitForServer() {
+  await waitFor("the server to accept connections again", async () => {
+    await sql("postgres", "SELECT 1");
+    return true;
+  }, 60000, 250);
+}
+
+before(async () => {
+  await createDatabase(db);
+  await createBucket(bucket);
+  await createQueue("crash-q");
+  await notifyQueue(bucket, "crash-q", "in/");
+  await sql(db, `
+    CREATE FOREIGN TABLE ping (device_id text, battery float8, src text OPTIONS (metadata 'uri'))
+      SERVER lake OPTIONS (uri 's3://${bucket}/in/');
+    -- slow enough to be killed in the middle
+    CREATE FUNCTION slow(x float8) RETURNS float8 LANGUAGE sql AS $$ SELECT x FROM pg_sleep(1.5) $$;
+    SELECT pipeline.create_report(name => 'slowreport', source => 's3://${bucket}/in/slow/',
+      query => $$SELECT device_id, slow(battery) AS battery, src FROM ping
+                 WHERE src = ANY (pipeline.trigger_uris())$$,
+      target => 'slowresult', mode => 'append');
+    SELECT pipeline.create_report(name => 'fastreport', source => 's3://${bucket}/in/fast/',
+      query => $$SELECT device_id, battery, src FROM ping WHERE src = ANY (pipeline.trigger_uris())$$,
+      target => 'fastresult', mode => 'append');`);
+  await sql(db, `SELECT pipeline.add_queue('crash-q', $1, 'lake')`, [queueUrl("crash-q")]);
+  // the test cluster commits asynchronously (synchronous_commit = off): make
+  // the set-up durable before crashing the server on purpose
+  await sql(db, "CHECKPOINT");
+  await waitFor("the worker", () => workerPid(db));
+  await waitFor("the test event to be consumed", async () => (await queueDepth("crash-q")) === 0);
+});
+
+after(async () => {
+  await emulator("DELETE", "/_emulator/faults");
+  if (!process.env.E2E_KEEP) await sql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+});
+
+test("kill -9 of the worker in the middle of a run: the event is processed exactly once", async () => {
+  await put(bucket, "in/slow/a.json", [{ device_id: "a", battery: 1 }, { device_id: "b", battery: 2 }]);
+  // the worker is inside the report's query
+  const pid = await waitFor("the run to be under way", async () => {
+    const r = await sql("postgres", `SELECT pid FROM pg_stat_activity
+                                      WHERE backend_type = 'pipeline worker' AND datname = $1
+                                        AND wait_event = 'PgSleep'`, [db]);
+    return r[0]?.pid;
+  });
+  process.kill(pid, "SIGKILL");
+  await waitForServer();
+  // SQS delivers the message again once its visibility timeout expires
+  await waitFor("the report to have run", async () =>
+    (await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'slowreport' AND status = 'succeeded'`))[0].n === 1,
+  60000, 250);
+  await waitFor("the message to be deleted", async () => (await queueDepth("crash-q")) === 0, 30000);
+  assert.deepEqual(await sql(db, `SELECT device_id FROM slowresult ORDER BY 1`), [{ device_id: "a" }, { device_id: "b" }],
+    "the rows once, not twice");
+  assert.equal((await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'slowreport'`))[0].n, 1,
+    "the killed run left no trace: it rolled back");
+});
+
+test("kill -9 after the commit, before the message is deleted: the redelivery runs nothing", async () => {
+  // the worker will commit, then hang on DeleteMessageBatch
+  await emulator("POST", "/_emulator/faults", { service: "sqs", target: "DeleteMessageBatch", action: "hang", count: 1 });
+  await put(bucket, "in/fast/b.json", [{ device_id: "c", battery: 3 }]);
+  await waitFor("the committed run", async () =>
+    (await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'fastreport'`))[0].n === 1);
+  const pid = await waitFor("the worker to hang on the delete", () => workerPid(db));
+  await new Promise((r) => setTimeout(r, 300));
+  process.kill(pid, "SIGKILL");
+  await waitForServer();
+  await waitFor("the redelivered message to be deleted", async () => (await queueDepth("crash-q")) === 0, 60000, 250);
+  assert.equal((await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'fastreport'`))[0].n, 1,
+    "one run");
+  assert.deepEqual(await sql(db, `SELECT device_id FROM fastresult`), [{ device_id: "c" }], "one copy of the rows");
+});
