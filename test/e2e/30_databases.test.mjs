@@ -1,0 +1,108 @@
+// Workers and databases: one worker per database with the extension, its
+// own queues; CREATE/DROP EXTENSION start and stop it without a restart;
+// DROP DATABASE is never blocked; reports run with their owner's rights.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import {
+  sql, waitFor, createDatabase, createBucket, createQueue, notifyQueue, put, queueDepth,
+  queueUrl, workerPid, s3Event,
+} from "./lib.mjs";
+
+const bucket = `dbs-${process.pid}`;
+
+after(async () => {
+  for (const db of ["e2e_db_a", "e2e_db_b", "e2e_ext", "e2e_drop", "e2e_owner"]) {
+    await sql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  }
+  await sql("postgres", `DROP ROLE IF EXISTS pipeline_alice`);
+});
+
+test("two databases, each with its own queue and reports", async () => {
+  await createBucket(bucket);
+  await createQueue("dbs-a");
+  await createQueue("dbs-b");
+  // one bucket, two prefixes, two queues
+  const { s3, s3sdk, queueArn } = await import("./lib.mjs");
+  await s3.send(new s3sdk.PutBucketNotificationConfigurationCommand({
+    Bucket: bucket,
+    NotificationConfiguration: {
+      QueueConfigurations: [
+        { QueueArn: await queueArn("dbs-a"), Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "a/" }] } } },
+        { QueueArn: await queueArn("dbs-b"), Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "b/" }] } } },
+      ],
+    },
+  }));
+  for (const [db, q, p] of [["e2e_db_a", "dbs-a", "a"], ["e2e_db_b", "dbs-b", "b"]]) {
+    await createDatabase(db);
+    await sql(db, `CREATE FOREIGN TABLE t (v int) SERVER lake OPTIONS (uri 's3://${bucket}/${p}/')`);
+    await sql(db, `SELECT pipeline.create_report(name => 'total', source => 's3://${bucket}/${p}/',
+                    query => 'SELECT sum(v) AS total FROM t', target => 'total')`);
+    await sql(db, `SELECT pipeline.add_queue('q', $1, 'lake')`, [queueUrl(q)]);
+  }
+  await put(bucket, "a/1.json", [{ v: 1 }, { v: 2 }]);
+  await put(bucket, "b/1.json", [{ v: 10 }]);
+  await waitFor("database a's report", async () =>
+    (await sql("e2e_db_a", `SELECT to_regclass('total') IS NOT NULL AS ok`))[0].ok);
+  await waitFor("database b's report", async () =>
+    (await sql("e2e_db_b", `SELECT to_regclass('total') IS NOT NULL AS ok`))[0].ok);
+  assert.deepEqual(await sql("e2e_db_a", `SELECT total::int FROM total`), [{ total: 3 }]);
+  assert.deepEqual(await sql("e2e_db_b", `SELECT total::int FROM total`), [{ total: 10 }]);
+  const pa = await workerPid("e2e_db_a");
+  const pb = await workerPid("e2e_db_b");
+  assert.ok(pa && pb && pa !== pb, "a worker per database");
+});
+
+test("CREATE EXTENSION starts a worker without a restart, DROP EXTENSION stops it", async () => {
+  await sql("postgres", `DROP DATABASE IF EXISTS e2e_ext WITH (FORCE)`);
+  await sql("postgres", `CREATE DATABASE e2e_ext`);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await workerPid("e2e_ext"), null, "no extension, no worker");
+  await sql("e2e_ext", `CREATE EXTENSION pipeline`);
+  await waitFor("the worker to start", () => workerPid("e2e_ext"), 10000);
+  await sql("e2e_ext", `DROP EXTENSION pipeline`);
+  await waitFor("the worker to leave", async () => (await workerPid("e2e_ext")) === null, 10000);
+});
+
+test("DROP DATABASE is not blocked by the worker", async () => {
+  await createDatabase("e2e_drop");
+  await sql("e2e_drop", `SELECT pipeline.add_queue('q', $1, 'lake')`, [queueUrl("dbs-a")]);
+  await waitFor("the worker", () => workerPid("e2e_drop"));
+  const t0 = Date.now();
+  await sql("postgres", `DROP DATABASE e2e_drop`); // no FORCE
+  const ms = Date.now() - t0;
+  assert.ok(ms < 4000, `DROP DATABASE took ${ms} ms`);
+  assert.deepEqual(await sql("postgres", `SELECT 1 FROM pg_database WHERE datname = 'e2e_drop'`), []);
+});
+
+test("a report runs with its owner's rights: no reading a table through it", async () => {
+  const db = "e2e_owner";
+  await createDatabase(db);
+  await sql(db, `
+    CREATE ROLE pipeline_alice;
+    GRANT USAGE ON FOREIGN SERVER lake TO pipeline_alice;
+    GRANT CREATE ON SCHEMA public TO pipeline_alice;
+    CREATE USER MAPPING FOR pipeline_alice SERVER lake
+      OPTIONS (access_key_id 'alice', secret_access_key 'alice-secret');
+    CREATE TABLE secret (s text);
+    INSERT INTO secret VALUES ('the crown jewels');
+    CREATE FOREIGN TABLE t (v int) SERVER lake OPTIONS (uri 's3://${bucket}/owner/');
+    GRANT SELECT ON t TO pipeline_alice;`);
+  await sql(db, `SET ROLE pipeline_alice;
+    SELECT pipeline.create_report(name => 'sneaky', source => 's3://${bucket}/owner/',
+      query => 'SELECT s FROM secret', target => 'loot');
+    SELECT pipeline.create_report(name => 'honest', source => 's3://${bucket}/owner/',
+      query => 'SELECT sum(v) AS total FROM t', target => 'mine');`);
+  // what the worker (a superuser) does when the object arrives
+  await put(bucket, "owner/1.json", [{ v: 5 }]);
+  await sql(db, `SELECT * FROM pipeline.handle_event($1::jsonb)`,
+    [JSON.stringify(s3Event(bucket, "owner/1.json"))]);
+  const runs = await sql(db, `SELECT report, status, error FROM pipeline.runs ORDER BY report, id`);
+  const sneaky = runs.filter((r) => r.report === "sneaky");
+  assert.ok(sneaky.length >= 1 && sneaky.every((r) => r.status === "failed"), "the sneaky report failed");
+  assert.match(sneaky[0].error, /permission denied for table secret/);
+  assert.deepEqual(await sql(db, `SELECT to_regclass('loot') AS t`), [{ t: null }], "nothing was written");
+  const honest = runs.filter((r) => r.report === "honest");
+  assert.ok(honest.some((r) => r.status === "succeeded"), "the honest report ran");
+  assert.deepEqual(await sql(db, `SELECT tableowner FROM pg_tables WHERE tablename = 'mine'`),
+    [{ tableowner: "pipeline_alice" }], "its table belongs to the report's owner");
+});
