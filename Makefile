@@ -31,7 +31,7 @@ OBJS = \
 	src/report/dispatch.o \
 	src/report/run.o
 
-REGRESS = options errors
+REGRESS = options errors reports
 REGRESS_OPTS = --load-extension=pipeline
 
 PG_CONFIG ?= pg_config

@@ -46,7 +46,11 @@ extern void csv_reader_free(CsvReader *r);
 extern void csv_reader_reset(CsvReader *r);
 extern void csv_reader_feed(CsvReader *r, const char *buf, size_t len, bool at_eof);
 
-/* Next record: *fields points to *nfields fields, valid until the next call. */
+/*
+ * Next record: *fields points to *nfields fields, valid until the next call.
+ * An empty line is a record of one empty unquoted field.  After
+ * CSV_BAD_RECORD the reader has skipped to the next line.
+ */
 extern CsvResult csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields);
 extern size_t csv_reader_consumed(const CsvReader *r);
 extern size_t csv_reader_record_offset(const CsvReader *r);

@@ -41,6 +41,7 @@ typedef enum InflateImpl
 	INFLATE_IMPL_ISAL
 } InflateImpl;
 
+/* NULL when out of memory, or INFLATE_IMPL_ISAL in a build without it. */
 extern Inflater *inflater_create(InflateImpl impl);
 extern void inflater_free(Inflater *z);
 extern void inflater_reset(Inflater *z);
@@ -51,6 +52,13 @@ extern void inflater_reset(Inflater *z);
  * is the last: a member that is not complete by then is an error
  * ("unexpected end of compressed data").  Trailing bytes after a member
  * that are not another gzip member are an error too.
+ *
+ * INFLATE_OK with *in_len == 0 (and not at_eof) asks for more input; with
+ * input left it means the output buffer is full.  INFLATE_END always comes
+ * with *out_len == 0, after everything was handed out, so a loop may stop
+ * at END without looking at *out_len.  Input may be cut anywhere, even
+ * inside a gzip header.  ISA-L wants large output buffers: 256 KiB or more
+ * (the benchmark's figures are with 256 KiB).
  */
 extern InflateResult inflater_run(Inflater *z,
 								  const uint8_t **in, size_t *in_len, bool at_eof,

@@ -26,7 +26,30 @@
  *		  if rc == JSON_BAD_RECORD: json_reader_error(r) describes it; the
  *			  reader has skipped the record, calling next() again continues
  *		  if rc == JSON_END: done (only returned when at_eof was true)
+ *		  if rc == JSON_FATAL: stop (out of memory); json_reader_error(r)
  *	  json_reader_reset(r) before the next object.
+ *
+ * Buffers: 1 MiB is a good size (the benchmark shows no gain beyond it).
+ * If next() says JSON_NEED_MORE with json_reader_consumed(r) == 0 while the
+ * buffer is full, one record is larger than the buffer: grow it (up to a
+ * limit of the caller's choosing) and feed again.  The records found do
+ * not depend on where the buffers end: the same input gives the same
+ * records and errors however it is cut.
+ *
+ * Layouts: records are objects, newline-delimited (blank lines, CRLF),
+ * concatenated with or without white space ({..}{..}), or elements of
+ * top-level arrays, which are streamed (never held whole) and may be mixed
+ * with the other forms.  A UTF-8 byte order mark at the start is skipped.
+ *
+ * Bad records: invalid UTF-8, bad syntax, mismatched brackets, nesting
+ * deeper than 1024, a top-level scalar, an array element that is not an
+ * object: JSON_BAD_RECORD, and the reader goes on with the next record -
+ * after the bad one's closing bracket, or at the next line when it looks
+ * like a broken line of newline-delimited input (a line break inside a
+ * string, or a '{' at the start of a line while the record is still open).
+ * At the end of input, an unfinished record is a bad record ("truncated
+ * record ...").  As with any On-Demand parser, a malformed number or
+ * literal inside a value that was not requested may go unnoticed.
  *
  * IDENTIFICATION
  *	  src/decode/json_reader.h
@@ -70,7 +93,13 @@ typedef enum JsonKind
 	JSON_OBJECT
 } JsonKind;
 
-/* One requested field. */
+/*
+ * One requested field.  The same path may be requested up to 8 times (for
+ * instance once as RAW and once as INT64); "loc" and "loc.lat" may both be
+ * requested.  Keys that contain '.' cannot be named.  When a key appears
+ * twice in an object the last one wins (a repeated object replaces all of
+ * the earlier one's nested fields).
+ */
 typedef struct JsonField
 {
 	const char *path;			/* key, or dotted path "loc.lat" into nested
@@ -80,7 +109,18 @@ typedef struct JsonField
 								 * each converted according to "want" */
 } JsonField;
 
-/* A value extracted from a record. */
+/*
+ * A value extracted from a record.  What "str" holds:
+ *	  MISSING		NULL
+ *	  NULL			NULL ("null" with JSON_WANT_RAW)
+ *	  FALSE, TRUE	"false", "true"
+ *	  NUMBER		the number's text, always checked against the JSON grammar
+ *	  STRING		unescaped text; with JSON_WANT_RAW the raw text, quotes and
+ *					escapes included
+ *	  ARRAY, OBJECT the raw text
+ * Strings and elements point into the fed buffer or into the reader; all
+ * of it is valid until the next call of json_reader_next().
+ */
 typedef struct JsonValue
 {
 	JsonKind	kind;
@@ -96,7 +136,9 @@ typedef struct JsonValue
 								 * value. Not NUL-terminated. */
 	size_t		len;
 	bool		has_nul;		/* STRING: the unescaped text contains \u0000 */
-	struct JsonValue *elems;	/* ARRAY with want_elements: the elements */
+	struct JsonValue *elems;	/* ARRAY with want_elements: the elements
+								 * (never NULL then, even for []); nested
+								 * arrays and objects in it as raw text */
 	int			nelems;
 } JsonValue;
 
@@ -125,6 +167,7 @@ typedef struct JsonError
 
 typedef struct JsonReader JsonReader;
 
+/* NULL when out of memory or a path is requested more than 8 times. */
 extern JsonReader *json_reader_create(const JsonField *fields, int nfields);
 extern void json_reader_free(JsonReader *r);
 
@@ -149,6 +192,14 @@ extern size_t json_reader_consumed(const JsonReader *r);
 extern size_t json_reader_record_offset(const JsonReader *r);
 
 extern const JsonError *json_reader_error(const JsonReader *r);
+
+/*
+ * The record scanner's instruction set: "avx2" when the CPU has it, else
+ * "sse2" (or "scalar" off x86-64).  For EXPLAIN, and for tests, which can
+ * force the baseline scanner to check that both give the same records.
+ */
+extern const char *json_reader_simd(void);
+extern void json_reader_force_baseline(bool on);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
@@ -327,7 +328,32 @@ qualify_target(const char *target)
 					 errmsg("permission denied to create \"%s\" in schema \"%s\"",
 							rv->relname, get_namespace_name(nsp))));
 	}
+	/* results never go into catalogs, nor into our own tables */
+	if (IsCatalogNamespace(nsp) || IsToastNamespace(nsp) ||
+		strcmp(get_namespace_name(nsp), "information_schema") == 0 ||
+		strcmp(get_namespace_name(nsp), "pipeline") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a report's target cannot be in schema \"%s\"", get_namespace_name(nsp))));
 	return quote_qualified_identifier(get_namespace_name(nsp), rv->relname);
+}
+
+/*
+ * Create the target table, empty, with the query's columns, as the caller
+ * (the report's owner): reports chained after this one can be defined at
+ * once, and readers see "no rows yet" rather than "no such table".
+ * WITH NO DATA neither plans nor runs the query.
+ */
+static void
+create_target(const char *target, const char *query)
+{
+	List	   *names = stringToQualifiedNameList(target);
+
+	if (OidIsValid(RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true)))
+		return;
+	if (SPI_execute(psprintf("CREATE TABLE %s AS %s WITH NO DATA", target, query), false, 0)
+		!= SPI_OK_UTILITY)
+		elog(ERROR, "could not create the target table %s", target);
 }
 
 /* Refuse an "after" chain that would come back to the new report. */
@@ -418,6 +444,7 @@ pipeline_create_report(PG_FUNCTION_ARGS)
 				 errhint("Drop it first with pipeline.drop_report('%s').", name)));
 	check_query(query);
 	target = qualify_target(target);
+	create_target(target, query);
 	if (after)
 		check_after(name, after);
 	search_path = GetConfigOptionByName("search_path", NULL, false);
