@@ -228,6 +228,13 @@ read_header(Inflater *z, const uint8_t **in, size_t *in_len)
 		{
 			case HDR_FIXED:
 				z->hdr_fixed[z->hdr_pos++] = c;
+				/* checked at the member's start, unless it was cut there */
+				if (z->hdr_pos == 2 && (z->hdr_fixed[0] != 0x1f || z->hdr_fixed[1] != 0x8b))
+				{
+					fail(z, z->members == 1 ? "not in gzip format" :
+						 "trailing garbage after gzip member", NULL);
+					return -1;
+				}
 				if (z->hdr_pos < 10)
 					continue;
 				if (z->hdr_fixed[2] != 8)
@@ -351,9 +358,12 @@ run_member(Inflater *z, const uint8_t **in, size_t *in_len,
 			*done = true;
 		else if (rc != Z_OK && rc != Z_BUF_ERROR)
 		{
+			const char *why = z->zs.msg;
+
+			if (why == NULL)
+				why = rc == Z_NEED_DICT ? "needs a preset dictionary" : "decoder error";
 			z->total_in += used;
-			fail(z, "corrupt gzip data",
-				 z->zs.msg ? z->zs.msg : (rc == Z_NEED_DICT ? "needs a preset dictionary" : "decoder error"));
+			fail(z, "corrupt gzip data", why);
 			return false;
 		}
 	}

@@ -107,6 +107,8 @@ typedef struct TrieNode
 	int			nleaf;
 	int		   *below;
 	int			nbelow;
+	uint64_t	first[4];		/* bit c: some edge's key starts with byte c
+								 * (or may, once unescaped) */
 } TrieNode;
 
 /* Where one converted value goes. */
@@ -627,6 +629,14 @@ trie_add(JsonReader *r, int fi)
 			memcpy(key, path, klen);
 			key[klen] = '\0';
 			n->edges = edges;
+			{
+				/* an empty key's raw form starts with its closing quote */
+				unsigned char c0 = klen ? (unsigned char) key[0] : '"';
+
+				n->first[c0 / 64] |= UINT64_C(1) << (c0 % 64);
+				/* and any key may start with an escape */
+				n->first['\\' / 64] |= UINT64_C(1) << ('\\' % 64);
+			}
 			n->edges[n->nedges].key = key;
 			n->edges[n->nedges].len = klen;
 			n->edges[n->nedges].child = child;
@@ -933,9 +943,6 @@ convert_container(JsonReader *r, od::value v, od::json_type type, std::string_vi
 				{
 					const char *start = tok.data();
 
-					/* a later duplicate key replaces the whole object */
-					for (int i = 0; i < children->nbelow; i++)
-						memset(&values[children->below[i]], 0, sizeof(JsonValue));
 					if ((err = v.get_object().get(o)))
 						return walk_fail(we, err, NULL);
 					if (!walk_object(r, o, children, values, we))
@@ -1266,6 +1273,11 @@ walk_object(JsonReader *r, od::object &obj, TrieNode *node, JsonValue *values,
 			node->guess = (node->guess + 1 < node->nedges) ? node->guess + 1 : 0;
 		else
 		{
+			unsigned char c0 = (unsigned char) key[0];
+
+			/* most keys that are not wanted are told by their first byte */
+			if (!((node->first[c0 / 64] >> (c0 % 64)) & 1))
+				continue;
 			klen = key_length(key, &escaped);
 			if (escaped)
 			{
@@ -1293,6 +1305,13 @@ walk_object(JsonReader *r, od::object &obj, TrieNode *node, JsonValue *values,
 				continue;
 		}
 		child = &r->nodes[edge->child];
+
+		/*
+		 * A later duplicate key replaces the whole value: forget what an
+		 * earlier one gave to paths below it, whatever the new value is.
+		 */
+		for (int i = 0; i < child->nbelow; i++)
+			memset(&values[child->below[i]], 0, sizeof(JsonValue));
 		for (int i = 0; i < child->nleaf; i++)
 		{
 			tg[nt].field = child->leaf[i];

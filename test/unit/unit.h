@@ -22,8 +22,9 @@ static int	unit_tests_failed = 0;
 
 #define UNIT_CHECK(cond, ...) \
 	do { \
+		int unit_c_ = (cond) ? 1 : 0;	/* evaluated once */ \
 		unit_tests_run++; \
-		if (cond) \
+		if (unit_c_) \
 			printf("ok %d - ", unit_tests_run); \
 		else \
 		{ \
@@ -32,7 +33,7 @@ static int	unit_tests_failed = 0;
 		} \
 		printf(__VA_ARGS__); \
 		printf("\n"); \
-		if (!(cond)) \
+		if (!unit_c_) \
 			printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
 	} while (0)
 
