@@ -29,7 +29,10 @@ OBJS = \
 	src/worker/event.o \
 	src/report/registry.o \
 	src/report/dispatch.o \
-	src/report/run.o
+	src/report/run.o \
+	src/report/chart.o \
+	src/report/export.o \
+	src/report/webhook.o
 
 REGRESS = options errors reports
 REGRESS_OPTS = --load-extension=pipeline

@@ -18,7 +18,9 @@
 
 #include "fdw/fdw.h"
 #include "pipeline.h"
+#include "report/export.h"
 #include "report/report.h"
+#include "report/webhook.h"
 #include "s3/http.h"
 #include "s3/s3.h"
 #include "worker/worker.h"
@@ -63,7 +65,7 @@ _PG_init(void)
 							"Size of the buffer each object is decoded in.",
 							"A single record larger than this makes the buffer grow, up to pipeline.max_record_size.",
 							&pipeline_read_buffer_kb,
-							1024, 64, 1024 * 1024,
+							256, 64, 1024 * 1024,
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pipeline.max_record_size",
@@ -137,6 +139,29 @@ _PG_init(void)
 							&pipeline_report_timeout,
 							600000, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/* export and webhooks */
+	DefineCustomStringVariable("pipeline.default_server",
+							   "The pipeline_s3 server exports use when none is named.",
+							   "Empty: the only pipeline_s3 server there is.",
+							   &pipeline_default_server,
+							   "",
+							   PGC_USERSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("pipeline.webhook_hosts",
+							   "Hosts that non-superusers may send report webhooks to (comma-separated).",
+							   NULL,
+							   &pipeline_webhook_hosts,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.webhook_max_attempts",
+							"Attempts to deliver a run summary to a webhook before giving up.",
+							NULL,
+							&pipeline_webhook_max_attempts,
+							8, 1, 100,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pipeline");

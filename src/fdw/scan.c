@@ -46,7 +46,7 @@
 #include "s3/credentials.h"
 
 /* GUCs */
-int			pipeline_read_buffer_kb = 1024;
+int			pipeline_read_buffer_kb = 256;
 int			pipeline_prefetch = 2;
 int			pipeline_max_record_mb = 256;
 
@@ -915,6 +915,12 @@ next_csv_row(S3ScanState *st, TupleTableSlot *slot)
 			case CSV_NEED_MORE:
 				refill(st);
 				continue;
+			case CSV_FATAL:
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory reading \"%s\"", st->uri),
+						 errdetail_internal("%s", csv_reader_error(st->cr))));
+				break;
 			case CSV_END:
 				return false;
 		}

@@ -40,7 +40,7 @@ report_sources(void)
 		elog(ERROR, "SPI_connect failed");
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_execute("SELECT name, source FROM pipeline.reports "
-					"WHERE enabled AND source IS NOT NULL ORDER BY name", true, 0) != SPI_OK_SELECT)
+					"WHERE enabled AND source IS NOT NULL ORDER BY name", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.reports");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -90,20 +90,55 @@ report_dispatch(List *objects)
 }
 
 /*
+ * A fingerprint of a report's result table, for only_if_changed: equal
+ * fingerprints, equal rows (in any order).  Read-write SPI calls: they see
+ * what the upstream run just wrote in this transaction.
+ */
+static char *
+result_fingerprint(const char *report)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	char	   *target;
+
+	args[0] = CStringGetTextDatum(report);
+	if (SPI_execute_with_args("SELECT target FROM pipeline.reports WHERE name = $1",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		return NULL;
+	target = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (SPI_execute(psprintf("SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
+							 "FROM %s t", target), false, 1) != SPI_OK_SELECT)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+typedef struct Downstream
+{
+	char	   *name;
+	bool		only_if_changed;
+	char	   *consumed;		/* fingerprint it last ran on */
+} Downstream;
+
+/*
  * report_run_after: run the reports chained after "upstream" (created with
- * after => upstream), then theirs, and so on.  Cycles are refused when
+ * after => upstream), then theirs, and so on.  A report created with
+ * only_if_changed is skipped (and the skip recorded) when the upstream's
+ * result is the same as when it last ran.  Cycles are refused when
  * reports are created, so this ends.
  */
 List *
 report_run_after(const char *upstream, Bitmapset *msgs)
 {
 	List	   *results = NIL;
-	List	   *names = NIL;
+	List	   *downs = NIL;
+	char	   *fingerprint = NULL;
+	bool		need_fingerprint = false;
 	MemoryContext cxt = CurrentMemoryContext;
 	Oid			save_userid;
 	int			save_sec;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
 	uint64		i;
 	ListCell   *lc;
 
@@ -112,28 +147,66 @@ report_run_after(const char *upstream, Bitmapset *msgs)
 		elog(ERROR, "SPI_connect failed");
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	args[0] = CStringGetTextDatum(upstream);
-	if (SPI_execute_with_args("SELECT name FROM pipeline.reports "
+	if (SPI_execute_with_args("SELECT name, only_if_changed, consumed_hash FROM pipeline.reports "
 							  "WHERE after = $1 AND enabled ORDER BY name",
-							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.reports");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
+		Downstream *d = palloc0(sizeof(Downstream));
+		HeapTuple	tup = SPI_tuptable->vals[i];
 
-		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		d->name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+		d->only_if_changed = strcmp(SPI_getvalue(tup, SPI_tuptable->tupdesc, 2), "t") == 0;
+		d->consumed = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
+		need_fingerprint |= d->only_if_changed;
+		downs = lappend(downs, d);
 		MemoryContextSwitchTo(old);
+	}
+	if (need_fingerprint)
+	{
+		char	   *f = result_fingerprint(upstream);
+
+		fingerprint = f ? MemoryContextStrdup(cxt, f) : NULL;
 	}
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 
-	foreach(lc, names)
+	foreach(lc, downs)
 	{
-		RunResult  *r = report_run(lfirst(lc), "after", NIL);
+		Downstream *d = lfirst(lc);
+		RunResult  *r;
 
+		if (d->only_if_changed && fingerprint && d->consumed &&
+			strcmp(fingerprint, d->consumed) == 0)
+		{
+			r = report_skip(d->name, "after",
+							psprintf("the result of \"%s\" did not change", upstream));
+			r->msgs = bms_copy(msgs);
+			results = lappend(results, r);
+			continue;
+		}
+		r = report_run(d->name, "after", NIL);
 		r->msgs = bms_union(r->msgs, msgs);
 		results = lappend(results, r);
-		if (strcmp(r->status, "succeeded") == 0)
-			results = list_concat(results, report_run_after(r->report, msgs));
+		if (strcmp(r->status, "succeeded") != 0)
+			continue;
+		if (d->only_if_changed && fingerprint)
+		{
+			GetUserIdAndSecContext(&save_userid, &save_sec);
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+			args[0] = CStringGetTextDatum(d->name);
+			args[1] = CStringGetTextDatum(fingerprint);
+			if (SPI_execute_with_args("UPDATE pipeline.reports SET consumed_hash = $2 WHERE name = $1",
+									  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not write pipeline.reports");
+			SetUserIdAndSecContext(save_userid, save_sec);
+			SPI_finish();
+		}
+		results = list_concat(results, report_run_after(r->report, msgs));
 	}
 	return results;
 }

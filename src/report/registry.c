@@ -38,7 +38,9 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "report/export.h"
 #include "report/report.h"
+#include "report/webhook.h"
 #include "s3/s3.h"
 #include "worker/event.h"
 #include "worker/worker.h"
@@ -390,6 +392,38 @@ check_after(const char *name, const char *after)
 }
 
 /*
+ * A webhook makes the database server POST to a URL: a superuser's
+ * decision, unless the host is in pipeline.webhook_hosts.
+ */
+static void
+check_webhook(const char *url)
+{
+	const char *host;
+	size_t		hlen;
+	char	   *allowed;
+	char	   *tok;
+	char	   *save;
+
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid webhook URL \"%s\"", url),
+				 errhint("A webhook is an http:// or https:// URL.")));
+	if (superuser())
+		return;
+	host = strstr(url, "://") + 3;
+	hlen = strcspn(host, "/:?#");
+	allowed = pstrdup(pipeline_webhook_hosts ? pipeline_webhook_hosts : "");
+	for (tok = strtok_r(allowed, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+		if (strlen(tok) == hlen && pg_strncasecmp(tok, host, hlen) == 0)
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to send webhooks to \"%.*s\"", (int) hlen, host),
+			 errhint("A superuser can allow the host in pipeline.webhook_hosts.")));
+}
+
+/*
  * pipeline.create_report(name, source, query, target, mode, export, after,
  * only_if_changed, export_format, timeout)
  */
@@ -406,10 +440,12 @@ pipeline_create_report(PG_FUNCTION_ARGS)
 	bool		only_if_changed = PG_ARGISNULL(7) ? false : PG_GETARG_BOOL(7);
 	char	   *export_format = arg_text(fcinfo, 8, "export_format", false);
 	Interval   *timeout = PG_ARGISNULL(9) ? NULL : PG_GETARG_INTERVAL_P(9);
-	Oid			types[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	BOOLOID, TEXTOID, INTERVALOID, OIDOID};
-	Datum		values[12];
-	char		nulls[12] = "           ";
+	char	   *server = arg_text(fcinfo, 10, "server", false);
+	char	   *webhook = arg_text(fcinfo, 11, "webhook", false);
+	Oid			types[14] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	BOOLOID, TEXTOID, INTERVALOID, OIDOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[14];
+	char		nulls[15] = "              ";
 	char	   *bucket;
 	char	   *key;
 	char	   *search_path;
@@ -434,6 +470,11 @@ pipeline_create_report(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid export format \"%s\"", export_format),
 				 errhint("Valid formats are: json, csv, svg.")));
+
+	if (server || export)
+		(void) export_server(server);	/* exists, and is a pipeline_s3 server */
+	if (webhook)
+		check_webhook(webhook);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -472,21 +513,22 @@ pipeline_create_report(PG_FUNCTION_ARGS)
 	else
 		nulls[9] = 'n';
 	values[10] = ObjectIdGetDatum(GetUserId());
-	{
-		Oid			t2[12];
-		Datum		v2[12];
-
-		memcpy(t2, types, sizeof(types));
-		memcpy(v2, values, sizeof(Datum) * 11);
-		t2[11] = TEXTOID;
-		v2[11] = CStringGetTextDatum(search_path);
-		nulls[11] = ' ';
-		spi_internal("INSERT INTO pipeline.reports (name, source, query, target, mode, export, "
-					 "  after, only_if_changed, export_format, timeout, owner, search_path) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-					 "        coalesce($10, current_setting('pipeline.report_timeout')::interval), $11, $12)",
-					 12, t2, v2, nulls, false);
-	}
+	values[11] = CStringGetTextDatum(search_path);
+	if (server)
+		values[12] = CStringGetTextDatum(server);
+	else
+		nulls[12] = 'n';
+	if (webhook)
+		values[13] = CStringGetTextDatum(webhook);
+	else
+		nulls[13] = 'n';
+	spi_internal("INSERT INTO pipeline.reports (name, source, query, target, mode, export, "
+				 "  after, only_if_changed, export_format, timeout, owner, search_path, "
+				 "  server, webhook) "
+				 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+				 "        coalesce($10, current_setting('pipeline.report_timeout')::interval), "
+				 "        $11, $12, $13, $14)",
+				 14, types, values, nulls, false);
 	SPI_finish();
 	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();

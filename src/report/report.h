@@ -34,6 +34,7 @@ typedef struct RunResult
 	int			objects;		/* objects the run read */
 	int64		rows;
 	char	   *error;
+	char	   *export_uri;		/* the object the run exported, or NULL */
 	Bitmapset  *msgs;			/* messages whose objects it processed */
 } RunResult;
 
@@ -51,6 +52,7 @@ extern uint64 pipeline_scan_bytes;
  * report's owner; a failure is recorded, not raised.
  */
 extern RunResult *report_run(const char *name, const char *trigger, List *objects);
+extern RunResult *report_skip(const char *name, const char *trigger, const char *why);
 
 /*
  * Run every report that the objects concern, one run per report; returns

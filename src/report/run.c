@@ -43,7 +43,11 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
+#include "report/export.h"
 #include "report/report.h"
+#include "report/webhook.h"
+#include "s3/sigv4.h"
+#include "utils/datetime.h"
 #include "s3/s3.h"
 
 List	   *report_trigger_uris = NIL;
@@ -74,6 +78,10 @@ typedef struct ReportDef
 	Oid			owner;
 	bool		enabled;
 	int			timeout_ms;
+	char	   *export;			/* s3:// key or prefix, or NULL */
+	char	   *export_format;
+	char	   *server;			/* for the export; NULL: the default */
+	char	   *webhook;		/* URL the run summary is POSTed to, or NULL */
 } ReportDef;
 
 static char *
@@ -97,7 +105,8 @@ load_report(const char *name)
 
 	args[0] = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT name, query, target, mode, search_path, owner::oid, "
-							  "       enabled, (extract(epoch FROM timeout) * 1000)::int "
+							  "       enabled, (extract(epoch FROM timeout) * 1000)::int, "
+							  "       export, export_format, server, webhook "
 							  "FROM pipeline.reports WHERE name = $1 FOR UPDATE",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read report \"%s\"", name);
@@ -117,6 +126,10 @@ load_report(const char *name)
 	def->enabled = DatumGetBool(d);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull);
 	def->timeout_ms = isnull ? pipeline_report_timeout : DatumGetInt32(d);
+	def->export = spi_text(0, 9);
+	def->export_format = spi_text(0, 10);
+	def->server = spi_text(0, 11);
+	def->webhook = spi_text(0, 12);
 	return def;
 }
 
@@ -147,7 +160,7 @@ already_processed(const char *report, const EventObject *o)
 							  "       (sequencer IS NOT NULL AND $5 IS NOT NULL AND "
 							  "        pipeline.sequencer_cmp(sequencer, $5) > 0)) "
 							  "LIMIT 1",
-							  5, argtypes, args, nulls, true, 1) != SPI_OK_SELECT)
+							  5, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.processed");
 	return SPI_processed > 0;
 }
@@ -215,10 +228,10 @@ static int64
 record_run(RunResult *r, const char *trigger, List *uris, TimestampTz started,
 		   uint64 bytes)
 {
-	Oid			argtypes[9] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID,
-	INT8OID, INT8OID, INT4OID, TEXTOID};
-	Datum		args[9];
-	char		nulls[9] = "         ";
+	Oid			argtypes[10] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID,
+	INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID};
+	Datum		args[10];
+	char		nulls[10] = "          ";
 	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(uris), 1));
 	ListCell   *lc;
 	bool		isnull;
@@ -240,19 +253,23 @@ record_run(RunResult *r, const char *trigger, List *uris, TimestampTz started,
 		nulls[8] = 'n';
 	if (strcmp(r->status, "succeeded") != 0)
 		nulls[5] = 'n';
+	if (r->export_uri)
+		args[9] = CStringGetTextDatum(r->export_uri);
+	else
+		nulls[9] = 'n';
 	if (SPI_execute_with_args("INSERT INTO pipeline.runs "
 							  "  (report, trigger, trigger_uris, status, started_at, finished_at, "
-							  "   rows, bytes, objects, error) "
-							  "VALUES ($1, $2, $3, $4, $5, clock_timestamp(), $6, $7, $8, $9) "
+							  "   rows, bytes, objects, error, export_uri) "
+							  "VALUES ($1, $2, $3, $4, $5, clock_timestamp(), $6, $7, $8, $9, $10) "
 							  "RETURNING id",
-							  9, argtypes, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+							  10, argtypes, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not write pipeline.runs");
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* NOTIFY pipeline_runs: delivered when the transaction commits. */
-static void
-notify_run(const RunResult *r, const char *trigger)
+/* The summary of a run, as NOTIFY and webhooks carry it (JSON). */
+static char *
+run_summary(const RunResult *r, const char *trigger)
 {
 	StringInfoData buf;
 
@@ -271,11 +288,25 @@ notify_run(const RunResult *r, const char *trigger)
 		appendStringInfoString(&buf, ",\"error\":");
 		escape_json(&buf, r->error);
 	}
+	if (r->export_uri)
+	{
+		appendStringInfoString(&buf, ",\"export\":");
+		escape_json(&buf, r->export_uri);
+	}
 	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* NOTIFY pipeline_runs: delivered when the transaction commits. */
+static void
+notify_run(const char *summary)
+{
+	char	   *payload = pstrdup(summary);
+
 	/* NOTIFY payloads are limited to 8000 bytes */
-	if (buf.len >= 8000)
-		buf.data[7999] = '\0';
-	Async_Notify("pipeline_runs", buf.data);
+	if (strlen(payload) >= 8000)
+		payload[7999] = '\0';
+	Async_Notify("pipeline_runs", payload);
 }
 
 /* Is this error one we record as a failed run, rather than pass on? */
@@ -286,6 +317,65 @@ run_error_is_recordable(ErrorData *edata)
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !report_timed_out)
 		return false;
 	return true;
+}
+
+/*
+ * Where a run's export goes.  A key is overwritten by every run; a prefix
+ * (ending in "/") gets one object per run, named after the object versions
+ * that triggered it, so that a retried run writes the same key instead of
+ * a second copy.
+ */
+static char *
+export_uri(ReportDef *def, List *todo, TimestampTz started)
+{
+	const char *ext;
+	StringInfoData ids;
+	ListCell   *lc;
+	char		hash[SIGV4_HEX_LEN + 1];
+	List	   *names = NIL;
+
+	if (def->export[strlen(def->export) - 1] != '/')
+		return def->export;
+	ext = strcmp(def->export_format, "csv") == 0 ? ".csv.gz" :
+		strcmp(def->export_format, "svg") == 0 ? ".svg" : ".json.gz";
+	if (todo == NIL)
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+
+		timestamp2tm(started, NULL, &tm, &fsec, NULL, NULL);
+		return psprintf("%s%s-%04d%02d%02dT%02d%02d%02dZ%s", def->export, def->name,
+						tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
+						tm.tm_sec, ext);
+	}
+	foreach(lc, todo)
+	{
+		EventObject *o = ((TriggerObject *) lfirst(lc))->obj;
+
+		names = lappend(names, psprintf("%s/%s@%s", o->bucket, o->key, event_object_version(o)));
+	}
+	list_sort(names, (list_sort_comparator) pg_qsort_strcmp);
+	initStringInfo(&ids);
+	foreach(lc, names)
+		appendStringInfo(&ids, "%s\n", (char *) lfirst(lc));
+	if (!sigv4_sha256_hex(ids.data, ids.len, hash))
+		elog(ERROR, "could not hash the trigger objects");
+	hash[16] = '\0';
+	return psprintf("%s%s-%s%s", def->export, def->name, hash, ext);
+}
+
+/* Export the run's result table; returns the object's URI (NULL if empty). */
+static char *
+export_result(ReportDef *def, List *todo, TimestampTz started)
+{
+	char	   *uri = export_uri(def, todo, started);
+	ExportFormat fmt = export_format_from_name(def->export_format);
+	bool		gzip = fmt != EXPORT_SVG &&
+		(def->export[strlen(def->export) - 1] == '/' ||
+		 (strlen(uri) > 3 && strcmp(uri + strlen(uri) - 3, ".gz") == 0));
+
+	return export_query(psprintf("SELECT * FROM %s", def->target), uri, fmt, gzip,
+						export_server(def->server), false).uri;
 }
 
 RunResult *
@@ -377,8 +467,11 @@ report_run(const char *name, const char *trigger, List *objects)
 		if (def->timeout_ms > 0)
 			enable_timeout_after(report_timeout_id, def->timeout_ms);
 		r->rows = execute_report(def);
-		disable_timeout(report_timeout_id, false);
 		report_trigger_uris = NIL;
+		/* last: nothing after it may fail and leave an object for a rolled-back run */
+		if (def->export)
+			r->export_uri = export_result(def, todo, started);
+		disable_timeout(report_timeout_id, false);
 		AtEOXact_GUC(true, nestlevel);
 
 		SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -422,8 +515,39 @@ report_run(const char *name, const char *trigger, List *objects)
 
 	if (failed)
 		r->run_id = record_run(r, trigger, uris, started, pipeline_scan_bytes - bytes_before);
-	notify_run(r, trigger);
+	{
+		char	   *summary = run_summary(r, trigger);
 
+		notify_run(summary);
+		if (def->webhook)
+			webhook_enqueue(name, r->run_id, def->webhook, summary);
+	}
+
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_finish();
+	return r;
+}
+
+/*
+ * report_skip: record that a report did not run because nothing it reads
+ * changed (only_if_changed), and announce it like any run.
+ */
+RunResult *
+report_skip(const char *name, const char *trigger, const char *why)
+{
+	RunResult  *r = palloc0(sizeof(RunResult));
+	Oid			save_userid;
+	int			save_sec;
+
+	r->report = pstrdup(name);
+	r->status = "skipped";
+	r->error = pstrdup(why);
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	r->run_id = record_run(r, trigger, NIL, GetCurrentTimestamp(), 0);
+	notify_run(run_summary(r, trigger));
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 	return r;

@@ -38,6 +38,8 @@ typedef struct HttpRequest
 	size_t		stream_buffer;	/* > 0: stream the response body through a
 								 * buffer of this size (see http_read);
 								 * 0: collect the whole body */
+	long		timeout_ms;		/* > 0: give up on the whole exchange after
+								 * this long */
 } HttpRequest;
 
 /* The response headers that matter to us. */

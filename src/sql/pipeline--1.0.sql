@@ -66,6 +66,9 @@ CREATE TABLE pipeline.reports (
   after            text REFERENCES pipeline.reports (name),
   only_if_changed  boolean NOT NULL DEFAULT false,
   timeout          interval NOT NULL,
+  server           text,
+  webhook          text,
+  consumed_hash    text,
   owner            regrole NOT NULL,
   search_path      text,
   enabled          boolean NOT NULL DEFAULT true,
@@ -167,11 +170,13 @@ CREATE FUNCTION pipeline.create_report(
   after            text DEFAULT NULL,
   only_if_changed  boolean DEFAULT false,
   export_format    text DEFAULT 'json',
-  timeout          interval DEFAULT NULL)
+  timeout          interval DEFAULT NULL,
+  server           text DEFAULT NULL,
+  webhook          text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pipeline_create_report'
 LANGUAGE C;
-COMMENT ON FUNCTION pipeline.create_report(text, text, text, text, text, text, text, boolean, text, interval) IS
+COMMENT ON FUNCTION pipeline.create_report(text, text, text, text, text, text, text, boolean, text, interval, text, text) IS
   'define a report: its query runs into target when objects arrive under source (or after another report)';
 
 CREATE FUNCTION pipeline.drop_report(name text)
@@ -202,6 +207,40 @@ LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION pipeline.trigger_uris() IS
   'inside a report run: the s3:// URIs of the objects that triggered it (empty when run by hand)';
 
+CREATE TABLE pipeline.webhooks (
+  id            bigserial PRIMARY KEY,
+  report        text NOT NULL,
+  run_id        bigint NOT NULL,
+  url           text NOT NULL,
+  payload       text NOT NULL,
+  attempts      integer NOT NULL DEFAULT 0,
+  next_attempt  timestamptz NOT NULL DEFAULT now(),
+  delivered_at  timestamptz,
+  gave_up       boolean NOT NULL DEFAULT false,
+  last_error    text,
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON pipeline.webhooks (next_attempt) WHERE delivered_at IS NULL AND NOT gave_up;
+COMMENT ON TABLE pipeline.webhooks IS 'run summaries to POST to report webhooks; the worker delivers them after commit, with retries';
+SELECT pg_catalog.pg_extension_config_dump('pipeline.webhooks', '');
+
+-------------------------------------------------------------------------------
+-- Write: export query results to S3
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION pipeline.export(
+  query        text,
+  uri          text,
+  format       text DEFAULT 'json',
+  compression  text DEFAULT 'gzip',
+  server       text DEFAULT NULL,
+  allow_empty  boolean DEFAULT false,
+  OUT object text, OUT rows bigint, OUT bytes bigint)
+AS 'MODULE_PATHNAME', 'pipeline_export'
+LANGUAGE C;
+COMMENT ON FUNCTION pipeline.export(text, text, text, text, text, boolean) IS
+  'stream a query''s rows to an S3 object: json (one object per row) or csv (with header), gzip or none';
+
 CREATE FUNCTION pipeline._notify_worker()
 RETURNS void
 AS 'MODULE_PATHNAME', 'pipeline_notify_worker'
@@ -231,3 +270,7 @@ COMMENT ON VIEW pipeline.status IS 'each queue: worker, last poll, messages rece
 
 -- start this database's worker once CREATE EXTENSION commits
 SELECT pipeline._notify_worker();
+
+CREATE FUNCTION pipeline.chart_svg(query text, title text DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'pipeline_chart_svg' LANGUAGE C;
+COMMENT ON FUNCTION pipeline.chart_svg(text, text) IS 'a SELECT''s time series as an SVG chart: x = its first timestamptz/timestamp/date column, lines = its numeric columns, or one line per value of its only text column';

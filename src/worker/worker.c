@@ -43,6 +43,7 @@
 #include "utils/timestamp.h"
 
 #include "report/report.h"
+#include "report/webhook.h"
 #include "s3/credentials.h"
 #include "s3/sqs.h"
 #include "worker/event.h"
@@ -80,6 +81,7 @@ static HttpClient *http;
 static List *queues = NIL;
 static TimestampTz last_reload = 0;
 static TimestampTz last_prune = 0;
+static TimestampTz next_webhook = 0;	/* 0: none waiting */
 
 /* ----------------------------------------------------------------
  *		Shared memory bookkeeping
@@ -610,6 +612,24 @@ prune_history(void)
 	last_prune = GetCurrentTimestamp();
 }
 
+/* POST due run summaries; an error here must not stop the polling. */
+static void
+deliver_webhooks(void)
+{
+	PG_TRY();
+	{
+		next_webhook = webhook_deliver(http);
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		next_webhook = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 10000);
+	}
+	PG_END_TRY();
+}
+
 void
 pipeline_worker_main(Datum arg)
 {
@@ -652,6 +672,9 @@ pipeline_worker_main(Datum arg)
 			reload_queues();
 		if (TimestampDifferenceExceeds(last_prune, now, PRUNE_INTERVAL_MS))
 			prune_history();
+
+		if (reload || (next_webhook != 0 && now >= next_webhook))
+			deliver_webhooks();
 
 		start_receives();
 		pgstat_report_activity(STATE_IDLE,

@@ -3,7 +3,7 @@
 -- corrupt compression and hostile JSON never crash.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(22);
+SELECT plan(19);
 
 SELECT pg_temp.s3('mb bad');
 SELECT pg_temp.s3_put('s3://bad/v/1.json',
@@ -15,8 +15,6 @@ CREATE FOREIGN TABLE v_skip (id int, battery float8) SERVER lake OPTIONS (uri 's
 SELECT throws_ok('SELECT * FROM v_stop', '22P02',
   'invalid value for column "battery" in record 2 of "s3://bad/v/1.json"',
   'a bad value stops the scan, naming column, record and object');
-SELECT throws_like('SELECT * FROM v_stop', '%',
-  'the same error names the line and quotes the value in its detail');
 DO $$
 BEGIN
   PERFORM * FROM v_stop;
@@ -43,7 +41,9 @@ SELECT alike((SELECT error FROM pipeline.rejects() WHERE record = 5), 'column "b
 SELECT is((SELECT raw FROM pipeline.rejects() WHERE record = 2), '{"id":2,"battery":"abc"}', 'the raw record is kept');
 
 -- compression gone wrong
-SELECT pg_temp.s3_put('s3://bad/gz/truncated.json.gz', repeat(E'{"id":1}\n', 2000), 'gzip -c | head -c 100');
+-- distinct records compress to several kB: keep the first 1000 bytes
+SELECT pg_temp.s3_put('s3://bad/gz/truncated.json.gz',
+  (SELECT string_agg(format('{"id":%s}', i), E'\n') FROM generate_series(1, 2000) i), 'gzip -c | head -c 1000');
 CREATE FOREIGN TABLE trunc (id int) SERVER lake OPTIONS (uri 's3://bad/gz/truncated.json.gz');
 SELECT throws_like('SELECT count(*) FROM trunc', 'could not decompress "s3://bad/gz/truncated.json.gz"%',
   'a truncated gzip object is a clear error');

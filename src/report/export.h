@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * export.h
+ *	  Query results -> S3 objects (JSON lines, CSV, SVG; gzip or plain).
+ *
+ * IDENTIFICATION
+ *	  src/report/export.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PIPELINE_EXPORT_H
+#define PIPELINE_EXPORT_H
+
+typedef enum ExportFormat
+{
+	EXPORT_JSON,
+	EXPORT_CSV,
+	EXPORT_SVG
+} ExportFormat;
+
+typedef struct ExportResult
+{
+	char	   *uri;			/* NULL if nothing was written */
+	int64		rows;
+	int64		bytes;
+} ExportResult;
+
+extern char *pipeline_default_server;
+
+extern ExportResult export_query(const char *query, const char *uri, ExportFormat format,
+								 bool gzip, Oid serverid, bool allow_empty);
+extern ExportFormat export_format_from_name(const char *name);
+extern Oid	export_server(const char *name);
+
+#endif							/* PIPELINE_EXPORT_H */

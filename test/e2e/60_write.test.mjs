@@ -1,0 +1,225 @@
+// Write back and chain: pipeline.export, report exports that trigger the
+// next tier through S3, chaining inside PostgreSQL (after, only_if_changed),
+// Athena-style CSV read back, webhooks, and PL/Python inside a report.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { gunzipSync } from "node:zlib";
+import {
+  sql, waitFor, createDatabase, createBucket, createQueue, put, queueDepth, queueUrl,
+  queueArn, s3, s3sdk, emulator,
+} from "./lib.mjs";
+
+const db = "e2e_write";
+const bucket = `write-${process.pid}`;
+
+async function getObject(key) {
+  const r = await s3.send(new s3sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await r.Body.transformToByteArray());
+}
+async function listKeys(prefix) {
+  const r = await s3.send(new s3sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (r.Contents ?? []).map((o) => o.Key).sort();
+}
+const runs = (report) => sql(db, `SELECT * FROM pipeline.runs WHERE report = $1 ORDER BY id`, [report]);
+
+before(async () => {
+  await createDatabase(db);
+  await createBucket(bucket);
+  await createQueue("write-q");
+  // raw data and the exports of the first tier both notify the queue
+  await s3.send(new s3sdk.PutBucketNotificationConfigurationCommand({
+    Bucket: bucket,
+    NotificationConfiguration: {
+      QueueConfigurations: [
+        { QueueArn: await queueArn("write-q"), Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "raw/" }] } } },
+        { QueueArn: await queueArn("write-q"), Events: ["s3:ObjectCreated:*"], Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "processed/" }] } } },
+      ],
+    },
+  }));
+});
+
+after(async () => {
+  await emulator("DELETE", "/_emulator/faults");
+  if (!process.env.E2E_KEEP) await sql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+});
+
+test("pipeline.export writes gzip JSON lines with JSON types", async () => {
+  const r = await sql(db, `SELECT * FROM pipeline.export(
+    $$SELECT 1 AS i, 2.5::float8 AS f, 12345678901234567890.5::numeric AS n, true AS b, NULL::text AS z,
+             'say "hi"'::text AS t, '{"a":[1,2]}'::jsonb AS j, ARRAY[1,2] AS a,
+             '2026-11-25 10:00:00+00'::timestamptz AS ts
+      UNION ALL SELECT 2, -1, 0, false, 'x', 'é', 'null', '{}', '2026-11-26 00:00:00+00'$$,
+    's3://${bucket}/out/x.json.gz')`);
+  assert.equal(r[0].object, `s3://${bucket}/out/x.json.gz`);
+  assert.equal(Number(r[0].rows), 2);
+  const body = await getObject("out/x.json.gz");
+  assert.equal(Number(r[0].bytes), body.length, "bytes are the object's size");
+  assert.equal(body[0], 0x1f, "gzip");
+  const lines = gunzipSync(body).toString().trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(lines[0], {
+    i: 1, f: 2.5, n: 12345678901234567890.5, b: true, z: null, t: 'say "hi"', j: { a: [1, 2] },
+    a: [1, 2], ts: "2026-11-25T10:00:00+00:00",
+  });
+  assert.equal(lines[1].t, "é");
+});
+
+test("CSV with a header and COPY-style quoting, uncompressed", async () => {
+  await sql(db, `SELECT * FROM pipeline.export(
+    $$SELECT * FROM (VALUES (1, 'plain', NULL), (2, 'with, comma', 'say "hi"'), (3, E'two\\nlines', '')) v(id, a, b)$$,
+    's3://${bucket}/out/x.csv', format => 'csv', compression => 'none')`);
+  const text = (await getObject("out/x.csv")).toString();
+  assert.equal(text, 'id,a,b\n1,plain,\n2,"with, comma","say ""hi"""\n3,"two\nlines",""\n');
+});
+
+test("the CSV Athena writes is read back by a csv foreign table", async () => {
+  await sql(db, `
+    CREATE FOREIGN TABLE athena (id int, a text, b text) SERVER lake
+      OPTIONS (uri 's3://${bucket}/out/x.csv', format 'csv');
+    CREATE FOREIGN TABLE athena_semi (day date, "count" int, label text OPTIONS (field 'name')) SERVER lake
+      OPTIONS (uri 's3://${bucket}/athena/', format 'csv', delimiter ';');`);
+  assert.deepEqual(await sql(db, `SELECT id, a, b FROM athena ORDER BY id`), [
+    { id: 1, a: "plain", b: null }, { id: 2, a: "with, comma", b: 'say "hi"' }, { id: 3, a: "two\nlines", b: "" },
+  ]);
+  await put(bucket, "athena/part-0.csv.gz", '"day";"count";"name"\r\n"2026-11-25";"3";"a;b"\r\n"2026-11-26";"4";""\r\n');
+  assert.deepEqual(await sql(db, `SELECT day::text, "count", label FROM athena_semi ORDER BY day`), [
+    { day: "2026-11-25", count: 3, label: "a;b" }, { day: "2026-11-26", count: 4, label: "" },
+  ]);
+});
+
+test("a large result goes up as a multipart upload, memory flat", async () => {
+  await emulator("DELETE", "/_emulator/requests");
+  const r = await sql(db, `SELECT * FROM pipeline.export(
+    $$SELECT i, md5(i::text) || repeat('x', 100) AS pad FROM generate_series(1, 150000) i$$,
+    's3://${bucket}/out/big.csv', format => 'csv', compression => 'none')`);
+  assert.equal(Number(r[0].rows), 150000);
+  const log = await emulator("GET", "/_emulator/requests");
+  const parts = log.filter((x) => x.method === "PUT" && (x.query ?? "").includes("partNumber"));
+  assert.ok(parts.length >= 2, `${parts.length} parts`);
+  assert.ok(log.some((x) => x.method === "POST" && (x.query ?? "").includes("uploadId")), "completed");
+  const head = await s3.send(new s3sdk.HeadObjectCommand({ Bucket: bucket, Key: "out/big.csv" }));
+  assert.equal(head.ContentLength, Number(r[0].bytes));
+  assert.match(head.ETag, /-\d+"$/, "a multipart ETag");
+});
+
+test("a failed export leaves no object behind", async () => {
+  await emulator("POST", "/_emulator/faults", { method: "PUT", path_prefix: `/${bucket}/out/broken.csv`, action: "status", status: 500, code: "InternalError", count: 0 });
+  await assert.rejects(sql(db, `SET pipeline.s3_max_retries = 1; SELECT * FROM pipeline.export(
+    $$SELECT i, repeat('x', 200) AS pad FROM generate_series(1, 100000) i$$,
+    's3://${bucket}/out/broken.csv', format => 'csv', compression => 'none')`), /InternalError/);
+  await emulator("DELETE", "/_emulator/faults");
+  assert.deepEqual(await listKeys("out/broken"), []);
+  const log = await emulator("GET", "/_emulator/requests");
+  assert.ok(log.some((x) => x.method === "DELETE" && (x.query ?? "").includes("uploadId")), "the multipart upload was aborted");
+});
+
+test("an empty result writes no object, unless asked", async () => {
+  const r = await sql(db, `SELECT * FROM pipeline.export('SELECT 1 AS x WHERE false', 's3://${bucket}/out/empty.json.gz')`);
+  assert.equal(r[0].object, null);
+  assert.equal(Number(r[0].rows), 0);
+  assert.deepEqual(await listKeys("out/empty"), []);
+  await sql(db, `SELECT * FROM pipeline.export('SELECT 1 AS x WHERE false', 's3://${bucket}/out/empty.json.gz', allow_empty => true)`);
+  assert.deepEqual(await listKeys("out/empty"), ["out/empty.json.gz"]);
+});
+
+test("a report's export lands in S3 and triggers the second tier", async () => {
+  await sql(db, `
+    CREATE FOREIGN TABLE ping (device_id text, battery float8, ts timestamptz) SERVER lake
+      OPTIONS (uri 's3://${bucket}/raw/ping/');
+    SELECT pipeline.create_report(name => 'devicebattery', source => 's3://${bucket}/raw/ping/',
+      query => $$SELECT DISTINCT ON (device_id) device_id, battery, ts FROM ping ORDER BY device_id, ts DESC$$,
+      target => 'devicebattery', export => 's3://${bucket}/processed/devicebattery/');
+    CREATE FOREIGN TABLE battery_history (device_id text, battery float8, ts timestamptz,
+                                          src text OPTIONS (metadata 'uri')) SERVER lake
+      OPTIONS (uri 's3://${bucket}/processed/devicebattery/');
+    SELECT pipeline.create_report(name => 'tier2', source => 's3://${bucket}/processed/devicebattery/',
+      query => $$SELECT device_id, count(*) AS snapshots, max(battery) AS max_battery
+                 FROM battery_history GROUP BY device_id$$,
+      target => 'tier2');`);
+  await sql(db, `SELECT pipeline.add_queue('q', $1, 'lake')`, [queueUrl("write-q")]);
+  await put(bucket, "raw/ping/1.json.gz", [
+    { device_id: "d1", battery: 90, ts: "2026-11-25T10:00:00Z" },
+    { device_id: "d2", battery: 50, ts: "2026-11-25T10:00:00Z" },
+  ]);
+  const t2 = await waitFor("the second tier to run on the export", async () => {
+    const r = await runs("tier2");
+    return r.length > 0 && r;
+  }, 30000);
+  const first = (await runs("devicebattery"))[0];
+  assert.match(first.export_uri, new RegExp(`^s3://${bucket}/processed/devicebattery/devicebattery-[0-9a-f]{16}\\.json\\.gz$`));
+  assert.equal(t2[0].trigger, "event");
+  assert.deepEqual(t2[0].trigger_uris, [first.export_uri], "triggered by the exported object");
+  assert.deepEqual(await sql(db, `SELECT device_id, snapshots::int FROM tier2 ORDER BY 1`),
+    [{ device_id: "d1", snapshots: 1 }, { device_id: "d2", snapshots: 1 }]);
+});
+
+test("chained inside PostgreSQL: after, and only_if_changed", async () => {
+  await sql(db, `
+    SELECT pipeline.create_report(name => 'low', query => 'SELECT device_id FROM devicebattery WHERE battery < 60',
+      target => 'low', after => 'devicebattery');
+    SELECT pipeline.create_report(name => 'low_changed', query => 'SELECT device_id FROM devicebattery WHERE battery < 60',
+      target => 'low_changed', after => 'devicebattery', only_if_changed => true);`);
+  await sql(db, `SELECT pipeline.run_report('devicebattery')`);
+  assert.deepEqual((await runs("low")).map((r) => [r.trigger, r.status]), [["after", "succeeded"]]);
+  assert.deepEqual((await runs("low_changed")).map((r) => r.status), ["succeeded"]);
+  // the same data again: the result does not change
+  await sql(db, `SELECT pipeline.run_report('devicebattery')`);
+  assert.deepEqual((await runs("low")).map((r) => r.status), ["succeeded", "succeeded"]);
+  assert.deepEqual((await runs("low_changed")).map((r) => r.status), ["succeeded", "skipped"],
+    "skipped when the upstream result did not change");
+  // new data: it changes
+  await put(bucket, "raw/ping/2.json.gz", [{ device_id: "d3", battery: 10, ts: "2026-11-25T11:00:00Z" }]);
+  await waitFor("the event run and its chain", async () =>
+    (await runs("low_changed")).map((r) => r.status).join() === "succeeded,skipped,succeeded", 30000);
+  assert.deepEqual(await sql(db, `SELECT device_id FROM low_changed ORDER BY 1`), [{ device_id: "d2" }, { device_id: "d3" }]);
+});
+
+test("a webhook receives the run summary after commit, with retries", async () => {
+  const got = [];
+  let calls = 0;
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => { body += c; });
+    req.on("end", () => {
+      calls++;
+      if (calls === 1) { res.writeHead(503); res.end(); return; } // the first attempt fails
+      got.push(JSON.parse(body));
+      res.writeHead(204);
+      res.end();
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${server.address().port}/hook`;
+  try {
+    await sql(db, `SELECT pipeline.create_report(name => 'hooked', query => 'SELECT count(*) AS n FROM devicebattery',
+                    target => 'hooked', webhook => $1)`, [url]);
+    const id = (await sql(db, `SELECT pipeline.run_report('hooked') AS id`))[0].id;
+    await waitFor("the webhook", async () => got.length === 1, 20000);
+    assert.equal(got[0].report, "hooked");
+    assert.equal(got[0].status, "succeeded");
+    assert.equal(String(got[0].id), String(id));
+    assert.equal(calls, 2, "retried once after a 503");
+    const rows = await sql(db, `SELECT attempts, delivered_at IS NOT NULL AS delivered FROM pipeline.webhooks WHERE run_id = $1`, [id]);
+    assert.deepEqual(rows, [{ attempts: 2, delivered: true }]);
+    // a rolled-back run sends nothing
+    await sql(db, `BEGIN; SELECT pipeline.run_report('hooked'); ROLLBACK;`);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(got.length, 1, "nothing for a run that rolled back");
+  } finally {
+    server.close();
+  }
+});
+
+test("a report can call PL/Python", async () => {
+  await sql(db, `
+    CREATE EXTENSION IF NOT EXISTS plpython3u;
+    CREATE FUNCTION health(battery float8) RETURNS text LANGUAGE plpython3u AS $$
+      return "ok" if battery >= 50 else "replace soon"
+    $$;
+    SELECT pipeline.create_report(name => 'py', query => 'SELECT device_id, health(battery) FROM devicebattery',
+      target => 'py');`);
+  await sql(db, `SELECT pipeline.run_report('py')`);
+  assert.deepEqual(await sql(db, `SELECT device_id, health FROM py ORDER BY 1`), [
+    { device_id: "d1", health: "ok" }, { device_id: "d2", health: "ok" }, { device_id: "d3", health: "replace soon" },
+  ]);
+});
