@@ -35,6 +35,7 @@
 #include "optimizer/clauses.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
@@ -355,14 +356,49 @@ s3GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	S3PlanState *ps = baserel->fdw_private;
 	Cost		startup = 10.0 * Max(1.0, Min(ps->plan.objects, 10.0));
-	Cost		total;
+	Cost		run;
 
 	/* decoding costs like a sequential page read per 32 kB, plus per row */
-	total = startup + seq_page_cost * ps->plan.bytes / 32768.0 +
-		cpu_tuple_cost * baserel->rows * 2;
+	run = seq_page_cost * ps->plan.bytes / 32768.0 + cpu_tuple_cost * baserel->rows * 2;
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup, total, NIL, NULL, NULL, NIL));
+									 startup, startup + run, NIL, NULL, NULL, NIL));
+
+	/*
+	 * A parallel scan hands whole objects to the participants: worth it with
+	 * several objects.  Workers as for a table of that many bytes.
+	 */
+	if (baserel->consider_parallel && ps->plan.objects > 1)
+	{
+		int			workers = compute_parallel_worker(baserel, ps->plan.bytes / BLCKSZ, -1,
+													  max_parallel_workers_per_gather);
+		ForeignPath *path;
+		double		divisor;
+
+		workers = Min(workers, (int) ps->plan.objects - 1);
+		if (workers <= 0)
+			return;
+		divisor = workers + 1;	/* the leader reads objects too */
+		path = create_foreignscan_path(root, baserel, NULL, baserel->rows / divisor,
+									   startup, startup + run / divisor, NIL, NULL, NULL, NIL);
+		path->path.parallel_aware = true;
+		path->path.parallel_safe = true;
+		path->path.parallel_workers = workers;
+		add_partial_path(baserel, (Path *) path);
+	}
+}
+
+/*
+ * Parallel scans are safe unless on_error 'skip': skipping a bad value needs
+ * a subtransaction, and rejects are remembered in the leader's memory.
+ */
+static bool
+s3IsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
+{
+	S3TableOptions opts;
+
+	s3_table_options(rte->relid, &opts);
+	return !opts.skip_errors;
 }
 
 static ForeignScan *
@@ -472,6 +508,12 @@ pipeline_s3_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = s3ReScanForeignScan;
 	routine->EndForeignScan = s3EndForeignScan;
 	routine->AnalyzeForeignTable = s3AnalyzeForeignTable;
+	routine->IsForeignScanParallelSafe = s3IsForeignScanParallelSafe;
+	routine->EstimateDSMForeignScan = s3EstimateDSMForeignScan;
+	routine->InitializeDSMForeignScan = s3InitializeDSMForeignScan;
+	routine->ReInitializeDSMForeignScan = s3ReInitializeDSMForeignScan;
+	routine->InitializeWorkerForeignScan = s3InitializeWorkerForeignScan;
+	routine->ShutdownForeignScan = s3ShutdownForeignScan;
 
 	PG_RETURN_POINTER(routine);
 }

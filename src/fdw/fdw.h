@@ -141,6 +141,14 @@ extern TupleTableSlot *s3IterateForeignScan(ForeignScanState *node);
 extern void s3ReScanForeignScan(ForeignScanState *node);
 extern void s3EndForeignScan(ForeignScanState *node);
 extern void s3ExplainScanStats(ForeignScanState *node, ExplainState *es);
+extern Size s3EstimateDSMForeignScan(ForeignScanState *node, struct ParallelContext *pcxt);
+extern void s3InitializeDSMForeignScan(ForeignScanState *node, struct ParallelContext *pcxt,
+									   void *coordinate);
+extern void s3ReInitializeDSMForeignScan(ForeignScanState *node, struct ParallelContext *pcxt,
+										 void *coordinate);
+extern void s3InitializeWorkerForeignScan(ForeignScanState *node, struct shm_toc *toc,
+										  void *coordinate);
+extern void s3ShutdownForeignScan(ForeignScanState *node);
 
 /* listing shared by planning and execution of one statement */
 extern List *s3_cached_listing(Oid relid, S3Client *client, const char *bucket,

@@ -26,9 +26,11 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
+#include "access/parallel.h"
 #include "executor/executor.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "nodes/nodeFuncs.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -81,14 +83,16 @@ typedef struct S3ScanState
 	int		   *csv_pos;		/* per field: position in the record */
 	bool		header_pending;
 
+	/* parallel scan: objects are claimed from shared memory */
+	struct S3Parallel *pstate;
+
 	/* which objects */
 	int			filter_kind;
 	ExprState  *filter;
 	char	   *like_prefix;
 	List	   *objects;		/* of S3Object */
 	bool		objects_ready;
-	int			next_object;	/* next to open */
-	int			next_prefetch;	/* next to start fetching */
+	int			next_prefetch;	/* next to claim (not parallel) */
 	S3Get	   *prefetched[MAX_PREFETCH];
 	int			nprefetched;
 
@@ -120,6 +124,11 @@ typedef struct S3ScanState
 	uint64		bytes_decoded;
 	uint64		records;
 	uint64		rejected;
+	/* all participants' counters of a parallel scan, copied at shutdown */
+	uint64		shared_objects_read;
+	uint64		shared_bytes_read;
+	uint64		shared_bytes_decoded;
+	uint64		shared_records;
 } S3ScanState;
 
 static void scan_cleanup(void *arg);
@@ -260,6 +269,102 @@ scan_cleanup(void *arg)
 }
 
 /*
+ * Parallel scans: the leader decides which objects to read (the listing,
+ * or the filter's objects) and puts them in the DSM segment; every
+ * participant, leader included, claims the next object with an atomic
+ * counter, so each object is read by exactly one process.  Counters for
+ * EXPLAIN ANALYZE are summed there too.
+ */
+typedef struct S3Parallel
+{
+	pg_atomic_uint32 next;		/* next object to claim */
+	uint32		nobjects;
+	pg_atomic_uint64 objects_read;
+	pg_atomic_uint64 bytes_read;
+	pg_atomic_uint64 bytes_decoded;
+	pg_atomic_uint64 records;
+	Size		datalen;
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* serialized objects */
+} S3Parallel;
+
+/* size, last_modified, key length, key, etag length, etag */
+static Size
+objects_serialized_size(List *objects)
+{
+	Size		n = 0;
+	ListCell   *lc;
+
+	foreach(lc, objects)
+	{
+		S3Object   *o = lfirst(lc);
+
+		n += 2 * sizeof(int64) + 2 * sizeof(uint32) + strlen(o->key) +
+			(o->etag ? strlen(o->etag) : 0);
+	}
+	return n;
+}
+
+static void
+put_bytes(char **p, const void *src, size_t len)
+{
+	memcpy(*p, src, len);
+	*p += len;
+}
+
+static void
+objects_serialize(List *objects, char *p)
+{
+	ListCell   *lc;
+
+	foreach(lc, objects)
+	{
+		S3Object   *o = lfirst(lc);
+		uint32		klen = strlen(o->key);
+		uint32		elen = o->etag ? strlen(o->etag) : 0;
+		int64		lm = o->last_modified;
+
+		put_bytes(&p, &o->size, sizeof(int64));
+		put_bytes(&p, &lm, sizeof(int64));
+		put_bytes(&p, &klen, sizeof(uint32));
+		put_bytes(&p, o->key, klen);
+		put_bytes(&p, &elen, sizeof(uint32));
+		put_bytes(&p, o->etag ? o->etag : "", elen);
+	}
+}
+
+static List *
+objects_deserialize(const char *p, uint32 n, const char *bucket)
+{
+	List	   *result = NIL;
+	uint32		i;
+
+	for (i = 0; i < n; i++)
+	{
+		S3Object   *o = palloc0(sizeof(S3Object));
+		uint32		klen;
+		uint32		elen;
+		int64		lm;
+
+		o->bucket = (char *) bucket;
+		memcpy(&o->size, p, sizeof(int64));
+		p += sizeof(int64);
+		memcpy(&lm, p, sizeof(int64));
+		o->last_modified = lm;
+		p += sizeof(int64);
+		memcpy(&klen, p, sizeof(uint32));
+		p += sizeof(uint32);
+		o->key = pnstrdup(p, klen);
+		p += klen;
+		memcpy(&elen, p, sizeof(uint32));
+		p += sizeof(uint32);
+		o->etag = elen ? pnstrdup(p, elen) : NULL;
+		p += elen;
+		result = lappend(result, o);
+	}
+	return result;
+}
+
+/*
  * Decide which objects to read: the ones a filter names, or the listing.
  */
 static void
@@ -353,25 +458,44 @@ prepare_objects(S3ScanState *st, ExprContext *econtext)
 		o->size = -1;
 		st->objects = list_make1(o);
 	}
-	st->next_object = 0;
 	st->next_prefetch = 0;
 	st->objects_ready = true;
 	MemoryContextSwitchTo(old);
 }
 
-/* Keep up to pipeline.prefetch GETs in flight ahead of the one being read. */
-static void
-top_up_prefetch(S3ScanState *st)
+/* The next object this process reads, or NULL when none is left. */
+static S3Object *
+claim_object(S3ScanState *st)
 {
-	int			depth = Min(pipeline_prefetch, MAX_PREFETCH);
+	uint32		i;
 
-	while (st->nprefetched < depth && st->next_prefetch < list_length(st->objects))
+	if (st->pstate)
+		i = pg_atomic_fetch_add_u32(&st->pstate->next, 1);
+	else
+		i = st->next_prefetch++;
+	if (i >= (uint32) list_length(st->objects))
+		return NULL;
+	return list_nth(st->objects, i);
+}
+
+/*
+ * Keep pipeline.prefetch GETs in flight besides the one being read: while
+ * one object is decoded, the next ones are already on their way.
+ */
+static void
+top_up_prefetch(S3ScanState *st, int depth)
+{
+	depth = Min(depth, MAX_PREFETCH);
+	while (st->nprefetched < depth)
 	{
-		S3Object   *o = list_nth(st->objects, st->next_prefetch++);
-		MemoryContext old = MemoryContextSwitchTo(st->cxt);
+		S3Object   *o = claim_object(st);
+		MemoryContext old;
 
+		if (o == NULL)
+			break;
+		old = MemoryContextSwitchTo(st->cxt);
 		st->prefetched[st->nprefetched++] =
-			s3_get_start(st->client, o->bucket, o->key, (size_t) pipeline_read_buffer_kb * 1024);
+			s3_get_start(st->client, o->bucket, o->key, COMP_BUFFER_SIZE * 4);
 		MemoryContextSwitchTo(old);
 	}
 }
@@ -422,17 +546,18 @@ start_object(S3ScanState *st)
 static bool
 open_next_object(S3ScanState *st)
 {
-	while (st->next_object < list_length(st->objects))
+	for (;;)
 	{
 		S3Get	   *get;
 
-		top_up_prefetch(st);
-		st->next_object++;
+		top_up_prefetch(st, 1);
+		if (st->nprefetched == 0)
+			return false;
 		get = st->prefetched[0];
 		memmove(&st->prefetched[0], &st->prefetched[1],
 				sizeof(S3Get *) * (st->nprefetched - 1));
 		st->nprefetched--;
-		top_up_prefetch(st);
+		top_up_prefetch(st, pipeline_prefetch);
 
 		if (!s3_get_open(get, true))
 			continue;
@@ -440,7 +565,6 @@ open_next_object(S3ScanState *st)
 		start_object(st);
 		return true;
 	}
-	return false;
 }
 
 static void
@@ -455,6 +579,19 @@ close_object(S3ScanState *st)
 		s3_get_close(st->get);
 	}
 	st->get = NULL;
+}
+
+/* Add this process's counters to the shared ones (parallel scans). */
+static void
+publish_counters(S3ScanState *st)
+{
+	if (st->pstate == NULL)
+		return;
+	pg_atomic_fetch_add_u64(&st->pstate->objects_read, st->objects_read);
+	pg_atomic_fetch_add_u64(&st->pstate->bytes_read, st->bytes_read);
+	pg_atomic_fetch_add_u64(&st->pstate->bytes_decoded, st->bytes_decoded);
+	pg_atomic_fetch_add_u64(&st->pstate->records, st->records);
+	st->objects_read = st->bytes_read = st->bytes_decoded = st->records = 0;
 }
 
 /* ----------------------------------------------------------------
@@ -984,7 +1121,10 @@ s3IterateForeignScan(ForeignScanState *node)
 		bool		found;
 
 		if (st->get == NULL && !open_next_object(st))
+		{
+			publish_counters(st);
 			break;
+		}
 		found = st->jr ? next_json_row(st, slot) : next_csv_row(st, slot);
 		if (found)
 			break;
@@ -1004,7 +1144,10 @@ s3ReScanForeignScan(ForeignScanState *node)
 	for (i = 0; i < st->nprefetched; i++)
 		s3_get_close(st->prefetched[i]);
 	st->nprefetched = 0;
-	st->objects_ready = false;
+	/* a parallel scan's objects stay; ReInitializeDSM rewinds the counter */
+	if (st->pstate == NULL)
+		st->objects_ready = false;
+	st->next_prefetch = 0;
 }
 
 void
@@ -1033,9 +1176,79 @@ s3ExplainScanStats(ForeignScanState *node, ExplainState *es)
 
 	if (st == NULL)
 		return;
-	ExplainPropertyUInteger("Objects Read", NULL, st->objects_read, es);
-	ExplainPropertyUInteger("Bytes Read", "bytes", st->bytes_read, es);
-	ExplainPropertyUInteger("Bytes Decoded", "bytes", st->bytes_decoded, es);
-	ExplainPropertyUInteger("Records", NULL, st->records, es);
+	ExplainPropertyUInteger("Objects Read", NULL, st->objects_read + st->shared_objects_read, es);
+	ExplainPropertyUInteger("Bytes Read", "bytes", st->bytes_read + st->shared_bytes_read, es);
+	ExplainPropertyUInteger("Bytes Decoded", "bytes", st->bytes_decoded + st->shared_bytes_decoded, es);
+	ExplainPropertyUInteger("Records", NULL, st->records + st->shared_records, es);
 	ExplainPropertyUInteger("Rejected Records", NULL, st->rejected, es);
+}
+
+/* ----------------------------------------------------------------
+ *		Parallel scan callbacks
+ * ----------------------------------------------------------------
+ */
+
+Size
+s3EstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
+{
+	S3ScanState *st = node->fdw_state;
+
+	/* the leader lists (or evaluates the filter) once, for everyone */
+	if (!st->objects_ready)
+		prepare_objects(st, node->ss.ps.ps_ExprContext);
+	return add_size(offsetof(S3Parallel, data), objects_serialized_size(st->objects));
+}
+
+void
+s3InitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	S3ScanState *st = node->fdw_state;
+	S3Parallel *ps = (S3Parallel *) coordinate;
+
+	pg_atomic_init_u32(&ps->next, 0);
+	pg_atomic_init_u64(&ps->objects_read, 0);
+	pg_atomic_init_u64(&ps->bytes_read, 0);
+	pg_atomic_init_u64(&ps->bytes_decoded, 0);
+	pg_atomic_init_u64(&ps->records, 0);
+	ps->nobjects = list_length(st->objects);
+	ps->datalen = objects_serialized_size(st->objects);
+	objects_serialize(st->objects, ps->data);
+	st->pstate = ps;
+}
+
+void
+s3ReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	S3Parallel *ps = (S3Parallel *) coordinate;
+
+	pg_atomic_write_u32(&ps->next, 0);
+}
+
+void
+s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc, void *coordinate)
+{
+	S3ScanState *st = node->fdw_state;
+	S3Parallel *ps = (S3Parallel *) coordinate;
+	MemoryContext old = MemoryContextSwitchTo(st->cxt);
+
+	st->objects = objects_deserialize(ps->data, ps->nobjects, st->opts.bucket);
+	MemoryContextSwitchTo(old);
+	st->objects_ready = true;
+	st->pstate = ps;
+}
+
+/* Before the DSM segment goes: keep everyone's counters for EXPLAIN ANALYZE. */
+void
+s3ShutdownForeignScan(ForeignScanState *node)
+{
+	S3ScanState *st = node->fdw_state;
+
+	if (st == NULL || st->pstate == NULL)
+		return;
+	publish_counters(st);
+	st->shared_objects_read = pg_atomic_read_u64(&st->pstate->objects_read);
+	st->shared_bytes_read = pg_atomic_read_u64(&st->pstate->bytes_read);
+	st->shared_bytes_decoded = pg_atomic_read_u64(&st->pstate->bytes_decoded);
+	st->shared_records = pg_atomic_read_u64(&st->pstate->records);
+	st->pstate = NULL;
 }
