@@ -40,6 +40,8 @@ CREATE FOREIGN TABLE t_meta (a int OPTIONS (metadata 'etag')) SERVER lake OPTION
 CREATE FOREIGN TABLE t_both (a text OPTIONS (metadata 'uri', field 'a')) SERVER lake OPTIONS (uri 's3://iot/raw/');
 CREATE FOREIGN TABLE t_emptyfield (a text OPTIONS (field '')) SERVER lake OPTIONS (uri 's3://iot/raw/');
 CREATE FOREIGN TABLE t_colopt (a text OPTIONS (format 'json')) SERVER lake OPTIONS (uri 's3://iot/raw/');
+CREATE FOREIGN TABLE t_part (a text OPTIONS (partition 'dt=1')) SERVER lake OPTIONS (uri 's3://iot/raw/');
+CREATE FOREIGN TABLE t_part2 (a text OPTIONS (partition 'dt', metadata 'key')) SERVER lake OPTIONS (uri 's3://iot/raw/');
 
 CREATE FOREIGN TABLE deviceping (
   device_id text,

@@ -82,6 +82,13 @@ _PG_init(void)
 							2, 0, 16,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.analyze_objects",
+							"Objects ANALYZE reads (chosen at random) to sample a pipeline_s3 table.",
+							"Row counts are extrapolated to all objects by their compressed bytes.",
+							&pipeline_analyze_objects,
+							16, 1, 100000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("pipeline.max_rejects",
 							"Most rejected records remembered per statement for pipeline.rejects().",
 							NULL,

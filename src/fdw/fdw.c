@@ -60,6 +60,7 @@ typedef struct S3PlanState
 	S3TableOptions opts;
 	S3ScanPlan	plan;
 	Expr	   *filter_expr;	/* for S3_FILTER_URIS / KEYS */
+	List	   *partition_quals;	/* clauses on partition columns only */
 	Bitmapset  *attrs_used;
 } S3PlanState;
 
@@ -180,6 +181,32 @@ classify_qual(S3PlanState *ps, Expr *clause, Index relid, Oid reloid)
 }
 
 /*
+ * A clause that only looks at partition columns can be decided per object,
+ * from its key, before anything is read: Hive-style partition pruning.
+ */
+static bool
+is_partition_qual(Expr *clause, Index relid, Oid reloid)
+{
+	Bitmapset  *attnos = NULL;
+	int			a = -1;
+
+	if (contain_volatile_functions((Node *) clause) || contain_subplans((Node *) clause))
+		return false;
+	pull_varattnos((Node *) clause, relid, &attnos);
+	if (bms_is_empty(attnos))
+		return false;
+	while ((a = bms_next_member(attnos, a)) >= 0)
+	{
+		AttrNumber	attno = a + FirstLowInvalidHeapAttributeNumber;
+		char	   *field;
+
+		if (attno <= 0 || s3_column_meta(reloid, attno, &field) != S3_META_PARTITION)
+			return false;
+	}
+	return true;
+}
+
+/*
  * The listing prefix: the table's, or a longer one from a LIKE filter.
  * Returns NULL if the two cannot both hold (no object can match).
  */
@@ -289,12 +316,18 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	S3PlanState *ps = palloc0(sizeof(S3PlanState));
 	ListCell   *lc;
 	double		per_row;
+	double		ntuples;
 
 	s3_table_options(foreigntableid, &ps->opts);
 
 	foreach(lc, baserel->baserestrictinfo)
-		classify_qual(ps, ((RestrictInfo *) lfirst(lc))->clause,
-					  baserel->relid, foreigntableid);
+	{
+		Expr	   *clause = ((RestrictInfo *) lfirst(lc))->clause;
+
+		classify_qual(ps, clause, baserel->relid, foreigntableid);
+		if (is_partition_qual(clause, baserel->relid, foreigntableid))
+			ps->partition_quals = lappend(ps->partition_quals, clause);
+	}
 
 	/* the columns the query needs: only those are parsed and converted */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &ps->attrs_used);
@@ -346,8 +379,22 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		http_client_destroy(client->http);
 	}
 
-	per_row = ps->opts.compression == S3_COMPRESSION_NONE ? BYTES_PER_ROW_PLAIN : BYTES_PER_ROW_GZIP;
-	baserel->rows = Max(1.0, clamp_row_est(ps->plan.bytes / per_row));
+	/*
+	 * Rows: ANALYZE's rows per 8 kB of compressed bytes if there are any,
+	 * else a guess; scaled to the bytes listed now, then filtered by the
+	 * quals' selectivity (ANALYZE's statistics make that meaningful).
+	 */
+	if (baserel->tuples >= 0 && baserel->pages > 0)
+		ntuples = baserel->tuples / baserel->pages * (ps->plan.bytes / BLCKSZ);
+	else
+	{
+		per_row = ps->opts.compression == S3_COMPRESSION_NONE ? BYTES_PER_ROW_PLAIN : BYTES_PER_ROW_GZIP;
+		ntuples = ps->plan.bytes / per_row;
+	}
+	baserel->tuples = Max(1.0, clamp_row_est(ntuples));
+	baserel->rows = clamp_row_est(baserel->tuples *
+								  clauselist_selectivity(root, baserel->baserestrictinfo,
+														 0, JOIN_INNER, NULL));
 	baserel->fdw_private = ps;
 }
 
@@ -359,7 +406,7 @@ s3GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	Cost		run;
 
 	/* decoding costs like a sequential page read per 32 kB, plus per row */
-	run = seq_page_cost * ps->plan.bytes / 32768.0 + cpu_tuple_cost * baserel->rows * 2;
+	run = seq_page_cost * ps->plan.bytes / 32768.0 + cpu_tuple_cost * baserel->tuples * 2;
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
 									 startup, startup + run, NIL, NULL, NULL, NIL));
@@ -416,6 +463,8 @@ s3GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 	if (ps->plan.filter_kind != S3_FILTER_NONE)
 		fdw_exprs = list_make1(ps->filter_expr);
+	/* copies: the same clauses stay in the plan's quals, checked per row */
+	fdw_exprs = list_concat(fdw_exprs, copyObject(ps->partition_quals));
 
 	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, ps->attrs_used);
 	while ((attno = bms_next_member(ps->attrs_used, attno)) >= 0)
@@ -468,6 +517,8 @@ s3ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (filter_kind != S3_FILTER_NONE)
 		ExplainPropertyText("Objects From", filter_kind == S3_FILTER_URIS ?
 							"filter on uri" : "filter on key", es);
+	if (list_length(plan->fdw_exprs) > (filter_kind != S3_FILTER_NONE ? 1 : 0))
+		ExplainPropertyText("Partition Pruning", "on", es);
 	else if (like_prefix[0] && opts.is_prefix)
 	{
 		char	   *prefix = s3_effective_prefix(&opts, like_prefix);
@@ -490,8 +541,7 @@ static bool
 s3AnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
 					  BlockNumber *totalpages)
 {
-	/* sampling arrives with the planner statistics work; not yet */
-	return false;
+	return s3_analyze_setup(relation, func, totalpages);
 }
 
 Datum

@@ -12,9 +12,11 @@
 #ifndef PIPELINE_FDW_H
 #define PIPELINE_FDW_H
 
+#include "access/parallel.h"
 #include "access/tupdesc.h"
 #include "commands/explain.h"
 #include "fmgr.h"
+#include "foreign/fdwapi.h"
 #include "nodes/execnodes.h"
 #include "nodes/pg_list.h"
 
@@ -42,7 +44,8 @@ typedef enum S3Meta
 	S3_META_KEY,
 	S3_META_SIZE,
 	S3_META_LAST_MODIFIED,
-	S3_META_LINE
+	S3_META_LINE,
+	S3_META_PARTITION			/* a Hive-style "name=value" directory of the key */
 } S3Meta;
 
 /* Options of a foreign table, validated. */
@@ -141,14 +144,16 @@ extern TupleTableSlot *s3IterateForeignScan(ForeignScanState *node);
 extern void s3ReScanForeignScan(ForeignScanState *node);
 extern void s3EndForeignScan(ForeignScanState *node);
 extern void s3ExplainScanStats(ForeignScanState *node, ExplainState *es);
-extern Size s3EstimateDSMForeignScan(ForeignScanState *node, struct ParallelContext *pcxt);
-extern void s3InitializeDSMForeignScan(ForeignScanState *node, struct ParallelContext *pcxt,
+extern Size s3EstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt);
+extern void s3InitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 									   void *coordinate);
-extern void s3ReInitializeDSMForeignScan(ForeignScanState *node, struct ParallelContext *pcxt,
+extern void s3ReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 										 void *coordinate);
-extern void s3InitializeWorkerForeignScan(ForeignScanState *node, struct shm_toc *toc,
+extern void s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
 										  void *coordinate);
 extern void s3ShutdownForeignScan(ForeignScanState *node);
+extern bool s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages);
+extern int	pipeline_analyze_objects;
 
 /* listing shared by planning and execution of one statement */
 extern List *s3_cached_listing(Oid relid, S3Client *client, const char *bucket,

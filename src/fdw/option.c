@@ -51,6 +51,7 @@ static const S3Option valid_options[] = {
 	/* column: which field or metadata */
 	{"field", AttributeRelationId},
 	{"metadata", AttributeRelationId},
+	{"partition", AttributeRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -61,6 +62,7 @@ static const char *const meta_names[] = {
 	[S3_META_SIZE] = "size",
 	[S3_META_LAST_MODIFIED] = "last_modified",
 	[S3_META_LINE] = "line",
+	[S3_META_PARTITION] = NULL,
 };
 
 PG_FUNCTION_INFO_V1(pipeline_s3_fdw_validator);
@@ -144,6 +146,7 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 	bool		have_uri = false;
 	bool		have_field = false;
 	bool		have_meta = false;
+	bool		have_part = false;
 	bool		have_key = false;
 	bool		have_secret = false;
 	bool		is_csv = false;
@@ -232,6 +235,17 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 			check_choice(def, &meta_names[1]);
 			have_meta = true;
 		}
+		else if (strcmp(def->defname, "partition") == 0)
+		{
+			char	   *v = defGetString(def);
+
+			if (v[0] == '\0' || strpbrk(v, "/=") != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"partition\": \"%s\"", v),
+						 errhint("Name the key's \"name=value\" directory, e.g. OPTIONS (partition 'dt').")));
+			have_part = true;
+		}
 	}
 
 	if (catalog == ForeignTableRelationId && !have_uri)
@@ -252,11 +266,11 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 						 errmsg("option \"%s\" is only valid with format 'csv'", def->defname)));
 		}
 	}
-	if (have_field && have_meta)
+	if ((have_field ? 1 : 0) + (have_meta ? 1 : 0) + (have_part ? 1 : 0) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-				 errmsg("options \"field\" and \"metadata\" cannot be used together"),
-				 errdetail("A column holds either a field of the records or metadata of their object.")));
+				 errmsg("options \"field\", \"metadata\" and \"partition\" cannot be used together"),
+				 errdetail("A column holds a field of the records, metadata of their object, or a partition of its key.")));
 	if (have_key != have_secret)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
@@ -341,6 +355,11 @@ s3_column_meta(Oid relid, AttrNumber attnum, char **field)
 
 		if (strcmp(def->defname, "field") == 0)
 			*field = v;
+		else if (strcmp(def->defname, "partition") == 0)
+		{
+			*field = v;
+			return S3_META_PARTITION;
+		}
 		else if (strcmp(def->defname, "metadata") == 0)
 		{
 			int			m;

@@ -23,10 +23,15 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
 #include "access/parallel.h"
+#include "commands/vacuum.h"
+#include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
@@ -37,6 +42,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/sampling.h"
 #include "utils/timestamp.h"
 
 #include "decode/csv_reader.h"
@@ -89,6 +95,9 @@ typedef struct S3ScanState
 	/* which objects */
 	int			filter_kind;
 	ExprState  *filter;
+	ExprState  *partition_qual; /* on partition columns only, or NULL */
+	TupleTableSlot *partition_slot;
+	uint64		objects_pruned;
 	char	   *like_prefix;
 	List	   *objects;		/* of S3Object */
 	bool		objects_ready;
@@ -132,6 +141,7 @@ typedef struct S3ScanState
 } S3ScanState;
 
 static void scan_cleanup(void *arg);
+static bool partition_matches(S3ScanState *st, const S3Object *o, ExprContext *econtext);
 
 /* ----------------------------------------------------------------
  *		Setting up
@@ -155,46 +165,29 @@ add_json_field(S3ScanState *st, const char *path, const ColumnConv *cc)
 	return st->nfields++;
 }
 
-void
-s3BeginForeignScan(ForeignScanState *node, int eflags)
+/*
+ * scan_create: the state of a scan of "rel" as "userid", reading the
+ * columns in "attrs" (attribute numbers; NIL: all of them).  Used by the
+ * executor's scans and by ANALYZE's sampling.
+ */
+static S3ScanState *
+scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 {
-	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
-	EState	   *estate = node->ss.ps.state;
-	Relation	rel = node->ss.ss_currentRelation;
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	S3ScanState *st;
-	RangeTblEntry *rte;
-	Oid			userid;
 	S3Config	cfg;
-	List	   *attrs = (List *) lfirst(list_nth_cell(plan->fdw_private, 4));
-	bool		all_attrs = list_length(attrs) == 1 && linitial_int(attrs) == -1;
 	MemoryContext old;
 	int			i;
 
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
-
-	st = palloc0(sizeof(S3ScanState));
-	node->fdw_state = st;
-	st->cxt = AllocSetContextCreate(estate->es_query_cxt, "pipeline_s3 scan",
-									ALLOCSET_DEFAULT_SIZES);
+	st = MemoryContextAllocZero(parent, sizeof(S3ScanState));
+	st->cxt = AllocSetContextCreate(parent, "pipeline_s3 scan", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(st->cxt);
 
 	st->relid = RelationGetRelid(rel);
 	st->relname = pstrdup(RelationGetRelationName(rel));
 	s3_table_options(st->relid, &st->opts);
-
-	rte = exec_rt_fetch(plan->scan.scanrelid, estate);
-	userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 	s3_server_config(GetForeignTable(st->relid)->serverid, userid, &cfg);
 	st->client = s3_client_create(&cfg, st->cxt);
-
-	st->filter_kind = intVal(linitial(plan->fdw_private));
-	st->like_prefix = strVal(lsecond(plan->fdw_private));
-	if (st->like_prefix[0] == '\0')
-		st->like_prefix = NULL;
-	if (plan->fdw_exprs != NIL)
-		st->filter = ExecInitExpr(linitial(plan->fdw_exprs), (PlanState *) node);
 
 	/* columns */
 	st->natts = tupdesc->natts;
@@ -207,7 +200,7 @@ s3BeginForeignScan(ForeignScanState *node, int eflags)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
 		char	   *path;
-		bool		needed = all_attrs || list_member_int(attrs, att->attnum);
+		bool		needed = attrs == NIL || list_member_int(attrs, att->attnum);
 
 		st->field[i] = -1;
 		if (att->attisdropped)
@@ -248,6 +241,51 @@ s3BeginForeignScan(ForeignScanState *node, int eflags)
 	st->comp = palloc(COMP_BUFFER_SIZE);
 	st->data_cap = (size_t) pipeline_read_buffer_kb * 1024;
 	st->data = palloc(st->data_cap + JSON_READER_PADDING);
+	MemoryContextSwitchTo(old);
+	return st;
+}
+
+void
+s3BeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	S3ScanState *st;
+	RangeTblEntry *rte;
+	Oid			userid;
+	List	   *attrs = (List *) lfirst(list_nth_cell(plan->fdw_private, 4));
+	List	   *exprs = plan->fdw_exprs;
+	MemoryContext old;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	rte = exec_rt_fetch(plan->scan.scanrelid, estate);
+	userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	if (list_length(attrs) == 1 && linitial_int(attrs) == -1)
+		attrs = NIL;			/* a whole-row reference: every column */
+	else if (attrs == NIL)
+		attrs = list_make1_int(0);	/* no column at all (count(*)) */
+	st = scan_create(node->ss.ss_currentRelation, userid, attrs, estate->es_query_cxt);
+	node->fdw_state = st;
+
+	old = MemoryContextSwitchTo(st->cxt);
+	st->filter_kind = intVal(linitial(plan->fdw_private));
+	st->like_prefix = strVal(lsecond(plan->fdw_private));
+	if (st->like_prefix[0] == '\0')
+		st->like_prefix = NULL;
+	if (st->filter_kind != S3_FILTER_NONE)
+	{
+		st->filter = ExecInitExpr(linitial(exprs), (PlanState *) node);
+		exprs = list_delete_first(list_copy(exprs));
+	}
+	/* the rest are quals on partition columns: they decide which objects to read */
+	if (exprs != NIL)
+	{
+		st->partition_qual = ExecInitQual(exprs, (PlanState *) node);
+		st->partition_slot = MakeSingleTupleTableSlot(RelationGetDescr(node->ss.ss_currentRelation),
+													  &TTSOpsVirtual);
+	}
 	MemoryContextSwitchTo(old);
 }
 
@@ -365,6 +403,93 @@ objects_deserialize(const char *p, uint32 n, const char *bucket)
 }
 
 /*
+ * The value of Hive-style partition "name" in a key: the "name=value"
+ * directory in ".../dt=2026-11-25/hour=10/file.json.gz" (percent-decoded,
+ * as Hive writes special characters).  NULL if the key has none.
+ */
+static char *
+partition_value(const char *key, const char *name)
+{
+	size_t		nlen = strlen(name);
+	const char *seg = key;
+	const char *last = strrchr(key, '/');
+
+	while (last && seg < last)
+	{
+		const char *end = strchr(seg, '/');
+
+		if ((size_t) (end - seg) > nlen && seg[nlen] == '=' && strncmp(seg, name, nlen) == 0)
+		{
+			StringInfoData buf;
+			const char *p;
+
+			initStringInfo(&buf);
+			for (p = seg + nlen + 1; p < end; p++)
+			{
+				if (*p == '%' && p + 2 < end && isxdigit((unsigned char) p[1]) &&
+					isxdigit((unsigned char) p[2]))
+				{
+					char		hex[3] = {p[1], p[2], 0};
+
+					appendStringInfoChar(&buf, (char) strtol(hex, NULL, 16));
+					p += 2;
+				}
+				else
+					appendStringInfoChar(&buf, *p);
+			}
+			return buf.data;
+		}
+		seg = end + 1;
+	}
+	return NULL;
+}
+
+/* The Datum of partition column i for object key "key". */
+static Datum
+partition_datum(S3ScanState *st, int i, const char *key, bool *isnull)
+{
+	char	   *v = partition_value(key, st->field_name[i]);
+	Datum		d;
+	ConvError	err;
+
+	*isnull = v == NULL;
+	if (v == NULL)
+		return (Datum) 0;
+	if (!conv_text(&st->conv[i], v, strlen(v), &d, &err))
+		ereport(ERROR,
+				(errcode(err.sqlerrcode),
+				 errmsg("invalid value for partition column \"%s\" in key \"%s\"",
+						st->field_name[i], key),
+				 errdetail("%s.", err.message)));
+	return d;
+}
+
+/* Can object "o" hold rows, judging by its partition values alone? */
+static bool
+partition_matches(S3ScanState *st, const S3Object *o, ExprContext *econtext)
+{
+	TupleTableSlot *slot = st->partition_slot;
+	MemoryContext old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	bool		result;
+	int			i;
+
+	ExecClearTuple(slot);
+	for (i = 0; i < st->natts; i++)
+	{
+		slot->tts_isnull[i] = true;
+		slot->tts_values[i] = (Datum) 0;
+		if (st->meta[i] == S3_META_PARTITION)
+			slot->tts_values[i] = partition_datum(st, i, o->key, &slot->tts_isnull[i]);
+	}
+	ExecStoreVirtualTuple(slot);
+	econtext->ecxt_scantuple = slot;
+	result = ExecQual(st->partition_qual, econtext);
+	MemoryContextSwitchTo(old);
+	ResetExprContext(econtext);
+	return result;
+}
+
+/*
  * Decide which objects to read: the ones a filter names, or the listing.
  */
 static void
@@ -457,6 +582,21 @@ prepare_objects(S3ScanState *st, ExprContext *econtext)
 		o->key = st->opts.key;
 		o->size = -1;
 		st->objects = list_make1(o);
+	}
+	/* partition pruning: objects whose partition values cannot match */
+	if (st->partition_qual)
+	{
+		List	   *kept = NIL;
+		ListCell   *lc;
+
+		foreach(lc, st->objects)
+		{
+			if (partition_matches(st, lfirst(lc), econtext))
+				kept = lappend(kept, lfirst(lc));
+			else
+				st->objects_pruned++;
+		}
+		st->objects = kept;
 	}
 	st->next_prefetch = 0;
 	st->objects_ready = true;
@@ -882,6 +1022,9 @@ meta_datum(S3ScanState *st, int i, Datum *d, bool *isnull)
 			}
 			text = psprintf("%lld", (long long) st->line_no);
 			break;
+		case S3_META_PARTITION:
+			*d = partition_datum(st, i, st->obj.key, isnull);
+			return true;
 		case S3_META_NONE:
 			break;
 	}
@@ -1103,6 +1246,26 @@ next_json_row(S3ScanState *st, TupleTableSlot *slot)
 	}
 }
 
+/*
+ * scan_next: the next row into "slot" (values in the current memory
+ * context); false when every object has been read.
+ */
+static bool
+scan_next(S3ScanState *st, TupleTableSlot *slot)
+{
+	for (;;)
+	{
+		if (st->get == NULL && !open_next_object(st))
+		{
+			publish_counters(st);
+			return false;
+		}
+		if (st->jr ? next_json_row(st, slot) : next_csv_row(st, slot))
+			return true;
+		close_object(st);
+	}
+}
+
 TupleTableSlot *
 s3IterateForeignScan(ForeignScanState *node)
 {
@@ -1116,20 +1279,7 @@ s3IterateForeignScan(ForeignScanState *node)
 
 	/* values are made in the per-tuple context, reset for every row */
 	old = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
-	for (;;)
-	{
-		bool		found;
-
-		if (st->get == NULL && !open_next_object(st))
-		{
-			publish_counters(st);
-			break;
-		}
-		found = st->jr ? next_json_row(st, slot) : next_csv_row(st, slot);
-		if (found)
-			break;
-		close_object(st);
-	}
+	(void) scan_next(st, slot);
 	MemoryContextSwitchTo(old);
 	return slot;
 }
@@ -1158,6 +1308,9 @@ s3EndForeignScan(ForeignScanState *node)
 	if (st == NULL)
 		return;
 	close_object(st);
+	if (st->partition_slot)
+		ExecDropSingleTupleTableSlot(st->partition_slot);
+	st->partition_slot = NULL;
 	if (st->rejected > 0)
 		ereport(WARNING,
 				(errmsg_plural("skipped %llu bad record of foreign table \"%s\"",
@@ -1181,6 +1334,8 @@ s3ExplainScanStats(ForeignScanState *node, ExplainState *es)
 	ExplainPropertyUInteger("Bytes Decoded", "bytes", st->bytes_decoded + st->shared_bytes_decoded, es);
 	ExplainPropertyUInteger("Records", NULL, st->records + st->shared_records, es);
 	ExplainPropertyUInteger("Rejected Records", NULL, st->rejected, es);
+	if (st->partition_qual)
+		ExplainPropertyUInteger("Objects Pruned", NULL, st->objects_pruned, es);
 }
 
 /* ----------------------------------------------------------------
@@ -1251,4 +1406,131 @@ s3ShutdownForeignScan(ForeignScanState *node)
 	st->shared_bytes_decoded = pg_atomic_read_u64(&st->pstate->bytes_decoded);
 	st->shared_records = pg_atomic_read_u64(&st->pstate->records);
 	st->pstate = NULL;
+}
+
+/* ----------------------------------------------------------------
+ *		ANALYZE: a sample of rows from a sample of objects
+ * ----------------------------------------------------------------
+ */
+
+int			pipeline_analyze_objects = 16;
+
+static int
+s3_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
+					   double *totalrows, double *totaldeadrows);
+
+/* the objects ANALYZE looked at, from its set-up to its sampling */
+static List *analyze_listing = NIL;
+static double analyze_bytes = 0;
+
+/*
+ * s3_analyze_setup: list the objects; their compressed bytes, as 8 kB
+ * pages, become relpages, so that the planner scales the rows per page
+ * ANALYZE found to the bytes it lists at planning time.
+ */
+bool
+s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
+{
+	S3TableOptions opts;
+	S3Config	cfg;
+	S3Client   *client;
+	ListCell   *lc;
+
+	s3_table_options(RelationGetRelid(rel), &opts);
+	s3_server_config(GetForeignTable(RelationGetRelid(rel))->serverid, GetUserId(), &cfg);
+	client = s3_client_create(&cfg, CurrentMemoryContext);
+	analyze_listing = NIL;
+	if (opts.is_prefix)
+		analyze_listing = list_copy(s3_list_objects(client, opts.bucket, opts.key));
+	else
+	{
+		S3Object   *o = s3_head_object(client, opts.bucket, opts.key, true);
+
+		if (o)
+			analyze_listing = list_make1(o);
+	}
+	http_client_destroy(client->http);
+	analyze_bytes = 0;
+	foreach(lc, analyze_listing)
+		analyze_bytes += Max(((S3Object *) lfirst(lc))->size, 0);
+	*totalpages = (BlockNumber) Max(1.0, ceil(analyze_bytes / BLCKSZ));
+	*func = s3_acquire_sample_rows;
+	return true;
+}
+
+static int
+s3_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
+					   double *totalrows, double *totaldeadrows)
+{
+	S3ScanState *st = scan_create(rel, GetUserId(), NIL, CurrentMemoryContext);
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_s3 analyze row",
+												  ALLOCSET_DEFAULT_SIZES);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+	ReservoirStateData rstate;
+	List	   *all = list_copy(analyze_listing);
+	double		total_bytes = analyze_bytes;
+	double		seen = 0;
+	double		rowstoskip = -1;
+	int			numrows = 0;
+	int			n;
+
+	/* a random sample of the objects */
+	n = list_length(all);
+	for (int i = 0; i < n - 1; i++)
+	{
+		int			j = i + (int) pg_prng_uint64_range(&pg_global_prng_state, 0, n - 1 - i);
+		void	   *t = all->elements[i].ptr_value;
+
+		all->elements[i].ptr_value = all->elements[j].ptr_value;
+		all->elements[j].ptr_value = t;
+	}
+	st->objects = list_truncate(all, Min(n, pipeline_analyze_objects));
+	st->objects_ready = true;
+
+	reservoir_init_selection_state(&rstate, targrows);
+	for (;;)
+	{
+		MemoryContext old;
+		bool		found;
+
+		vacuum_delay_point();
+		MemoryContextReset(rowcxt);
+		old = MemoryContextSwitchTo(rowcxt);
+		ExecClearTuple(slot);
+		found = scan_next(st, slot);
+		MemoryContextSwitchTo(old);
+		if (!found)
+			break;
+
+		/* Vitter's reservoir sampling, as file_fdw does */
+		if (numrows < targrows)
+			rows[numrows++] = heap_form_tuple(slot->tts_tupleDescriptor, slot->tts_values,
+											  slot->tts_isnull);
+		else
+		{
+			if (rowstoskip < 0)
+				rowstoskip = reservoir_get_next_S(&rstate, seen, targrows);
+			if (rowstoskip <= 0)
+			{
+				int			k = (int) (targrows * sampler_random_fract(&rstate.randstate));
+
+				heap_freetuple(rows[k]);
+				rows[k] = heap_form_tuple(slot->tts_tupleDescriptor, slot->tts_values,
+										  slot->tts_isnull);
+			}
+			rowstoskip -= 1;
+		}
+		seen += 1;
+	}
+
+	/* extrapolate by bytes: the sample's rows per byte, times all bytes */
+	*totalrows = st->bytes_read > 0 ? seen * total_bytes / (double) st->bytes_read : seen;
+	*totaldeadrows = 0;
+	ereport(elevel,
+			(errmsg("\"%s\": read %d of %d objects, %.0f rows; %d rows in sample, %.0f estimated total rows",
+					RelationGetRelationName(rel), list_length(st->objects), n, seen, numrows,
+					*totalrows)));
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextDelete(st->cxt);
+	return numrows;
 }
