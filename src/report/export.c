@@ -229,7 +229,7 @@ format_content_type(ExportFormat format)
  */
 ExportResult
 export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
-			 Oid serverid, bool allow_empty)
+			 Oid serverid, bool allow_empty, const char *title)
 {
 	ExportResult result = {NULL, 0, 0};
 	S3Config	cfg;
@@ -276,7 +276,7 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 	{
 		if (format == EXPORT_SVG)
 		{
-			char	   *svg = chart_svg(query, NULL);
+			char	   *svg = chart_svg(query, title);
 
 			result.rows = 1;
 			writer_write(w, svg, strlen(svg), false);
@@ -445,7 +445,7 @@ pipeline_export(PG_FUNCTION_ARGS)
 				 errhint("Valid values are: gzip, none.")));
 
 	r = export_query(query, uri, export_format_from_name(format),
-					 strcmp(compression, "gzip") == 0, export_server(server), allow_empty);
+					 strcmp(compression, "gzip") == 0, export_server(server), allow_empty, NULL);
 
 	if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");

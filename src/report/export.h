@@ -28,7 +28,8 @@ typedef struct ExportResult
 extern char *pipeline_default_server;
 
 extern ExportResult export_query(const char *query, const char *uri, ExportFormat format,
-								 bool gzip, Oid serverid, bool allow_empty);
+								 bool gzip, Oid serverid, bool allow_empty,
+								 const char *title);
 extern ExportFormat export_format_from_name(const char *name);
 extern Oid	export_server(const char *name);
 

@@ -375,7 +375,7 @@ export_result(ReportDef *def, List *todo, TimestampTz started)
 		 (strlen(uri) > 3 && strcmp(uri + strlen(uri) - 3, ".gz") == 0));
 
 	return export_query(psprintf("SELECT * FROM %s", def->target), uri, fmt, gzip,
-						export_server(def->server), false).uri;
+						export_server(def->server), false, def->name).uri;
 }
 
 RunResult *

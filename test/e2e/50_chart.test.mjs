@@ -422,7 +422,7 @@ test("a report exported as SVG charts the rows its run just wrote", async () => 
   assert.equal(obj.ContentType, "image/svg+xml");
   const svg = await obj.Body.transformToString();
   // the rows of this very run, not the empty table of before it
-  assert.equal(svg, await chart(`SELECT * FROM batterychart`));
+  assert.equal(svg, await chart(`SELECT * FROM batterychart`, "batterychart"), "titled with the report's name");
   const s = await parse(svg);
   assert.equal(s.error, undefined, s.error);
   assert.deepEqual(s.legend, devices);
