@@ -739,20 +739,33 @@ publish_counters(S3ScanState *st)
  * ----------------------------------------------------------------
  */
 
+/* Newlines in p[0..n): a loop the compiler turns into vector code. */
+static size_t
+count_newlines(const char *p, size_t n)
+{
+	size_t		count = 0;
+
+	for (size_t i = 0; i < n; i++)
+		count += p[i] == '\n';
+	return count;
+}
+
 /* Count the lines of the data buffer up to "off" (monotonic). */
 static void
 advance_lines(S3ScanState *st, size_t off)
 {
 	const char *p = st->data + st->line_pos;
-	const char *end = st->data + off;
+	size_t		n;
+	size_t		lines;
 
 	if (off <= st->line_pos)
 		return;
-	while ((p = memchr(p, '\n', end - p)) != NULL)
+	n = off - st->line_pos;
+	lines = count_newlines(p, n);
+	if (lines > 0)
 	{
-		st->line_no++;
-		p++;
-		st->line_start = p - st->data;
+		st->line_no += lines;
+		st->line_start = ((const char *) memrchr(p, '\n', n) - st->data) + 1;
 	}
 	st->line_pos = off;
 }
