@@ -116,7 +116,7 @@ _PG_init(void)
 							"Seconds a received message stays invisible to other consumers while its reports run.",
 							NULL,
 							&pipeline_visibility_timeout,
-							300, 1, 12 * 3600,
+							600, 1, 12 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pipeline.max_attempts",
@@ -144,7 +144,7 @@ _PG_init(void)
 							"Default longest run of a report; a longer run is cancelled and recorded as failed.",
 							"Each report can set its own with create_report(..., timeout => ...).",
 							&pipeline_report_timeout,
-							600000, 0, INT_MAX,
+							300000, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 

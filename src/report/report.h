@@ -62,6 +62,13 @@ extern RunResult *report_skip(const char *name, const char *trigger, const char 
 extern List *report_dispatch(List *objects);
 extern List *report_run_after(const char *upstream, Bitmapset *msgs);
 
+/*
+ * Called before a run starts, with its timeout: the worker extends the
+ * visibility of the messages being handled so that SQS does not deliver
+ * them again while a long run is still going.
+ */
+extern void (*report_run_starting_hook) (int timeout_ms);
+
 /* GUC */
 extern int	pipeline_report_timeout;
 

@@ -52,7 +52,8 @@
 
 List	   *report_trigger_uris = NIL;
 uint64		pipeline_scan_bytes = 0;
-int			pipeline_report_timeout = 600000;
+int			pipeline_report_timeout = 300000;
+void		(*report_run_starting_hook) (int timeout_ms) = NULL;
 
 /* Our own timeout: a report that runs too long is cancelled. */
 static TimeoutId report_timeout_id = MAX_TIMEOUTS;
@@ -443,6 +444,8 @@ report_run(const char *name, const char *trigger, List *objects)
 	}
 	r->objects = list_length(uris);
 
+	if (report_run_starting_hook)
+		report_run_starting_hook(def->timeout_ms);
 	started = GetCurrentTimestamp();
 	bytes_before = pipeline_scan_bytes;
 	if (report_timeout_id == MAX_TIMEOUTS)

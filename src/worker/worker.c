@@ -50,7 +50,7 @@
 #include "worker/worker.h"
 
 int			pipeline_poll_wait = 20;
-int			pipeline_visibility_timeout = 300;
+int			pipeline_visibility_timeout = 600;
 int			pipeline_max_attempts = 5;
 int			pipeline_retry_delay = 10;
 int			pipeline_history_days = 30;
@@ -339,6 +339,30 @@ insert_dead_letter(Queue *q, SqsMessage *m, const char *reason)
 	SPI_finish();
 }
 
+/* The batch being handled, for extending its visibility during long runs. */
+static Queue *batch_queue = NULL;
+static List *batch_msgs = NIL;
+static TimestampTz batch_visible_at = 0;	/* when SQS would deliver it again */
+
+/*
+ * report_run_starting_hook: before a run, make sure the batch's messages
+ * stay invisible for the run's whole timeout (and ten seconds to commit).
+ */
+static void
+extend_visibility(int timeout_ms)
+{
+	TimestampTz need = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms + 10000);
+	int			secs = Min((timeout_ms + 10000) / 1000 + 1, 12 * 3600);
+	ListCell   *lc;
+
+	if (batch_queue == NULL || need <= batch_visible_at)
+		return;
+	foreach(lc, batch_msgs)
+		sqs_change_visibility(batch_queue->client, batch_queue->url,
+							  ((SqsMessage *) lfirst(lc))->receipt_handle, secs);
+	batch_visible_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), secs * 1000L);
+}
+
 /*
  * process_batch: run the reports a batch of messages asks for, in one
  * transaction, then delete the messages that are done with.
@@ -385,6 +409,8 @@ process_batch(Queue *q, List *msgs)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	batch_queue = q;
+	batch_msgs = msgs;
 	PG_TRY();
 	{
 		List	   *results = triggers ? report_dispatch(triggers) : NIL;
@@ -445,6 +471,9 @@ process_batch(Queue *q, List *msgs)
 		}
 	}
 	PG_END_TRY();
+
+	batch_queue = NULL;
+	batch_msgs = NIL;
 
 	/*
 	 * Only now, after the commit, and once it is on disk whatever
@@ -583,7 +612,12 @@ finish_receive(Queue *q)
 		st_->last_poll = GetCurrentTimestamp();
 	});
 	if (msgs != NIL)
+	{
+		/* received just now with pipeline.visibility_timeout */
+		batch_visible_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   pipeline_visibility_timeout * 1000L - 5000);
 		process_batch(q, msgs);
+	}
 }
 
 /* Forget history older than pipeline.history_retention. */
@@ -648,6 +682,7 @@ pipeline_worker_main(Datum arg)
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pipeline worker loop",
 									 ALLOCSET_DEFAULT_SIZES);
 	http = http_client_create(worker_cxt);
+	report_run_starting_hook = extend_visibility;
 
 	for (;;)
 	{

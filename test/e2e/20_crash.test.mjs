@@ -31,10 +31,14 @@ before(async () => {
     SELECT pipeline.create_report(name => 'slowreport', source => 's3://${bucket}/in/slow/',
       query => $$SELECT device_id, slow(battery) AS battery, src FROM ping
                  WHERE src = ANY (pipeline.trigger_uris())$$,
-      target => 'slowresult', mode => 'append');
+      target => 'slowresult', mode => 'append', timeout => '5 seconds');
+    CREATE FUNCTION slow7(x float8) RETURNS float8 LANGUAGE sql AS $$ SELECT x FROM pg_sleep(7) $$;
+    SELECT pipeline.create_report(name => 'longreport', source => 's3://${bucket}/in/long/',
+      query => $$SELECT device_id, slow7(battery) AS battery FROM ping WHERE src = ANY (pipeline.trigger_uris())$$,
+      target => 'longresult', mode => 'append', timeout => '30 seconds');
     SELECT pipeline.create_report(name => 'fastreport', source => 's3://${bucket}/in/fast/',
       query => $$SELECT device_id, battery, src FROM ping WHERE src = ANY (pipeline.trigger_uris())$$,
-      target => 'fastresult', mode => 'append');`);
+      target => 'fastresult', mode => 'append', timeout => '5 seconds');`);
   await sql(db, `SELECT pipeline.add_queue('crash-q', $1, 'lake')`, [queueUrl("crash-q")]);
   // the test cluster commits asynchronously (synchronous_commit = off): make
   // the set-up durable before crashing the server on purpose
@@ -84,4 +88,23 @@ test("kill -9 after the commit, before the message is deleted: the redelivery ru
   assert.equal((await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'fastreport'`))[0].n, 1,
     "one run");
   assert.deepEqual(await sql(db, `SELECT device_id FROM fastresult`), [{ device_id: "c" }], "one copy of the rows");
+});
+
+test("a run longer than the visibility timeout keeps its message invisible", async () => {
+  const { sqs, sqssdk } = await import("./lib.mjs");
+  const attrs = async () => (await sqs.send(new sqssdk.GetQueueAttributesCommand({
+    QueueUrl: queueUrl("crash-q"),
+    AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+  }))).Attributes;
+  await put(bucket, "in/long/c.json", [{ device_id: "l", battery: 1 }]);
+  await waitFor("the long run to be under way", async () =>
+    (await sql("postgres", `SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pipeline worker'
+                             AND datname = $1 AND wait_event = 'PgSleep'`, [db])).length === 1);
+  // the cluster's pipeline.visibility_timeout is 5 s: without an extension the message would be back
+  await new Promise((r) => setTimeout(r, 6000));
+  const a = await attrs();
+  assert.equal(a.ApproximateNumberOfMessages, "0", "not visible again during the run");
+  assert.equal(a.ApproximateNumberOfMessagesNotVisible, "1");
+  await waitFor("the run and the deletion", async () => (await queueDepth("crash-q")) === 0, 30000);
+  assert.equal((await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'longreport'`))[0].n, 1);
 });
