@@ -153,13 +153,25 @@ owner_of(const char *table, const char *name)
 										  &isnull));
 }
 
-static void
-check_owner(Oid owner, const char *kind, const char *name)
+/*
+ * The owner of queue or report "name" (table "queues" or "reports"), after
+ * checking that it exists and that the caller may act as its owner.
+ * Caller is connected to SPI.
+ */
+static Oid
+check_owned(const char *table, const char *kind, const char *name)
 {
+	Oid			owner = owner_of(table, name);
+
+	if (!OidIsValid(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("%s \"%s\" does not exist", kind, name)));
 	if (!has_privs_of_role(GetUserId(), owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of %s \"%s\"", kind, name)));
+	return owner;
 }
 
 static void
@@ -254,16 +266,10 @@ pipeline_drop_queue(PG_FUNCTION_ARGS)
 	char	   *name = arg_text(fcinfo, 0, "name", true);
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
-	Oid			owner;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	owner = owner_of("queues", name);
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" does not exist", name)));
-	check_owner(owner, "queue", name);
+	(void) check_owned("queues", "queue", name);
 	values[0] = CStringGetTextDatum(name);
 	spi_internal("DELETE FROM pipeline.queues WHERE name = $1", 1, types, values, NULL, false);
 	SPI_finish();
@@ -540,16 +546,10 @@ pipeline_drop_report(PG_FUNCTION_ARGS)
 	char	   *name = arg_text(fcinfo, 0, "name", true);
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
-	Oid			owner;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	owner = owner_of("reports", name);
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("report \"%s\" does not exist", name)));
-	check_owner(owner, "report", name);
+	(void) check_owned("reports", "report", name);
 	values[0] = CStringGetTextDatum(name);
 	spi_internal("SELECT name FROM pipeline.reports WHERE after = $1 ORDER BY name LIMIT 1",
 				 1, types, values, NULL, true);
@@ -594,18 +594,12 @@ pipeline_run_report(PG_FUNCTION_ARGS)
 {
 	char	   *name = arg_text(fcinfo, 0, "name", true);
 	RunResult  *r;
-	Oid			owner;
 	List	   *results;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	owner = owner_of("reports", name);
+	(void) check_owned("reports", "report", name);
 	SPI_finish();
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("report \"%s\" does not exist", name)));
-	check_owner(owner, "report", name);
 
 	r = report_run(name, "manual", NIL);
 	results = list_make1(r);

@@ -140,21 +140,29 @@ load_report(const char *name)
  * for the same key: S3 may deliver out of order, and the object now holds
  * the newer content anyway.
  */
+/* Parameters $1..$5 of the queries on pipeline.processed. */
+static void
+version_args(const char *report, const EventObject *o, Datum *args, char *nulls)
+{
+	args[0] = CStringGetTextDatum(report);
+	args[1] = CStringGetTextDatum(o->bucket);
+	args[2] = CStringGetTextDatum(o->key);
+	args[3] = CStringGetTextDatum(event_object_version(o));
+	memset(nulls, ' ', 5);
+	if (o->sequencer && o->sequencer[0])
+		args[4] = CStringGetTextDatum(o->sequencer);
+	else
+		nulls[4] = 'n';
+}
+
 static bool
 already_processed(const char *report, const EventObject *o)
 {
 	Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[5];
-	char		nulls[5] = "     ";
+	char		nulls[5];
 
-	args[0] = CStringGetTextDatum(report);
-	args[1] = CStringGetTextDatum(o->bucket);
-	args[2] = CStringGetTextDatum(o->key);
-	args[3] = CStringGetTextDatum(event_object_version(o));
-	if (o->sequencer && o->sequencer[0])
-		args[4] = CStringGetTextDatum(o->sequencer);
-	else
-		nulls[4] = 'n';
+	version_args(report, o, args, nulls);
 	if (SPI_execute_with_args("SELECT 1 FROM pipeline.processed "
 							  "WHERE report = $1 AND bucket = $2 AND key = $3 "
 							  "  AND (version = $4 OR "
@@ -171,16 +179,10 @@ mark_processed(const char *report, const EventObject *o, int64 run_id)
 {
 	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
 	Datum		args[6];
-	char		nulls[6] = "      ";
+	char		nulls[6];
 
-	args[0] = CStringGetTextDatum(report);
-	args[1] = CStringGetTextDatum(o->bucket);
-	args[2] = CStringGetTextDatum(o->key);
-	args[3] = CStringGetTextDatum(event_object_version(o));
-	if (o->sequencer && o->sequencer[0])
-		args[4] = CStringGetTextDatum(o->sequencer);
-	else
-		nulls[4] = 'n';
+	version_args(report, o, args, nulls);
+	nulls[5] = ' ';
 	args[5] = Int64GetDatum(run_id);
 	if (SPI_execute_with_args("INSERT INTO pipeline.processed "
 							  "  (report, bucket, key, version, sequencer, run_id) "
