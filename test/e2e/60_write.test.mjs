@@ -153,6 +153,14 @@ test("a report's export lands in S3 and triggers the second tier", async () => {
     [{ device_id: "d1", snapshots: 1 }, { device_id: "d2", snapshots: 1 }]);
 });
 
+test("a run that fails exports nothing", async () => {
+  await sql(db, `SELECT pipeline.create_report(name => 'broken', query => 'SELECT 1 / (count(*) - count(*)) AS x FROM devicebattery',
+                  target => 'broken', export => 's3://${bucket}/broken/')`);
+  await sql(db, `SELECT pipeline.run_report('broken')`);
+  assert.deepEqual((await runs("broken")).map((r) => [r.status, r.export_uri]), [["failed", null]]);
+  assert.deepEqual(await listKeys("broken/"), []);
+});
+
 test("chained inside PostgreSQL: after, and only_if_changed", async () => {
   await sql(db, `
     SELECT pipeline.create_report(name => 'low', query => 'SELECT device_id FROM devicebattery WHERE battery < 60',

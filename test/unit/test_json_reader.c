@@ -373,13 +373,15 @@ test_values(void)
 					 "{\"o\":7}\n"
 					 "{\"o\":{\"y\":[1]}}\n"
 					 "{\"o\":{\"x\":1},\"o\":{\"q\":2}}\n"
-					 "{\"o\":{\"x\":1},\"o\":3}\n",
+					 "{\"o\":{\"x\":1},\"o\":3}\n"
+					 "{\"o\":3,\"o\":{\"x\":1}}\n",
 					 f, 6,
 					 "{NUMBER<1>, NUMBER<1>, OBJECT<{\"x\":5,\"y\":{\"z\":\"deep\"}}>, NUMBER<5> i=5, STRING<deep>, OBJECT<{\"o\":{\"x\":5,\"y\":{\"z\":\"deep\"}},\"a\":1}>}\n"
 					 "{MISSING, MISSING, NUMBER<7>, MISSING, MISSING, OBJECT<{\"o\":7}>}\n"
 					 "{MISSING, MISSING, OBJECT<{\"y\":[1]}>, MISSING, MISSING, OBJECT<{\"o\":{\"y\":[1]}}>}\n"
-					 "{MISSING, MISSING, OBJECT<{\"q\":2}>, MISSING, MISSING, OBJECT<{\"o\":{\"x\":1},\"o\":{\"q\":2}}>}\n"
-					 "{MISSING, MISSING, NUMBER<3>, MISSING, MISSING, OBJECT<{\"o\":{\"x\":1},\"o\":3}>}\n"
+					 "{MISSING, MISSING, OBJECT<{\"x\":1}>, NUMBER<1> i=1, MISSING, OBJECT<{\"o\":{\"x\":1},\"o\":{\"q\":2}}>}\n"
+					 "{MISSING, MISSING, OBJECT<{\"x\":1}>, NUMBER<1> i=1, MISSING, OBJECT<{\"o\":{\"x\":1},\"o\":3}>}\n"
+					 "{MISSING, MISSING, NUMBER<3>, MISSING, MISSING, OBJECT<{\"o\":3,\"o\":{\"x\":1}}>}\n"
 					 "END\n");
 	{
 		JsonField	many[9];
@@ -398,8 +400,84 @@ test_values(void)
 		UNIT_CHECK(r == NULL, "the same path 9 times is refused");
 		json_reader_free(r);
 	}
-	check_transcript("duplicate keys: last wins",
-					 "{\"a\":1,\"b\":0,\"a\":\"two\"}\n", f, 1, "{STRING<two>}\nEND\n");
+	check_transcript("duplicate keys: the first counts",
+					 "{\"a\":1,\"b\":0,\"a\":\"two\"}\n", f, 1, "{NUMBER<1>}\nEND\n");
+	{
+		JsonField	d[] = {
+			{"a", JSON_WANT_INT64, false},
+			{"b", JSON_WANT_ANY, false},
+			{"o.x", JSON_WANT_INT64, false},
+			{"o.y", JSON_WANT_INT64, false},
+		};
+
+		/*
+		 * The same rule whether the duplicate comes before every requested
+		 * key was met (the walk goes on past it) or after (the walk has
+		 * stopped), at the top level and in nested objects, escaped or not.
+		 */
+		check_transcript("duplicate keys: the first counts, before and after the last key",
+						 "{\"a\":1,\"a\":2,\"b\":\"x\",\"o\":{\"x\":3,\"y\":4}}\n"
+						 "{\"a\":1,\"b\":\"x\",\"o\":{\"x\":3,\"y\":4},\"a\":2,\"b\":\"z\"}\n"
+						 "{\"o\":{\"x\":3,\"x\":5,\"y\":4,\"y\":6},\"a\":1,\"a\":{\"k\":[]},\"b\":null}\n"
+						 "{\"o\":{\"x\":3},\"o\":{\"x\":5,\"y\":6},\"a\":1,\"b\":\"x\"}\n"
+						 "{\"\\u0061\":1,\"a\":2,\"b\":\"x\",\"\\u0062\":\"y\"}\n"
+						 "{\"a\":\"s\",\"a\":7}\n",
+						 d, 4,
+						 "{NUMBER<1> i=1, STRING<x>, NUMBER<3> i=3, NUMBER<4> i=4}\n"
+						 "{NUMBER<1> i=1, STRING<x>, NUMBER<3> i=3, NUMBER<4> i=4}\n"
+						 "{NUMBER<1> i=1, NULL, NUMBER<3> i=3, NUMBER<4> i=4}\n"
+						 "{NUMBER<1> i=1, STRING<x>, NUMBER<3> i=3, MISSING}\n"
+						 "{NUMBER<1> i=1, STRING<x>, MISSING, MISSING}\n"
+						 "{STRING<s>, MISSING, MISSING, MISSING}\nEND\n");
+	}
+}
+
+/*
+ * The walk of a record stops once every requested key has been met: what
+ * follows is not looked at (beyond UTF-8, strings and brackets, which
+ * every record gets), while a record that lacks a requested key is walked
+ * to its end and its syntax errors found.
+ */
+static void
+test_early_stop(void)
+{
+	JsonField	f[] = {{"a", JSON_WANT_INT64, false}, {"o.x", JSON_WANT_ANY, false}};
+	JsonField	raw[] = {{"o", JSON_WANT_RAW, false}, {"o.x", JSON_WANT_ANY, false}};
+
+	check_transcript("early stop: syntax after the last requested key is not checked",
+					 "{\"a\":1,\"o\":{\"x\":\"s\"},\"b\" 2}\n"
+					 "{\"a\":1,\"o\":{\"x\":\"s\",},\"b\":2}\n"
+					 "{\"a\":1,\"o\":{\"x\":\"s\"}\"b\":2}\n",
+					 f, 2,
+					 "{NUMBER<1> i=1, STRING<s>}\n"
+					 "{NUMBER<1> i=1, STRING<s>}\n"
+					 "{NUMBER<1> i=1, STRING<s>}\nEND\n");
+	check_transcript("early stop: a missing key means a walk to the end",
+					 "{\"o\":{\"x\":\"s\"},\"b\" 2}\n"
+					 "{\"a\":1,\"o\":{\"y\":1,},\"b\":2}\n"
+					 "{\"o\":{\"x\":\"s\"},\"b\":2,}\n"
+					 "{\"o\":{\"x\":\"s\",\"y\":[1,{\"z\":2}]},\"a\":3,\"c\":[]}\n",
+					 f, 2,
+					 "BAD(invalid JSON record: The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc.) <{\"o\":{\"x\":\"s\"},\"b\" 2}>\n"
+					 "BAD(invalid JSON record: The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc.) <{\"a\":1,\"o\":{\"y\":1,},\"b\":2}>\n"
+					 "BAD(invalid JSON record: The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc.) <{\"o\":{\"x\":\"s\"},\"b\":2,}>\n"
+					 "{NUMBER<3> i=3, STRING<s>}\nEND\n");
+	check_transcript("early stop: not inside an object requested whole",
+					 "{\"o\":{\"x\":1,\"y\":[2,{\"z\":\"}\"}]},\"a\":0}\n"
+					 "{\"o\":{\"x\":1,\"y\" 2}}\n",
+					 raw, 2,
+					 "{OBJECT<{\"x\":1,\"y\":[2,{\"z\":\"}\"}]}>, NUMBER<1>}\n"
+					 "BAD(invalid JSON record: The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc.) <{\"o\":{\"x\":1,\"y\" 2}}>\n"
+					 "END\n");
+	check_transcript("no fields (count(*)): UTF-8 and brackets still checked",
+					 "{\"a\":1}\n{\"a\" 1}\n{\"a\":\"\xff\"}\n{\"a\":[1}}\n[{}, 2]\n",
+					 f, 0,
+					 "{}\n{}\n"
+					 "BAD(invalid JSON record: The input is not valid UTF-8) <{\"a\":\"\\xff\"}>\n"
+					 "BAD(invalid JSON record: mismatched brackets) <{\"a\":[1}}>\n"
+					 "{}\n"
+					 "BAD(invalid JSON record: array element is not an object) <2>\n"
+					 "END\n");
 }
 
 static void
@@ -526,7 +604,7 @@ test_bad_records(void)
 					 "BAD(invalid JSON record: record not complete at end of line) <{\"a\":4,>\n"
 					 "{NUMBER<5>}\n"
 					 "BAD(invalid JSON record: The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc.) <{\"a\" 6}>\n"
-					 "BAD(invalid JSON record: The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc.) <{\"a\":7,}>\n"
+					 "{NUMBER<7>}\n"		/* not checked after "a": see test_early_stop */
 					 "{NUMBER<8>}\n"
 					 "END\n");
 	check_transcript("bad record in concatenated input, then recovery",
@@ -857,6 +935,7 @@ main(void)
 	test_layouts();
 	test_strings();
 	test_values();
+	test_early_stop();
 	test_numbers();
 	test_elements();
 	test_bad_records();
