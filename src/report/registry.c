@@ -54,40 +54,6 @@ PG_FUNCTION_INFO_V1(pipeline_handle_event);
 PG_FUNCTION_INFO_V1(pipeline_trigger_uris);
 PG_FUNCTION_INFO_V1(pipeline_notify_worker);
 
-/* ----------------------------------------------------------------
- *		Waking the worker when the transaction commits
- * ----------------------------------------------------------------
- */
-
-static bool wake_registered = false;
-static bool wake_recheck = false;
-
-static void
-wake_at_commit(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_COMMIT)
-		pipeline_wake_worker(MyDatabaseId, wake_recheck);
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-	{
-		UnregisterXactCallback(wake_at_commit, NULL);
-		wake_registered = false;
-		wake_recheck = false;
-	}
-}
-
-/* The worker rereads queues and reports once this transaction commits. */
-void
-pipeline_wake_worker_at_commit(bool recheck)
-{
-	wake_recheck |= recheck;
-	if (!wake_registered)
-	{
-		RegisterXactCallback(wake_at_commit, NULL);
-		wake_registered = true;
-	}
-}
-
 /*
  * pipeline._notify_worker(): called by CREATE EXTENSION (and ALTER
  * EXTENSION) scripts, so that a worker starts without a restart.

@@ -163,6 +163,41 @@ pipeline_wake_worker(Oid dboid, bool recheck)
 		SetLatch(launcher);
 }
 
+/*
+ * Waking this database's worker when the transaction commits: what
+ * add_queue, create_report, CREATE and DROP EXTENSION changed is visible
+ * to it only then.
+ */
+
+static bool wake_registered = false;
+static bool wake_recheck = false;
+
+static void
+wake_at_commit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT)
+		pipeline_wake_worker(MyDatabaseId, wake_recheck);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		UnregisterXactCallback(wake_at_commit, NULL);
+		wake_registered = false;
+		wake_recheck = false;
+	}
+}
+
+/* The worker rereads queues and reports once this transaction commits. */
+void
+pipeline_wake_worker_at_commit(bool recheck)
+{
+	wake_recheck |= recheck;
+	if (!wake_registered)
+	{
+		RegisterXactCallback(wake_at_commit, NULL);
+		wake_registered = true;
+	}
+}
+
 /* ----------------------------------------------------------------
  *		Keeping workers out of DROP DATABASE's way
  * ----------------------------------------------------------------
