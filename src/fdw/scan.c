@@ -25,6 +25,9 @@
 
 #include <ctype.h>
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -739,13 +742,27 @@ publish_counters(S3ScanState *st)
  * ----------------------------------------------------------------
  */
 
-/* Newlines in p[0..n): a loop the compiler turns into vector code. */
+/*
+ * Newlines in p[0..n).  Every decoded byte passes here (error messages name
+ * lines), so 16 bytes at a time where SSE2 is there (every x86-64).
+ */
 static size_t
 count_newlines(const char *p, size_t n)
 {
 	size_t		count = 0;
+	size_t		i = 0;
 
-	for (size_t i = 0; i < n; i++)
+#ifdef __SSE2__
+	const __m128i nl = _mm_set1_epi8('\n');
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) (p + i));
+
+		count += __builtin_popcount(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)));
+	}
+#endif
+	for (; i < n; i++)
 		count += p[i] == '\n';
 	return count;
 }
