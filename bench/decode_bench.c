@@ -15,6 +15,13 @@
  *	  decode_bench [records (1000000)] [repeats (5)] [buffer KiB (256)]
  * Each figure is the median of the repeats.
  *
+ *	  valgrind --tool=callgrind --instr-atstart=no decode_bench --callgrind [records]
+ * runs each decoder once under callgrind instead (make ... callgrind):
+ * instrumentation is switched on after the data is generated and the
+ * counters dumped after each case, one callgrind.out file per case whose
+ * "desc: Trigger: Client Request:" line names it; instructions / records
+ * is the figure (bench/run prints it).
+ *
  * IDENTIFICATION
  *	  bench/decode_bench.c
  *
@@ -27,6 +34,13 @@
 #include <string.h>
 #include <time.h>
 #include <zlib.h>
+#ifdef HAVE_VALGRIND
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(name) ((void) (name))
+#endif
 
 #include "decode/inflate.h"
 #include "decode/iso8601.h"
@@ -311,9 +325,52 @@ report(const char *what, double *t, int reps, double mb, uint64_t recs)
 		   recs / med / 1e6, med);
 }
 
+/*
+ * --callgrind: each case once, counted on its own.  The names are what
+ * bench/run reports; keep them stable.
+ */
+static void
+callgrind_cases(const Buf *nd, const Buf *cat, const Buf *gz, const JsonField *all, int nall,
+				const JsonField *two, size_t bufsize)
+{
+	CALLGRIND_START_INSTRUMENTATION;
+	CALLGRIND_ZERO_STATS;
+	run_inflate(INFLATE_IMPL_ZLIB, gz, 256 * 1024);
+	CALLGRIND_DUMP_STATS_AT("inflate zlib");
+	if (inflater_have_isal())
+	{
+		CALLGRIND_ZERO_STATS;
+		run_inflate(INFLATE_IMPL_ISAL, gz, 256 * 1024);
+		CALLGRIND_DUMP_STATS_AT("inflate ISA-L");
+	}
+	CALLGRIND_ZERO_STATS;
+	run_json(nd, NULL, all, nall, bufsize, false);
+	CALLGRIND_DUMP_STATS_AT("JSON NDJSON all fields");
+	CALLGRIND_ZERO_STATS;
+	run_json(nd, NULL, two, 2, bufsize, false);
+	CALLGRIND_DUMP_STATS_AT("JSON NDJSON 2 fields");
+	CALLGRIND_ZERO_STATS;
+	run_json(cat, NULL, all, nall, bufsize, false);
+	CALLGRIND_DUMP_STATS_AT("JSON concatenated all fields");
+	CALLGRIND_ZERO_STATS;
+	run_json(nd, NULL, all, nall, bufsize, true);
+	CALLGRIND_DUMP_STATS_AT("JSON all fields + ISO-8601");
+	CALLGRIND_ZERO_STATS;
+	run_json(NULL, gz, all, nall, bufsize, true);
+	CALLGRIND_DUMP_STATS_AT("pipeline inflate + all + ISO-8601");
+}
+
 int
 main(int argc, char **argv)
 {
+	bool		cg = argc > 1 && strcmp(argv[1], "--callgrind") == 0;
+
+	if (cg)
+	{
+		argc--;
+		argv++;
+	}
+
 	uint64_t	nrec = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
 	int			reps = argc > 2 ? atoi(argv[2]) : 5;
 	size_t		bufsize = (argc > 3 ? strtoull(argv[3], NULL, 10) : 256) * 1024;
@@ -354,6 +411,13 @@ main(int argc, char **argv)
 	}
 	gz = gzip_buf(&nd);
 	mb = nd.len / 1e6;
+	if (cg)
+	{
+		printf("%llu records, %zu bytes NDJSON, %zu bytes gzip; record scanner: %s\n",
+			   (unsigned long long) nrec, nd.len, gz.len, json_reader_simd());
+		callgrind_cases(&nd, &cat, &gz, all, nall, two, bufsize);
+		return 0;
+	}
 	printf("%llu records, %.1f MB NDJSON (%.0f bytes/record), %.1f MB gzip -6; "
 		   "buffer %zu KiB; median of %d\n",
 		   (unsigned long long) nrec, mb, (double) nd.len / nrec, gz.len / 1e6,
