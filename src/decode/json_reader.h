@@ -6,11 +6,12 @@
  *	  extracts the requested fields of each record.
  *
  * This is the hot path of every scan.  It is pure C on the outside (the
- * implementation is a thin C++ wrapper over simdjson's On-Demand API) and
- * never calls into the PostgreSQL backend: no palloc, no ereport.  Errors
- * are returned as codes and messages; the caller decides how to report
- * them.  Memory is malloc'd; the caller frees the reader with
- * json_reader_free() (the FDW does it from a memory context reset callback).
+ * implementation is C++: our own SIMD record scanner and field walker,
+ * with simdjson for UTF-8 validation) and never calls into the PostgreSQL
+ * backend: no palloc, no ereport.  Errors are returned as codes and
+ * messages; the caller decides how to report them.  Memory is malloc'd;
+ * the caller frees the reader with json_reader_free() (the FDW does it
+ * from a memory context reset callback).
  *
  * Usage, for one object (stream of bytes):
  *
@@ -42,16 +43,26 @@
  * top-level arrays, which are streamed (never held whole) and may be mixed
  * with the other forms.  A UTF-8 byte order mark at the start is skipped.
  *
- * Bad records: invalid UTF-8, bad syntax, mismatched brackets, nesting
- * deeper than 1024, a top-level scalar, an array element that is not an
- * object: JSON_BAD_RECORD, and the reader goes on after the bad record's
- * closing bracket - or at the next line, when the input looks
- * newline-delimited and the bad record spans lines: a line break inside a
- * string or a '{' at the start of a line while a record is still open end
- * that record as a broken line.  At the end of input an unfinished record
- * is a bad record ("truncated record ...").  As with any On-Demand parser,
- * a malformed number or literal inside a value that was not requested may
- * go unnoticed.
+ * Bad records: invalid UTF-8, a raw control character in a string, bad
+ * syntax, mismatched brackets, nesting deeper than 1024, a top-level
+ * scalar, an array element that is not an object: JSON_BAD_RECORD, and
+ * the reader goes on after the bad record's closing bracket - or at the
+ * next line, when the input looks newline-delimited and the bad record
+ * spans lines: a line break inside a string or a '{' at the start of a
+ * line while a record is still open end that record as a broken line.  At
+ * the end of input an unfinished record is a bad record ("truncated
+ * record ...").
+ *
+ * What is checked beyond that: every requested value in full (a string's
+ * escapes, a number's grammar, an array or object whose text is asked for
+ * all the way down, the whole record when "" is requested), and the
+ * syntax of the record's objects as far as the walk goes.  Values that
+ * are not requested are skipped unchecked, as On-Demand parsers do (a
+ * malformed number or literal there goes unnoticed), and once every
+ * requested key of an object has been met, the rest of it is not looked
+ * at: a missing comma after the last requested field, or any syntax error
+ * when no field is requested (count(*)), is not a bad record.  A record
+ * that lacks a requested key is walked, and checked, to its end.
  *
  * IDENTIFICATION
  *	  src/decode/json_reader.h
@@ -99,8 +110,10 @@ typedef enum JsonKind
  * One requested field.  The same path may be requested up to 8 times (for
  * instance once as RAW and once as INT64); "loc" and "loc.lat" may both be
  * requested.  Keys that contain '.' cannot be named.  When a key appears
- * twice in an object the last one wins (a repeated object replaces all of
- * the earlier one's nested fields).
+ * twice in an object the first one counts and later ones are ignored,
+ * whatever their values are (so "o" and "o.x" always come from the same
+ * object): this lets the reader stop reading a record as soon as it has
+ * met every requested key.
  */
 typedef struct JsonField
 {

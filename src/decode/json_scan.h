@@ -25,7 +25,10 @@
  * are rare; the common block has none.  Brackets are then taken one by
  * one (a record has few), checking their kinds.  Reading up to 63 bytes
  * past len is fine: the caller guarantees the padding, and those bits are
- * masked off.
+ * masked off.  On the way, for a complete container, it notes whether any
+ * byte is >= 0x80 and whether a raw control character sits inside a
+ * string (so->nonascii, so->ctrl_in_string), which spares the walker a
+ * pass of its own over every byte.
  */
 static void
 SCAN_FUNCTION(const char *cbuf, size_t start, size_t len, ScanOut *so)
@@ -33,6 +36,8 @@ SCAN_FUNCTION(const char *cbuf, size_t start, size_t len, ScanOut *so)
 	const uint8_t *buf = (const uint8_t *) cbuf;
 	uint64_t	esc_carry = 0;	/* next block's byte 0 is escaped */
 	uint64_t	str_carry = 0;	/* all ones: block starts inside a string */
+	uint64_t	high = 0;		/* OR of the blocks' bytes >= 0x80 */
+	uint64_t	ctrl = 0;		/* ... and of control bytes in strings */
 	Brackets	br;
 
 	br.depth = 0;
@@ -43,6 +48,8 @@ SCAN_FUNCTION(const char *cbuf, size_t start, size_t len, ScanOut *so)
 	so->first_nl = JR_NONE;
 	so->broken_line = JR_NONE;
 	so->broken_in_string = false;
+	so->nonascii = false;
+	so->ctrl_in_string = false;
 
 	for (size_t i = start; i < len; i += 64)
 	{
@@ -53,6 +60,7 @@ SCAN_FUNCTION(const char *cbuf, size_t start, size_t len, ScanOut *so)
 		uint64_t	instr;
 		uint64_t	nl;
 		uint64_t	upto;
+		uint64_t	keep;
 
 		SCAN_CLASSIFY(buf + i, &m);
 		valid = (len - i >= 64) ? ~UINT64_C(0) : ((UINT64_C(1) << (len - i)) - 1);
@@ -99,7 +107,8 @@ SCAN_FUNCTION(const char *cbuf, size_t start, size_t len, ScanOut *so)
 
 			if (outside)
 			{
-				uint64_t	next_brace = m.brace >> 1;
+				/* '{' is an open bracket that is not square */
+				uint64_t	next_brace = (m.open & ~m.square) >> 1;
 
 				if (i + 64 < len && buf[i + 64] == '{')
 					next_brace |= UINT64_C(1) << 63;
@@ -116,13 +125,32 @@ SCAN_FUNCTION(const char *cbuf, size_t start, size_t len, ScanOut *so)
 				{
 					so->broken_line = i + __builtin_ctzll(stop);
 					so->broken_in_string = (instr >> __builtin_ctzll(stop)) & 1;
+					return;
 				}
-				return;
+				goto complete;
 			}
 		}
 
-		if (brackets(&br, m.open & ~instr & upto, m.close & ~instr & upto,
-					 m.square, i, so))
-			return;
+		if (!brackets(&br, m.open & ~instr & upto, m.close & ~instr & upto,
+					  m.square, i, so))
+		{
+			/*
+			 * What the walker leaves to us: whether the record has bytes
+			 * that need a UTF-8 check, and raw control characters in
+			 * strings (line breaks there have ended the record above).
+			 */
+			high |= m.high & upto;
+			ctrl |= m.ctrl & instr & upto;
+			continue;
+		}
+
+complete:
+		/* the record ends in this block: only count bytes up to its end */
+		keep = (so->end - i >= 64) ? ~UINT64_C(0) : (UINT64_C(1) << (so->end - i)) - 1;
+		high |= m.high & keep;
+		ctrl |= m.ctrl & instr & keep;
+		so->nonascii = (high != 0);
+		so->ctrl_in_string = (ctrl != 0);
+		return;
 	}
 }

@@ -5,8 +5,8 @@
  *
  * The common types (text, integers, floats, booleans, ISO-8601 dates and
  * timestamps, arrays of those) have fast paths that never call the type's
- * input function: simdjson already validated the syntax and UTF-8 and
- * parsed the numbers.  Everything else, and every value the fast path does
+ * input function: the JSON reader already checked the syntax and UTF-8 of
+ * the values it returns and parsed the numbers.  Everything else, and every value the fast path does
  * not like, goes through the type's input function, so users get exactly
  * PostgreSQL's semantics and error messages.
  *
@@ -438,7 +438,7 @@ conv_json(const ColumnConv *cc, const JsonValue *v, Datum *d, bool *isnull, Conv
 			return conv_timestamp(cc, v, d, err);
 
 		case CONV_JSON:
-			/* simdjson validated it: json is text that is valid JSON */
+			/* the reader checked requested values in full: valid JSON text */
 			return make_text(v->str, v->len, d, err);
 		case CONV_JSONB:
 			return call_input(cc, v->str, v->len, d, err);

@@ -7,17 +7,18 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sql } from "./lib.mjs";
+import { sql, createDatabase } from "./lib.mjs";
 
-const db = "postgres";
+const db = "e2e_tls";
 const dir = mkdtempSync(join(tmpdir(), "pipeline-tls-"));
 
 after(async () => {
-  await sql(db, `DROP SERVER IF EXISTS selfsigned CASCADE`);
+  await sql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   rmSync(dir, { recursive: true, force: true });
 });
 
 test("a self-signed HTTPS endpoint is refused: certificates are verified", async () => {
+  await createDatabase(db);
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
     "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
   let requests = 0;

@@ -720,6 +720,181 @@ test_deep(void)
 	free(in.s);
 }
 
+/*
+ * The input fed once, as one buffer whose padding is zeros (transcript()
+ * pads with JSON-looking junk): reads past the end of a record must not
+ * change anything, nor go past the padding (ASan runs see that).
+ */
+static char *
+transcript_zero_padded(const char *input, size_t n, const JsonField *fields, int nfields)
+{
+	JsonReader *r = json_reader_create(fields, nfields);
+	JsonValue  *values = calloc(nfields + 1, sizeof(JsonValue));
+	char	   *buf = calloc(n + JSON_READER_PADDING, 1);
+	Str			out = {0};
+	JsonResult	rc;
+
+	memcpy(buf, input, n);
+	json_reader_feed(r, buf, n, true);
+	while ((rc = json_reader_next(r, values)) != JSON_END && rc != JSON_NEED_MORE)
+	{
+		if (rc == JSON_RECORD)
+		{
+			str_add(&out, "{", 1);
+			for (int i = 0; i < nfields; i++)
+			{
+				if (i)
+					str_add(&out, ", ", 2);
+				print_value(&out, &values[i], fields[i].want);
+			}
+			str_add(&out, "}\n", 2);
+		}
+		else if (rc == JSON_BAD_RECORD)
+		{
+			const JsonError *e = json_reader_error(r);
+
+			str_addf(&out, "BAD(%s) <", e->message);
+			str_add_text(&out, e->record_text, e->record_len);
+			str_add(&out, ">\n", 2);
+		}
+		else
+			break;
+	}
+	str_add(&out, "END\n", 4);
+	json_reader_free(r);
+	free(values);
+	free(buf);
+	return out.s;
+}
+
+static void
+check_walk(const char *name, const char *input, const JsonField *fields, int nfields,
+		   const char *want)
+{
+	char	   *t = transcript_zero_padded(input, strlen(input), fields, nfields);
+
+	UNIT_CHECK_STR(t, want, "%s (zero padding)", name);
+	free(t);
+	check_transcript(name, input, fields, nfields, want);
+}
+
+/*
+ * The record walker: what it checks, what it leaves alone, and the
+ * corners where it must follow the scanner exactly.
+ */
+static void
+test_walker(void)
+{
+	JsonField	a[] = {{"a", JSON_WANT_ANY, false}};
+	JsonField	o[] = {{"o", JSON_WANT_ANY, false}, {"a", JSON_WANT_INT64, false}};
+	JsonField	whole[] = {{"", JSON_WANT_RAW, false}, {"a", JSON_WANT_ANY, false}};
+	JsonField	loc[] = {{"loc.lat", JSON_WANT_DOUBLE, false}, {"loc.lon", JSON_WANT_DOUBLE, false},
+	{"seq", JSON_WANT_INT64, false}};
+	JsonField	ab[] = {{"a", JSON_WANT_INT64, false}, {"ab", JSON_WANT_INT64, false}};
+	JsonField	fd[] = {{"n", JSON_WANT_DOUBLE, false}, {"n", JSON_WANT_INT64, false}};
+	JsonField	none[1];
+
+	/* a backslash outside strings escapes a quote there, as in the scanner */
+	check_walk("backslash outside strings, in a value skipped",
+			   "{\"x\":[\\\"y],\"a\":1}\n{\"x\":{\\\\\"}\":1},\"a\":2}\n{\"x\":[\\]],\"a\":3}\n{\"a\":4}",
+			   a, 1,
+			   "{NUMBER<1>}\n"
+			   "{NUMBER<2>}\n"
+			   /* brackets count even after a backslash: this one is "[]]" */
+			   "BAD(invalid JSON record: mismatched brackets) <{\"x\":[\\x5c]]>\n"
+			   "BAD(invalid JSON record: top-level value is not an object) <,>\n"
+			   "BAD(invalid JSON record: top-level value is not an object) <\"a\">\n"
+			   "BAD(invalid JSON record: top-level value is not an object) <:>\n"
+			   "BAD(invalid JSON record: top-level value is not an object) <3>\n"
+			   "BAD(invalid JSON record: top-level value is not an object) <}>\n"
+			   "{NUMBER<4>}\nEND\n");
+	check_walk("escaped quotes and brackets in strings skipped",
+			   "{\"x\":[\"]\\\"[\",{\"k\":\"}\\\\\"}],\"y\":\"\\\\\",\"a\":\"\\\"\"}", a, 1,
+			   "{STRING<\">}\nEND\n");
+
+	/* requested values are checked in full, the others are not */
+	check_walk("a requested container is checked in full",
+			   "{\"o\":{\"x\":1 \"y\":2},\"a\":1}\n"
+			   "{\"o\":[1,],\"a\":1}\n"
+			   "{\"o\":{\"x\":[1,{\"y\":tru}]},\"a\":1}\n"
+			   "{\"o\":[\"\\q\"],\"a\":1}\n"
+			   "{\"o\":{\"x\":[1,{\"y\":true}],\"z\":\"\\u00e9\"},\"a\":1}\n"
+			   "{\"b\":{\"x\":1 \"y\":[1,,tru,01,\"\\q\"]},\"a\":1}\n",
+			   o, 2,
+			   "BAD(invalid JSON record: The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc.) <{\"o\":{\"x\":1 \"y\":2},\"a\":1}>\n"
+			   "BAD(invalid JSON record: The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc.) <{\"o\":[1,],\"a\":1}>\n"
+			   "BAD(invalid JSON record: invalid literal) <{\"o\":{\"x\":[1,{\"y\":tru}]},\"a\":1}>\n"
+			   "BAD(invalid JSON record: Problem while parsing a string) <{\"o\":[\"\\x5cq\"],\"a\":1}>\n"
+			   "{OBJECT<{\"x\":[1,{\"y\":true}],\"z\":\"\\x5cu00e9\"}>, NUMBER<1> i=1}\n"
+			   "{MISSING, NUMBER<1> i=1}\nEND\n");
+	check_walk("the whole record, when requested, is checked in full",
+			   "{\"a\":1,\"b\":[1 2]}\n{\"a\":1,\"b\":[1,2]}\n", whole, 2,
+			   "BAD(invalid JSON record: The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc.) <{\"a\":1,\"b\":[1 2]}>\n"
+			   "{OBJECT<{\"a\":1,\"b\":[1,2]}>, NUMBER<1>}\nEND\n");
+
+	/* raw control characters in strings: bad anywhere, even unrequested */
+	check_walk("raw control character in a string",
+			   "{\"a\":1,\"b\":\"x\ty\"}\n{\"a\":\t2,\r\"b\":\"\\t\"}\n", a, 1,
+			   "BAD(invalid JSON record: Within strings, some characters must be escaped, we found unescaped characters) <{\"a\":1,\"b\":\"x\\x09y\"}>\n"
+			   "{NUMBER<2>}\nEND\n");
+	check_walk("raw control character in a string, no fields",
+			   "{\"b\":\"\x01\"}\n{}\n", none, 0,
+			   "BAD(invalid JSON record: Within strings, some characters must be escaped, we found unescaped characters) <{\"b\":\"\\x01\"}>\n"
+			   "{}\nEND\n");
+
+	/* \u escapes: surrogates must pair, four hex digits */
+	check_walk("bad unicode escapes",
+			   "{\"a\":\"\\udc00\"}\n{\"a\":\"\\ud83d\\u0041\"}\n{\"a\":\"\\ud83d\"}\n"
+			   "{\"a\":\"\\u12G4\"}\n{\"a\":\"\\u12\"}\n{\"a\":\"\\uDBFF\\uDFFF\\u0041\"}\n",
+			   a, 1,
+			   "BAD(invalid JSON record: Problem while parsing a string) <{\"a\":\"\\x5cudc00\"}>\n"
+			   "BAD(invalid JSON record: Problem while parsing a string) <{\"a\":\"\\x5cud83d\\x5cu0041\"}>\n"
+			   "BAD(invalid JSON record: Problem while parsing a string) <{\"a\":\"\\x5cud83d\"}>\n"
+			   "BAD(invalid JSON record: Problem while parsing a string) <{\"a\":\"\\x5cu12G4\"}>\n"
+			   "BAD(invalid JSON record: Problem while parsing a string) <{\"a\":\"\\x5cu12\"}>\n"
+			   "{STRING<\\xf4\\x8f\\xbf\\xbfA>}\nEND\n");
+
+	/* numbers beyond the fast path are still correctly rounded */
+	check_walk("long and extreme numbers",
+			   "{\"n\":-0.9670670930297359979979168901}\n{\"n\":123456789012345678901234567890}\n"
+			   "{\"n\":9007199254740993}\n{\"n\":0.000000000000000000000000001}\n"
+			   "{\"n\":1e-400}\n{\"n\":2.4703282292062328e-324}\n{\"n\":17976931348623157e292}\n"
+			   "{\"n\":-0}\n{\"n\":18446744073709551616}\n{\"n\":12345678.87654321}\n",
+			   fd, 2,
+			   "{NUMBER<-0.9670670930297359979979168901> d=-0.96706709302973604, NUMBER<-0.9670670930297359979979168901> i=?}\n"
+			   "{NUMBER<123456789012345678901234567890> d=1.2345678901234568e+29, NUMBER<123456789012345678901234567890> i=?}\n"
+			   "{NUMBER<9007199254740993> d=9007199254740992, NUMBER<9007199254740993> i=9007199254740993}\n"
+			   "{NUMBER<0.000000000000000000000000001> d=1e-27, NUMBER<0.000000000000000000000000001> i=?}\n"
+			   "{NUMBER<1e-400> d=0, NUMBER<1e-400> i=?}\n"
+			   "{NUMBER<2.4703282292062328e-324> d=4.9406564584124654e-324, NUMBER<2.4703282292062328e-324> i=?}\n"
+			   "{NUMBER<17976931348623157e292> d=1.7976931348623157e+308, NUMBER<17976931348623157e292> i=?}\n"
+			   "{NUMBER<-0> d=-0, NUMBER<-0> i=0}\n"
+			   "{NUMBER<18446744073709551616> d=1.8446744073709552e+19, NUMBER<18446744073709551616> i=?}\n"
+			   "{NUMBER<12345678.87654321> d=12345678.876543211, NUMBER<12345678.87654321> i=?}\n"
+			   "END\n");
+
+	/* stopping early inside a nested object skips the rest of it */
+	check_walk("early stop in a nested object",
+			   "{\"loc\":{\"lat\":1,\"lon\":2,\"alt\":{\"x\":[1,\"}\"]}},\"seq\":5}\n"
+			   "{\"loc\":{\"lon\":2,\"lat\":1},\"seq\":6,\"x\":[}}\n"
+			   "{\"seq\":7,\"loc\":{\"lat\":1}}\n",
+			   loc, 3,
+			   "{NUMBER<1> d=1, NUMBER<2> d=2, NUMBER<5> i=5}\n"
+			   /* the scanner still sees every bracket */
+			   "BAD(invalid JSON record: mismatched brackets) <{\"loc\":{\"lon\":2,\"lat\":1},\"seq\":6,\"x\":[}}>\n"
+			   "{NUMBER<1> d=1, MISSING, NUMBER<7> i=7}\n"
+			   "END\n");
+
+	/* keys remembered by position: a prefix or another order is no match */
+	check_walk("keys in another order, keys that are prefixes",
+			   "{\"ab\":1,\"a\":2}\n{\"a\":3,\"ab\":4}\n{\"abc\":0,\"a\":5,\"ab\":6}\n{\"a\":7}\n",
+			   ab, 2,
+			   "{NUMBER<2> i=2, NUMBER<1> i=1}\n"
+			   "{NUMBER<3> i=3, NUMBER<4> i=4}\n"
+			   "{NUMBER<5> i=5, NUMBER<6> i=6}\n"
+			   "{NUMBER<7> i=7, MISSING}\nEND\n");
+}
+
 /* A record bigger than the buffer: NEED_MORE with consumed at its start. */
 static void
 test_need_more(void)
@@ -936,6 +1111,7 @@ main(void)
 	test_strings();
 	test_values();
 	test_early_stop();
+	test_walker();
 	test_numbers();
 	test_elements();
 	test_bad_records();
