@@ -260,9 +260,6 @@ make_text(const char *s, size_t len, Datum *d, ConvError *err)
 		char	   *conv;
 
 		/* pg_any_to_server may throw for unconvertible characters */
-		ColumnConv	dummy;
-
-		memset(&dummy, 0, sizeof(dummy));
 		PG_TRY();
 		{
 			conv = pg_any_to_server(s, (int) len, PG_UTF8);

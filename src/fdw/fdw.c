@@ -587,7 +587,6 @@ typedef struct Reject
 static MemoryContext rejects_cxt = NULL;
 static List *rejects = NIL;
 static TimestampTz rejects_stmt = 0;
-static int64 rejects_dropped = 0;
 
 /* Most rejects remembered per statement; counting goes on beyond. */
 int			pipeline_max_rejects = 1000;
@@ -608,14 +607,10 @@ s3_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
 	{
 		MemoryContextReset(rejects_cxt);
 		rejects = NIL;
-		rejects_dropped = 0;
 		rejects_stmt = GetCurrentStatementStartTimestamp();
 	}
 	if (list_length(rejects) >= pipeline_max_rejects)
-	{
-		rejects_dropped++;
-		return;
-	}
+		return;					/* counted by the scan, not remembered */
 	old = MemoryContextSwitchTo(rejects_cxt);
 	r = palloc(sizeof(Reject));
 	r->relid = relid;

@@ -61,7 +61,6 @@ struct S3Get
 	uint64		delivered;		/* bytes handed to the caller */
 	uint64		received;		/* bytes received, resumed attempts included */
 	int			resumes;
-	bool		opened;
 };
 
 static void s3_raise(S3Client *c, const S3Call *call, HttpTransfer *x) pg_attribute_noreturn();
@@ -280,7 +279,6 @@ aws_start(S3Client *c, const char *service, const char *method,
 	req.body = body;
 	req.body_len = body_len;
 	req.stream_buffer = stream_buffer;
-	c->requests++;
 	return http_start(c->http, &req);
 }
 
@@ -321,7 +319,6 @@ s3_backoff(S3Client *c, int attempt)
 	double		cap = Min(5000.0, 100.0 * (double) (1 << Min(attempt, 10)));
 	long		ms = (long) (cap / 2 + pg_prng_double(&pg_global_prng_state) * cap / 2);
 
-	c->retries++;
 	http_sleep(ms);
 }
 
@@ -733,7 +730,6 @@ s3_get_open(S3Get *g, bool missing_ok)
 	if (http_info(g->xfer)->status != 200)
 		s3_raise(c, &g->call, g->xfer);
 	object_from_headers(&g->obj, http_info(g->xfer));
-	g->opened = true;
 	MemoryContextSwitchTo(old);
 	return true;
 }

@@ -33,10 +33,6 @@ typedef struct S3Client
 	S3Config	cfg;
 	HttpClient *http;
 	MemoryContext mcxt;
-
-	/* counters, for EXPLAIN ANALYZE and pipeline.runs */
-	uint64		requests;
-	uint64		retries;
 } S3Client;
 
 /* An object, as listed or as found by HEAD/GET. */
