@@ -28,11 +28,13 @@ OBJS = \
 	src/worker/worker.o \
 	src/worker/event.o \
 	src/report/registry.o \
+	src/report/target.o \
 	src/report/dispatch.o \
 	src/report/run.o \
 	src/report/chart.o \
 	src/report/export.o \
-	src/report/webhook.o
+	src/report/webhook.o \
+	src/util/privilege.o
 
 REGRESS = options errors reports
 REGRESS_OPTS = --load-extension=pipeline

@@ -91,13 +91,17 @@ function body(n, tag) {
 }
 const put = (key, b) => s3.send(new s3sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: b, ContentType: "application/gzip" }));
 
-// NOTIFY pipeline_runs: {"id":..,"report":..,"status":..,"objects":..,"rows":..}
+// NOTIFY pipeline_runs: the run's id; the rest from pipeline.runs
 const listener = await connect(o.db);
+const details = await connect(o.db);
 const notes = [];
 let onNote = () => {};
-listener.on("notification", (n) => {
+listener.on("notification", async (n) => {
   if (n.channel !== "pipeline_runs") return;
-  notes.push({ t: now(), ...JSON.parse(n.payload) });
+  const t = now();
+  const r = (await details.query(`SELECT id, report, status, objects, rows FROM pipeline.runs WHERE id = $1`,
+    [n.payload])).rows[0];
+  notes.push({ t, ...r });
   onNote();
 });
 await listener.query("LISTEN pipeline_runs");
@@ -243,4 +247,5 @@ if (only.has("throughput")) {
 }
 console.log(`\n(worker settings: ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(", ")})`);
 await listener.end();
+await details.end();
 await db.end();

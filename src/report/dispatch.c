@@ -4,6 +4,12 @@
  *	  Created objects -> the reports whose source prefix they fall under,
  *	  one run per report for all the objects that concern it.
  *
+ * An event runs only the reports of roles whose rights its sender has:
+ * the owner of the queue it came from, or the caller of handle_event.  A
+ * role that can hand in events (by owning a queue, or by calling
+ * handle_event) can make a report run, and can make versions count as
+ * processed; so it may do that only to reports it could run itself.
+ *
  * IDENTIFICATION
  *	  src/report/dispatch.c
  *
@@ -11,18 +17,21 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 
 #include "report/report.h"
 #include "s3/s3.h"
+#include "util/privilege.h"
 
 typedef struct ReportSource
 {
 	char	   *name;
 	char	   *source;
+	Oid			owner;
 } ReportSource;
 
 /* The enabled reports that have a source, by name. */
@@ -31,34 +40,32 @@ report_sources(void)
 {
 	List	   *result = NIL;
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			save_userid;
-	int			save_sec;
 	uint64		i;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_execute("SELECT name, source FROM pipeline.reports "
-					"WHERE enabled AND source IS NOT NULL ORDER BY name", false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.reports");
+	spi_internal("SELECT name, source, owner::oid FROM pipeline.reports "
+				 "WHERE enabled AND source IS NOT NULL ORDER BY name",
+				 0, NULL, NULL, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 		ReportSource *rs = palloc(sizeof(ReportSource));
+		bool		isnull;
 
 		rs->name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		rs->source = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		rs->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 3, &isnull));
 		result = lappend(result, rs);
 		MemoryContextSwitchTo(old);
 	}
-	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 	return result;
 }
 
 List *
-report_dispatch(List *objects)
+report_dispatch(List *objects, Oid sender)
 {
 	List	   *results = NIL;
 	List	   *sources = report_sources();
@@ -71,6 +78,8 @@ report_dispatch(List *objects)
 		ListCell   *oc;
 		RunResult  *r;
 
+		if (!has_privs_of_role(sender, rs->owner))
+			continue;
 		foreach(oc, objects)
 		{
 			TriggerObject *t = lfirst(oc);
@@ -91,8 +100,11 @@ report_dispatch(List *objects)
 
 /*
  * A fingerprint of a report's result table, for only_if_changed: equal
- * fingerprints, equal rows (in any order).  Read-write SPI calls: they see
- * what the upstream run just wrote in this transaction.
+ * fingerprints, equal rows (in any order).  Read as the upstream report's
+ * owner (the table is theirs to read, and whatever it is, it runs with no
+ * more rights than theirs), with the safe search_path: the name is
+ * qualified.  Read-write SPI calls: they see what the upstream run just
+ * wrote in this transaction.
  */
 static char *
 result_fingerprint(const char *report)
@@ -100,17 +112,25 @@ result_fingerprint(const char *report)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	char	   *target;
+	Oid			owner;
+	bool		isnull;
+	PrivSave	save;
+	char	   *result = NULL;
 
 	args[0] = CStringGetTextDatum(report);
-	if (SPI_execute_with_args("SELECT target FROM pipeline.reports WHERE name = $1",
-							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
+	spi_internal("SELECT target, owner::oid FROM pipeline.reports WHERE name = $1",
+				 1, argtypes, args, NULL, false, 1);
+	if (SPI_processed != 1)
 		return NULL;
 	target = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+										   &isnull));
+	priv_enter_role(&save, owner, NULL);
 	if (SPI_execute(psprintf("SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
-							 "FROM %s t", target), false, 1) != SPI_OK_SELECT)
-		return NULL;
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+							 "FROM %s t", target), false, 1) == SPI_OK_SELECT)
+		result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	priv_leave(&save);
+	return result;
 }
 
 typedef struct Downstream
@@ -135,22 +155,17 @@ report_run_after(const char *upstream, Bitmapset *msgs)
 	char	   *fingerprint = NULL;
 	bool		need_fingerprint = false;
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			save_userid;
-	int			save_sec;
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
 	uint64		i;
 	ListCell   *lc;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	args[0] = CStringGetTextDatum(upstream);
-	if (SPI_execute_with_args("SELECT name, only_if_changed, consumed_hash FROM pipeline.reports "
-							  "WHERE after = $1 AND enabled ORDER BY name",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.reports");
+	spi_internal("SELECT name, only_if_changed, consumed_hash FROM pipeline.reports "
+				 "WHERE after = $1 AND enabled ORDER BY name",
+				 1, argtypes, args, NULL, false, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -170,7 +185,6 @@ report_run_after(const char *upstream, Bitmapset *msgs)
 
 		fingerprint = f ? MemoryContextStrdup(cxt, f) : NULL;
 	}
-	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 
 	foreach(lc, downs)
@@ -194,16 +208,12 @@ report_run_after(const char *upstream, Bitmapset *msgs)
 			continue;
 		if (d->only_if_changed && fingerprint)
 		{
-			GetUserIdAndSecContext(&save_userid, &save_sec);
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
-			SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 			args[0] = CStringGetTextDatum(d->name);
 			args[1] = CStringGetTextDatum(fingerprint);
-			if (SPI_execute_with_args("UPDATE pipeline.reports SET consumed_hash = $2 WHERE name = $1",
-									  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not write pipeline.reports");
-			SetUserIdAndSecContext(save_userid, save_sec);
+			spi_internal("UPDATE pipeline.reports SET consumed_hash = $2 WHERE name = $1",
+						 2, argtypes, args, NULL, false, 0);
 			SPI_finish();
 		}
 		results = list_concat(results, report_run_after(r->report, msgs));

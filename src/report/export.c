@@ -52,6 +52,8 @@
 
 char	   *pipeline_default_server = NULL;
 
+static Oid	find_export_server(const char *name);
+
 typedef struct Writer
 {
 	S3Client   *client;
@@ -161,10 +163,23 @@ csv_field(StringInfo buf, const char *s)
 
 /*
  * The pipeline_s3 server whose endpoint and credentials an export uses: the
- * one named, else pipeline.default_server, else the only one there is.
+ * one named, else pipeline.default_server, else the only one there is.  The
+ * current user must have USAGE on it (a user mapping FOR PUBLIC does not
+ * make a server anyone's to write with).
  */
 Oid
 export_server(const char *name)
+{
+	Oid			serverid = find_export_server(name);
+	AclResult	acl = pg_foreign_server_aclcheck(serverid, GetUserId(), ACL_USAGE);
+
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_FOREIGN_SERVER, GetForeignServer(serverid)->servername);
+	return serverid;
+}
+
+static Oid
+find_export_server(const char *name)
 {
 	Relation	rel;
 	SysScanDesc scan;

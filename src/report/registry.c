@@ -23,6 +23,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -40,8 +42,10 @@
 
 #include "report/export.h"
 #include "report/report.h"
+#include "report/target.h"
 #include "report/webhook.h"
 #include "s3/s3.h"
+#include "util/privilege.h"
 #include "worker/event.h"
 #include "worker/worker.h"
 
@@ -84,24 +88,6 @@ arg_text(FunctionCallInfo fcinfo, int n, const char *name, bool required)
 	return text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
-/* Run SQL on our own tables with the extension's rights. */
-static int
-spi_internal(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-			 bool read_only)
-{
-	Oid			save_userid;
-	int			save_sec;
-	int			rc;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0);
-	SetUserIdAndSecContext(save_userid, save_sec);
-	if (rc < 0)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	return rc;
-}
-
 /* The owner of a queue or report; InvalidOid if there is none. */
 static Oid
 owner_of(const char *table, const char *name)
@@ -112,7 +98,7 @@ owner_of(const char *table, const char *name)
 
 	values[0] = CStringGetTextDatum(name);
 	spi_internal(psprintf("SELECT owner::oid FROM pipeline.%s WHERE name = $1", table),
-				 1, types, values, NULL, true);
+				 1, types, values, NULL, true, 0);
 	if (SPI_processed == 0)
 		return InvalidOid;
 	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
@@ -220,7 +206,7 @@ pipeline_add_queue(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("queue \"%s\" already exists", name)));
 	spi_internal("INSERT INTO pipeline.queues (name, url, server, owner) "
-				 "VALUES ($1, $2, $3, $4)", 4, types, values, NULL, false);
+				 "VALUES ($1, $2, $3, $4)", 4, types, values, NULL, false, 0);
 	SPI_finish();
 	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();
@@ -237,7 +223,7 @@ pipeline_drop_queue(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	(void) check_owned("queues", "queue", name);
 	values[0] = CStringGetTextDatum(name);
-	spi_internal("DELETE FROM pipeline.queues WHERE name = $1", 1, types, values, NULL, false);
+	spi_internal("DELETE FROM pipeline.queues WHERE name = $1", 1, types, values, NULL, false, 0);
 	SPI_finish();
 	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();
@@ -248,89 +234,11 @@ pipeline_drop_queue(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-/* The query must be one SELECT that parses and analyzes, for the caller. */
-static void
-check_query(const char *query)
-{
-	List	   *raw = raw_parser(query, RAW_PARSE_DEFAULT);
-	RawStmt    *stmt;
-	SPIPlanPtr	plan;
-
-	if (list_length(raw) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a report's query must be exactly one statement"),
-				 errdetail("The query has %d statements.", list_length(raw))));
-	stmt = linitial_node(RawStmt, raw);
-	if (!IsA(stmt->stmt, SelectStmt) || ((SelectStmt *) stmt->stmt)->intoClause != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("a report's query must be a SELECT"),
-				 errhint("The report writes the result into its target table itself.")));
-	/* parse analysis: tables, columns, functions and types must exist */
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_freeplan(plan);
-}
-
-/* "public.t" or "t" -> "schema"."t", resolved as the caller would create it. */
-static char *
-qualify_target(const char *target)
-{
-	List	   *names = stringToQualifiedNameList(target);
-	RangeVar   *rv = makeRangeVarFromNameList(names);
-	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
-	Oid			nsp;
-
-	if (OidIsValid(relid))
-	{
-		char		kind = get_rel_relkind(relid);
-
-		if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("target \"%s\" is not a table", target)));
-		nsp = get_rel_namespace(relid);
-	}
-	else
-	{
-		nsp = RangeVarGetCreationNamespace(rv);
-		if (pg_namespace_aclcheck(nsp, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to create \"%s\" in schema \"%s\"",
-							rv->relname, get_namespace_name(nsp))));
-	}
-	/* results never go into catalogs, nor into our own tables */
-	if (IsCatalogNamespace(nsp) || IsToastNamespace(nsp) ||
-		strcmp(get_namespace_name(nsp), "information_schema") == 0 ||
-		strcmp(get_namespace_name(nsp), "pipeline") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a report's target cannot be in schema \"%s\"", get_namespace_name(nsp))));
-	return quote_qualified_identifier(get_namespace_name(nsp), rv->relname);
-}
-
 /*
- * Create the target table, empty, with the query's columns, as the caller
- * (the report's owner): reports chained after this one can be defined at
- * once, and readers see "no rows yet" rather than "no such table".
- * WITH NO DATA neither plans nor runs the query.
+ * "after" must name a report the caller may act as the owner of (its runs
+ * start ours, and our run happens inside them), and must not come back to
+ * the new report.
  */
-static void
-create_target(const char *target, const char *query)
-{
-	List	   *names = stringToQualifiedNameList(target);
-
-	if (OidIsValid(RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true)))
-		return;
-	if (SPI_execute(psprintf("CREATE TABLE %s AS %s WITH NO DATA", target, query), false, 0)
-		!= SPI_OK_UTILITY)
-		elog(ERROR, "could not create the target table %s", target);
-}
-
-/* Refuse an "after" chain that would come back to the new report. */
 static void
 check_after(const char *name, const char *after)
 {
@@ -348,7 +256,7 @@ check_after(const char *name, const char *after)
 					 errdetail("The chain of \"after\" reports would be a cycle.")));
 		values[0] = CStringGetTextDatum(cur);
 		spi_internal("SELECT after FROM pipeline.reports WHERE name = $1", 1, types, values,
-					 NULL, true);
+					 NULL, true, 0);
 		if (SPI_processed == 0)
 		{
 			if (hops == 0)
@@ -361,6 +269,7 @@ check_after(const char *name, const char *after)
 		cur = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		hops++;
 	}
+	(void) check_owned("reports", "report", after);
 }
 
 /*
@@ -421,6 +330,8 @@ pipeline_create_report(PG_FUNCTION_ARGS)
 	char	   *bucket;
 	char	   *key;
 	char	   *search_path;
+	TupleDesc	columns;
+	Oid			relid;
 
 	check_name("report", name);
 	if (mode == NULL)
@@ -455,9 +366,12 @@ pipeline_create_report(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("report \"%s\" already exists", name),
 				 errhint("Drop it first with pipeline.drop_report('%s').", name)));
-	check_query(query);
-	target = qualify_target(target);
-	create_target(target, query);
+	columns = target_query_columns(query, true);
+	target = target_resolve(target, &relid);
+	if (OidIsValid(relid))
+		target_check_columns(relid, target, columns);
+	else
+		target_create(target, columns);
 	if (after)
 		check_after(name, after);
 	search_path = GetConfigOptionByName("search_path", NULL, false);
@@ -500,7 +414,7 @@ pipeline_create_report(PG_FUNCTION_ARGS)
 				 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
 				 "        coalesce($10, current_setting('pipeline.report_timeout')::interval), "
 				 "        $11, $12, $13, $14)",
-				 14, types, values, nulls, false);
+				 14, types, values, nulls, false, 0);
 	SPI_finish();
 	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();
@@ -518,15 +432,15 @@ pipeline_drop_report(PG_FUNCTION_ARGS)
 	(void) check_owned("reports", "report", name);
 	values[0] = CStringGetTextDatum(name);
 	spi_internal("SELECT name FROM pipeline.reports WHERE after = $1 ORDER BY name LIMIT 1",
-				 1, types, values, NULL, true);
+				 1, types, values, NULL, true, 0);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 				 errmsg("cannot drop report \"%s\" because report \"%s\" runs after it",
 						name, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
 				 errhint("Drop the reports that run after it first.")));
-	spi_internal("DELETE FROM pipeline.processed WHERE report = $1", 1, types, values, NULL, false);
-	spi_internal("DELETE FROM pipeline.reports WHERE name = $1", 1, types, values, NULL, false);
+	spi_internal("DELETE FROM pipeline.processed WHERE report = $1", 1, types, values, NULL, false, 0);
+	spi_internal("DELETE FROM pipeline.reports WHERE name = $1", 1, types, values, NULL, false, 0);
 	SPI_finish();
 	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();
@@ -614,7 +528,7 @@ pipeline_handle_event(PG_FUNCTION_ARGS)
 		t->msg = 0;
 		triggers = lappend(triggers, t);
 	}
-	results = report_dispatch(triggers);
+	results = report_dispatch(triggers, GetUserId());
 	report_outcome(results);
 	foreach(lc, results)
 	{
@@ -652,4 +566,131 @@ pipeline_trigger_uris(PG_FUNCTION_ARGS)
 	foreach(lc, report_trigger_uris)
 		elems[foreach_current_index(lc)] = CStringGetTextDatum(strVal(lfirst(lc)));
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* ----------------------------------------------------------------
+ *		Roles that own queues and reports
+ * ----------------------------------------------------------------
+ */
+
+/* The OIDs of a list of RoleSpecs, as an oid[] Datum. */
+static Datum
+role_array(List *roles, bool missing_ok)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(roles), 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, roles)
+	{
+		Oid			role = get_rolespec_oid(lfirst(lc), missing_ok);
+
+		if (OidIsValid(role))
+			elems[n++] = ObjectIdGetDatum(role);
+	}
+	return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+}
+
+/*
+ * registry_role_utility: keep queues and reports from outliving their
+ * owner, as PostgreSQL's own dependencies do for the objects a role owns.
+ * Called by the ProcessUtility hook: before DROP ROLE (refused while the
+ * role owns queues or reports in this database), after DROP OWNED (drops
+ * them) and REASSIGN OWNED (gives them to the new owner).  A role's
+ * queues and reports in other databases are not visible from here: a
+ * report whose owner no longer exists never runs, and a queue whose owner
+ * no longer exists is not polled.
+ */
+void
+registry_role_utility(Node *stmt, bool after)
+{
+	Oid			types[2] = {OIDARRAYOID, OIDOID};
+	Datum		values[2];
+
+	if (!OidIsValid(get_extension_oid("pipeline", true)) || !IsTransactionState())
+		return;
+	if (IsA(stmt, DropRoleStmt) && !after)
+	{
+		DropRoleStmt *drop = (DropRoleStmt *) stmt;
+
+		values[0] = role_array(drop->roles, true);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		spi_internal("SELECT owner::oid, kind, name, count(*) OVER () FROM ("
+					 "  SELECT owner, 'report' AS kind, name FROM pipeline.reports "
+					 "  WHERE owner = ANY ($1) "
+					 "  UNION ALL "
+					 "  SELECT owner, 'queue', name FROM pipeline.queues WHERE owner = ANY ($1)) o "
+					 "ORDER BY kind DESC, name LIMIT 1",
+					 1, types, values, NULL, true, 0);
+		if (SPI_processed > 0)
+		{
+			bool		isnull;
+			Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+															   SPI_tuptable->tupdesc, 1, &isnull));
+			int64		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc, 4, &isnull));
+
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("role \"%s\" cannot be dropped because it owns pipeline queues or reports",
+							GetUserNameFromId(owner, false)),
+					 n > 1
+					 ? errdetail("It owns %s \"%s\" and " INT64_FORMAT " other queues or reports in database \"%s\".",
+								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
+								 n - 1, get_database_name(MyDatabaseId))
+					 : errdetail("It owns %s \"%s\" in database \"%s\".",
+								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
+								 get_database_name(MyDatabaseId)),
+					 errhint("Drop them, or use REASSIGN OWNED or DROP OWNED in each database first.")));
+		}
+		SPI_finish();
+	}
+	else if (IsA(stmt, DropOwnedStmt) && after)
+	{
+		values[0] = role_array(((DropOwnedStmt *) stmt)->roles, false);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		spi_internal("SELECT d.name, r.name FROM pipeline.reports d "
+					 "JOIN pipeline.reports r ON r.name = d.after "
+					 "WHERE r.owner = ANY ($1) AND d.owner <> ALL ($1) ORDER BY 1 LIMIT 1",
+					 1, types, values, NULL, true, 0);
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot drop report \"%s\" because report \"%s\" runs after it",
+							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+					 errhint("Drop the reports that run after it first.")));
+		spi_internal("DELETE FROM pipeline.processed p USING pipeline.reports r "
+					 "WHERE p.report = r.name AND r.owner = ANY ($1)",
+					 1, types, values, NULL, false, 0);
+		/* the last of each "after" chain first: the others are referred to */
+		do
+			spi_internal("DELETE FROM pipeline.reports WHERE owner = ANY ($1) AND name NOT IN "
+						 "  (SELECT after FROM pipeline.reports WHERE after IS NOT NULL)",
+						 1, types, values, NULL, false, 0);
+		while (SPI_processed > 0);
+		spi_internal("DELETE FROM pipeline.queues WHERE owner = ANY ($1)",
+					 1, types, values, NULL, false, 0);
+		SPI_finish();
+		pipeline_wake_worker_at_commit(false);
+	}
+	else if (IsA(stmt, ReassignOwnedStmt) && after)
+	{
+		ReassignOwnedStmt *re = (ReassignOwnedStmt *) stmt;
+
+		values[0] = role_array(re->roles, false);
+		values[1] = ObjectIdGetDatum(get_rolespec_oid(re->newrole, false));
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		spi_internal("UPDATE pipeline.reports SET owner = $2 WHERE owner = ANY ($1)",
+					 2, types, values, NULL, false, 0);
+		spi_internal("UPDATE pipeline.queues SET owner = $2 WHERE owner = ANY ($1)",
+					 2, types, values, NULL, false, 0);
+		SPI_finish();
+		pipeline_wake_worker_at_commit(false);
+	}
 }

@@ -14,6 +14,7 @@
 #define PIPELINE_REPORT_H
 
 #include "nodes/bitmapset.h"
+#include "nodes/nodes.h"
 #include "nodes/pg_list.h"
 
 #include "worker/event.h"
@@ -56,10 +57,12 @@ extern RunResult *report_skip(const char *name, const char *trigger, const char 
 
 /*
  * Run every report that the objects concern, one run per report; returns
- * a list of RunResult.  Reports chained with "after" follow their
+ * a list of RunResult.  Only reports of roles whose rights "sender" has
+ * (the owner of the queue the objects came from, or the caller of
+ * handle_event) run.  Reports chained with "after" follow their
  * upstream's successful runs.
  */
-extern List *report_dispatch(List *objects);
+extern List *report_dispatch(List *objects, Oid sender);
 extern List *report_run_after(const char *upstream, Bitmapset *msgs);
 
 /*
@@ -68,6 +71,9 @@ extern List *report_run_after(const char *upstream, Bitmapset *msgs);
  * them again while a long run is still going.
  */
 extern void (*report_run_starting_hook) (int timeout_ms);
+
+/* DROP ROLE, DROP OWNED, REASSIGN OWNED (from the ProcessUtility hook) */
+extern void registry_role_utility(Node *stmt, bool after);
 
 /* GUC */
 extern int	pipeline_report_timeout;

@@ -41,14 +41,17 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timeout.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "report/export.h"
 #include "report/report.h"
+#include "report/target.h"
 #include "report/webhook.h"
 #include "s3/sigv4.h"
 #include "utils/datetime.h"
 #include "s3/s3.h"
+#include "util/privilege.h"
 
 List	   *report_trigger_uris = NIL;
 uint64		pipeline_scan_bytes = 0;
@@ -105,12 +108,11 @@ load_report(const char *name)
 	Datum		d;
 
 	args[0] = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT name, query, target, mode, search_path, owner::oid, "
-							  "       enabled, (extract(epoch FROM timeout) * 1000)::int, "
-							  "       export, export_format, server, webhook "
-							  "FROM pipeline.reports WHERE name = $1 FOR UPDATE",
-							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read report \"%s\"", name);
+	spi_internal("SELECT name, query, target, mode, search_path, owner::oid, "
+				 "       enabled, (extract(epoch FROM timeout) * 1000)::int, "
+				 "       export, export_format, server, webhook "
+				 "FROM pipeline.reports WHERE name = $1 FOR UPDATE",
+				 1, argtypes, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -163,14 +165,13 @@ already_processed(const char *report, const EventObject *o)
 	char		nulls[5];
 
 	version_args(report, o, args, nulls);
-	if (SPI_execute_with_args("SELECT 1 FROM pipeline.processed "
-							  "WHERE report = $1 AND bucket = $2 AND key = $3 "
-							  "  AND (version = $4 OR "
-							  "       (sequencer IS NOT NULL AND $5 IS NOT NULL AND "
-							  "        pipeline.sequencer_cmp(sequencer, $5) > 0)) "
-							  "LIMIT 1",
-							  5, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.processed");
+	spi_internal("SELECT 1 FROM pipeline.processed "
+				 "WHERE report = $1 AND bucket = $2 AND key = $3 "
+				 "  AND (version = $4 OR "
+				 "       (sequencer IS NOT NULL AND $5 IS NOT NULL AND "
+				 "        pipeline.sequencer_cmp(sequencer, $5) > 0)) "
+				 "LIMIT 1",
+				 5, argtypes, args, nulls, false, 1);
 	return SPI_processed > 0;
 }
 
@@ -184,47 +185,40 @@ mark_processed(const char *report, const EventObject *o, int64 run_id)
 	version_args(report, o, args, nulls);
 	nulls[5] = ' ';
 	args[5] = Int64GetDatum(run_id);
-	if (SPI_execute_with_args("INSERT INTO pipeline.processed "
-							  "  (report, bucket, key, version, sequencer, run_id) "
-							  "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-							  6, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write pipeline.processed");
+	spi_internal("INSERT INTO pipeline.processed "
+				 "  (report, bucket, key, version, sequencer, run_id) "
+				 "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+				 6, argtypes, args, nulls, false, 0);
 }
 
-/* Does the target table exist yet (resolved as the owner would)? */
-static bool
-target_exists(const char *target)
-{
-	List	   *names = stringToQualifiedNameList(target);
-
-	return OidIsValid(RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true));
-}
-
-/* The run's statements, as the report's owner. */
+/*
+ * The run's statements, as the report's owner: the target is created again
+ * if it was dropped, and the result goes in by column name.
+ */
 static int64
 execute_report(ReportDef *def)
 {
-	int64		rows;
+	TupleDesc	columns = target_query_columns(def->query, false);
+	Oid			relid;
 	int			rc;
 
-	if (!target_exists(def->target))
+	(void) target_resolve(def->target, &relid);
+	if (!OidIsValid(relid))
+		target_create(def->target, columns);
+	else
 	{
-		rc = SPI_execute(psprintf("CREATE TABLE %s AS %s", def->target, def->query), false, 0);
-		if (rc != SPI_OK_UTILITY)
-			elog(ERROR, "CREATE TABLE AS failed: %s", SPI_result_code_string(rc));
-		return (int64) SPI_processed;
+		target_check_columns(relid, def->target, columns);
+		if (!def->append)
+		{
+			rc = SPI_execute(psprintf("DELETE FROM %s", def->target), false, 0);
+			if (rc != SPI_OK_DELETE)
+				elog(ERROR, "DELETE failed: %s", SPI_result_code_string(rc));
+		}
 	}
-	if (!def->append)
-	{
-		rc = SPI_execute(psprintf("DELETE FROM %s", def->target), false, 0);
-		if (rc != SPI_OK_DELETE)
-			elog(ERROR, "DELETE failed: %s", SPI_result_code_string(rc));
-	}
-	rc = SPI_execute(psprintf("INSERT INTO %s %s", def->target, def->query), false, 0);
+	rc = SPI_execute(target_insert_sql(def->target, columns, def->query), false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "INSERT failed: %s", SPI_result_code_string(rc));
-	rows = (int64) SPI_processed;
-	return rows;
+	return (int64) SPI_processed;
 }
 
 static int64
@@ -260,13 +254,12 @@ record_run(RunResult *r, const char *trigger, List *uris, TimestampTz started,
 		args[9] = CStringGetTextDatum(r->export_uri);
 	else
 		nulls[9] = 'n';
-	if (SPI_execute_with_args("INSERT INTO pipeline.runs "
-							  "  (report, trigger, trigger_uris, status, started_at, finished_at, "
-							  "   rows, bytes, objects, error, export_uri) "
-							  "VALUES ($1, $2, $3, $4, $5, clock_timestamp(), $6, $7, $8, $9, $10) "
-							  "RETURNING id",
-							  10, argtypes, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not write pipeline.runs");
+	spi_internal("INSERT INTO pipeline.runs "
+				 "  (report, trigger, trigger_uris, status, started_at, finished_at, "
+				 "   rows, bytes, objects, error, export_uri) "
+				 "VALUES ($1, $2, $3, $4, $5, clock_timestamp(), $6, $7, $8, $9, $10) "
+				 "RETURNING id",
+				 10, argtypes, args, nulls, false, 1);
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
@@ -300,16 +293,15 @@ run_summary(const RunResult *r, const char *trigger)
 	return buf.data;
 }
 
-/* NOTIFY pipeline_runs: delivered when the transaction commits. */
+/*
+ * NOTIFY pipeline_runs, delivered when the transaction commits.  Any role
+ * may LISTEN on any channel, so the payload is the run's id only: what the
+ * run was is in pipeline.runs, which shows each role its own runs.
+ */
 static void
-notify_run(const char *summary)
+notify_run(int64 run_id)
 {
-	char	   *payload = pstrdup(summary);
-
-	/* NOTIFY payloads are limited to 8000 bytes */
-	if (strlen(payload) >= 8000)
-		payload[7999] = '\0';
-	Async_Notify("pipeline_runs", payload);
+	Async_Notify("pipeline_runs", psprintf(INT64_FORMAT, run_id));
 }
 
 /* Is this error one we record as a failed run, rather than pass on? */
@@ -381,14 +373,19 @@ export_result(ReportDef *def, List *todo, TimestampTz started)
 						export_server(def->server), false, def->name).uri;
 }
 
+/* Does the role still exist?  (A report of a dropped role never runs.) */
+static bool
+role_exists(Oid role)
+{
+	return SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role));
+}
+
 RunResult *
 report_run(const char *name, const char *trigger, List *objects)
 {
 	RunResult  *r = palloc0(sizeof(RunResult));
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	Oid			save_userid;
-	int			save_sec;
 	ReportDef  *def;
 	List	   *todo = NIL;
 	List	   *uris = NIL;
@@ -402,16 +399,12 @@ report_run(const char *name, const char *trigger, List *objects)
 	foreach(lc, objects)
 		r->msgs = bms_add_member(r->msgs, ((TriggerObject *) lfirst(lc))->msg);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	/* our own tables are read and written with the extension's rights */
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	def = load_report(name);
 	if (!def->enabled && strcmp(trigger, "manual") != 0)
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
 		SPI_finish();
 		return r;
 	}
@@ -440,7 +433,6 @@ report_run(const char *name, const char *trigger, List *objects)
 	}
 	if (objects != NIL && todo == NIL)
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
 		SPI_finish();
 		return r;
 	}
@@ -457,17 +449,17 @@ report_run(const char *name, const char *trigger, List *objects)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		int			nestlevel = NewGUCNestLevel();
+		PrivSave	save;
+
+		if (!role_exists(def->owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("the owner of report \"%s\" no longer exists", name),
+					 errhint("Drop the report, or give it to an existing role with REASSIGN OWNED.")));
 
 		/* as the owner, like REFRESH MATERIALIZED VIEW */
-		SetUserIdAndSecContext(def->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		if (def->search_path)
-			(void) set_config_option("search_path", def->search_path, PGC_USERSET,
-									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		report_trigger_uris = NIL;
+		priv_enter_role(&save, def->owner, def->search_path);
 		report_trigger_uris = uris;
-
 		report_timed_out = false;
 		if (def->timeout_ms > 0)
 			enable_timeout_after(report_timeout_id, def->timeout_ms);
@@ -477,9 +469,8 @@ report_run(const char *name, const char *trigger, List *objects)
 		if (def->export)
 			r->export_uri = export_result(def, todo, started);
 		disable_timeout(report_timeout_id, false);
-		AtEOXact_GUC(true, nestlevel);
+		priv_leave(&save);
 
-		SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 		r->status = "succeeded";
 		r->run_id = record_run(r, trigger, uris, started, pipeline_scan_bytes - bytes_before);
 		foreach(lc, todo)
@@ -500,10 +491,10 @@ report_run(const char *name, const char *trigger, List *objects)
 		if (!run_error_is_recordable(edata))
 			PG_RE_THROW();
 		FlushErrorState();
+		/* also gives back the user id and settings of before the run */
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 
 		failed = true;
 		r->status = "failed";
@@ -520,15 +511,10 @@ report_run(const char *name, const char *trigger, List *objects)
 
 	if (failed)
 		r->run_id = record_run(r, trigger, uris, started, pipeline_scan_bytes - bytes_before);
-	{
-		char	   *summary = run_summary(r, trigger);
+	notify_run(r->run_id);
+	if (def->webhook)
+		webhook_enqueue(name, r->run_id, def->webhook, run_summary(r, trigger));
 
-		notify_run(summary);
-		if (def->webhook)
-			webhook_enqueue(name, r->run_id, def->webhook, summary);
-	}
-
-	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 	return r;
 }
@@ -541,19 +527,14 @@ RunResult *
 report_skip(const char *name, const char *trigger, const char *why)
 {
 	RunResult  *r = palloc0(sizeof(RunResult));
-	Oid			save_userid;
-	int			save_sec;
 
 	r->report = pstrdup(name);
 	r->status = "skipped";
 	r->error = pstrdup(why);
-	GetUserIdAndSecContext(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	r->run_id = record_run(r, trigger, NIL, GetCurrentTimestamp(), 0);
-	notify_run(run_summary(r, trigger));
-	SetUserIdAndSecContext(save_userid, save_sec);
+	notify_run(r->run_id);
 	SPI_finish();
 	return r;
 }

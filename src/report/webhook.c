@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 
 #include "report/webhook.h"
+#include "util/privilege.h"
 #include "worker/worker.h"
 
 char	   *pipeline_webhook_hosts = NULL;
@@ -46,10 +47,9 @@ webhook_enqueue(const char *report, int64 run_id, const char *url, const char *p
 	values[1] = Int64GetDatum(run_id);
 	values[2] = CStringGetTextDatum(url);
 	values[3] = CStringGetTextDatum(payload);
-	if (SPI_execute_with_args("INSERT INTO pipeline.webhooks (report, run_id, url, payload) "
-							  "VALUES ($1, $2, $3, $4)",
-							  4, types, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write pipeline.webhooks");
+	spi_internal("INSERT INTO pipeline.webhooks (report, run_id, url, payload) "
+				 "VALUES ($1, $2, $3, $4)",
+				 4, types, values, NULL, false, 0);
 	pipeline_wake_worker_at_commit(false);
 }
 
@@ -93,10 +93,9 @@ webhook_deliver(HttpClient *http)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	if (SPI_execute("SELECT id, url, payload, attempts FROM pipeline.webhooks "
-					"WHERE delivered_at IS NULL AND NOT gave_up AND next_attempt <= now() "
-					"ORDER BY id LIMIT 20 FOR UPDATE SKIP LOCKED", false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.webhooks");
+	spi_internal("SELECT id, url, payload, attempts FROM pipeline.webhooks "
+				 "WHERE delivered_at IS NULL AND NOT gave_up AND next_attempt <= now() "
+				 "ORDER BY id LIMIT 20 FOR UPDATE SKIP LOCKED", 0, NULL, NULL, NULL, false, 0);
 	due = SPI_tuptable;
 	n = SPI_processed;
 	if (n > 0)
@@ -121,13 +120,12 @@ webhook_deliver(HttpClient *http)
 		values[2] = Int32GetDatum(attempts);
 		values[3] = Int32GetDatum(pipeline_webhook_max_attempts);
 		/* back-off: 1, 2, 4 ... seconds, at most an hour */
-		if (SPI_execute_with_args("UPDATE pipeline.webhooks SET attempts = $3, last_error = $2, "
-								  "  delivered_at = CASE WHEN $2 IS NULL THEN now() END, "
-								  "  gave_up = $2 IS NOT NULL AND $3 >= $4, "
-								  "  next_attempt = now() + least(3600, 2 ^ ($3 - 1)) * interval '1 second' "
-								  "WHERE id = $1",
-								  4, types, values, nulls, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not write pipeline.webhooks");
+		spi_internal("UPDATE pipeline.webhooks SET attempts = $3, last_error = $2, "
+					 "  delivered_at = CASE WHEN $2 IS NULL THEN now() END, "
+					 "  gave_up = $2 IS NOT NULL AND $3 >= $4, "
+					 "  next_attempt = now() + least(3600, 2 ^ ($3 - 1)) * interval '1 second' "
+					 "WHERE id = $1",
+					 4, types, values, nulls, false, 0);
 		if (err && attempts >= pipeline_webhook_max_attempts)
 			ereport(LOG,
 					(errmsg("pipeline gave up delivering a run summary to webhook \"%s\" after %d attempts",
@@ -135,9 +133,9 @@ webhook_deliver(HttpClient *http)
 					 errdetail_internal("%s", err)));
 	}
 
-	if (SPI_execute("SELECT min(next_attempt) FROM pipeline.webhooks "
-					"WHERE delivered_at IS NULL AND NOT gave_up", true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
+	spi_internal("SELECT min(next_attempt) FROM pipeline.webhooks "
+				 "WHERE delivered_at IS NULL AND NOT gave_up", 0, NULL, NULL, NULL, true, 1);
+	if (SPI_processed == 1)
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 

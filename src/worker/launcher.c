@@ -45,11 +45,13 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "report/report.h"
 #include "worker/worker.h"
 
 PipelineShared *pipeline_shared = NULL;
@@ -320,10 +322,15 @@ pipeline_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOn
 	const char *dbname = exclusive_database(pstmt->utilityStmt);
 	bool		dropping = IsA(pstmt->utilityStmt, DropdbStmt);
 
+	bool		roles = IsA(pstmt->utilityStmt, DropRoleStmt) ||
+		IsA(pstmt->utilityStmt, DropOwnedStmt) || IsA(pstmt->utilityStmt, ReassignOwnedStmt);
+
 	if (dbname)
 		pause_db_worker(dbname, 60000);
 	if (drops_extension(pstmt->utilityStmt))
 		pipeline_wake_worker_at_commit(false);
+	if (roles)
+		registry_role_utility(pstmt->utilityStmt, false);
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
@@ -332,6 +339,8 @@ pipeline_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOn
 		else
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 									queryEnv, dest, qc);
+		if (roles)
+			registry_role_utility(pstmt->utilityStmt, true);
 	}
 	PG_FINALLY();
 	{
@@ -561,7 +570,8 @@ PG_FUNCTION_INFO_V1(pipeline_queue_stats);
 
 /*
  * pipeline.queue_stats(): what this database's worker says about each of
- * its queues (behind the pipeline.status view).
+ * its queues (behind the pipeline.status view): the queues of roles whose
+ * rights the caller has.
  */
 Datum
 pipeline_queue_stats(PG_FUNCTION_ARGS)
@@ -587,6 +597,9 @@ pipeline_queue_stats(PG_FUNCTION_ARGS)
 		QueueStats *q = &copy.queues[i];
 		Datum		values[12];
 		bool		nulls[12] = {0};
+
+		if (!has_privs_of_role(GetUserId(), q->owner))
+			continue;
 
 		values[0] = CStringGetTextDatum(q->name);
 		values[1] = Int32GetDatum(copy.pid > 0 ? copy.pid : 0);

@@ -38,6 +38,7 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -46,6 +47,7 @@
 #include "report/webhook.h"
 #include "s3/credentials.h"
 #include "s3/sqs.h"
+#include "util/privilege.h"
 #include "worker/event.h"
 #include "worker/worker.h"
 
@@ -191,9 +193,8 @@ reload_queues(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT name, url, server, owner::oid FROM pipeline.queues ORDER BY name",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.queues");
+	spi_internal("SELECT name, url, server, owner::oid FROM pipeline.queues ORDER BY name",
+				 0, NULL, NULL, NULL, true, 0);
 
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -305,6 +306,7 @@ reload_queues(void)
 			strlcpy(my_slot->queues[nstats].name, q->name, PIPELINE_NAME_LEN);
 			strlcpy(my_slot->queues[nstats].state, q->client ? "polling" : "failing", 16);
 		}
+		my_slot->queues[nstats].owner = q->owner;
 		q->stats = nstats++;
 	}
 	my_slot->nqueues = nstats;
@@ -331,11 +333,10 @@ insert_dead_letter(Queue *q, SqsMessage *m, const char *reason)
 	values[4] = Int32GetDatum(m->receive_count);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("INSERT INTO pipeline.dead_letters "
-							  "  (queue, message_id, body, reason, attempts) "
-							  "VALUES ($1, $2, $3, $4, $5)",
-							  5, types, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write pipeline.dead_letters");
+	spi_internal("INSERT INTO pipeline.dead_letters "
+				 "  (queue, message_id, body, reason, attempts) "
+				 "VALUES ($1, $2, $3, $4, $5)",
+				 5, types, values, NULL, false, 0);
 	SPI_finish();
 }
 
@@ -413,7 +414,7 @@ process_batch(Queue *q, List *msgs)
 	batch_msgs = msgs;
 	PG_TRY();
 	{
-		List	   *results = triggers ? report_dispatch(triggers) : NIL;
+		List	   *results = triggers ? report_dispatch(triggers, q->owner) : NIL;
 
 		foreach(lc, results)
 		{
@@ -634,12 +635,12 @@ prune_history(void)
 	pgstat_report_activity(STATE_RUNNING, "pruning history");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	SPI_execute_with_args("DELETE FROM pipeline.runs "
-						  "WHERE finished_at < now() - make_interval(days => $1)",
-						  1, types, values, NULL, false, 0);
-	SPI_execute_with_args("DELETE FROM pipeline.processed "
-						  "WHERE processed_at < now() - make_interval(days => $1)",
-						  1, types, values, NULL, false, 0);
+	spi_internal("DELETE FROM pipeline.runs "
+				 "WHERE finished_at < now() - make_interval(days => $1)",
+				 1, types, values, NULL, false, 0);
+	spi_internal("DELETE FROM pipeline.processed "
+				 "WHERE processed_at < now() - make_interval(days => $1)",
+				 1, types, values, NULL, false, 0);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -675,6 +676,13 @@ pipeline_worker_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(my_dboid, InvalidOid, 0);
 	pgstat_report_appname("pipeline worker");
+
+	/*
+	 * Not the database's search_path (its owner may have set one with
+	 * ALTER DATABASE): every statement of ours also fixes its own, this is
+	 * for anything that would not.
+	 */
+	SetConfigOption("search_path", PIPELINE_SAFE_SEARCH_PATH, PGC_USERSET, PGC_S_SESSION);
 	worker_attach();
 
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "pipeline worker",

@@ -24,6 +24,7 @@
 typedef struct QueueStats
 {
 	char		name[PIPELINE_NAME_LEN];
+	Oid			owner;			/* who may see these statistics */
 	char		state[16];		/* polling, backing off, failing */
 	TimestampTz last_poll;		/* last answered ReceiveMessage */
 	TimestampTz last_message;

@@ -188,11 +188,17 @@ test("every finished run is announced with NOTIFY pipeline_runs", async () => {
   c.on("notification", (n) => seen.push(n));
   await c.query("LISTEN pipeline_runs");
   await put(bucket, "raw/v0/deviceping/notify.json", [{ device_id: "n1", battery: 5, ts: "2026-11-25T12:00:00Z" }]);
-  const n = await waitFor("a notification", async () => seen.find((x) => JSON.parse(x.payload).report === "devicebattery"));
-  const p = JSON.parse(n.payload);
-  assert.equal(p.status, "succeeded");
-  assert.equal(p.trigger, "event");
-  assert.ok(p.id > 0);
+  // the payload is the run's id (any role may LISTEN): the rest is in pipeline.runs
+  const run = await waitFor("a notification", async () => {
+    for (const x of seen) {
+      assert.match(x.payload, /^[0-9]+$/);
+      const r = await sql(db, `SELECT * FROM pipeline.runs WHERE id = $1`, [x.payload]);
+      if (r.length && r[0].report === "devicebattery") return r[0];
+    }
+    return null;
+  });
+  assert.equal(run.status, "succeeded");
+  assert.equal(run.trigger, "event");
   await c.end();
 });
 

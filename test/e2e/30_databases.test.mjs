@@ -85,11 +85,18 @@ test("a report runs with its owner's rights: no reading a table through it", asy
     INSERT INTO secret VALUES ('the crown jewels');
     CREATE FOREIGN TABLE t (v int) SERVER lake OPTIONS (uri 's3://${bucket}/owner/');
     GRANT SELECT ON t TO pipeline_alice;`);
+  // a query its owner may not run is refused at creation...
+  await assert.rejects(sql(db, `SET ROLE pipeline_alice;
+    SELECT pipeline.create_report(name => 'sneaky', source => 's3://${bucket}/owner/',
+      query => 'SELECT s FROM secret', target => 'loot');`), /permission denied for table secret/);
+  // ... and one whose owner lost the right fails when it runs
+  await sql(db, `GRANT SELECT ON secret TO pipeline_alice`);
   await sql(db, `SET ROLE pipeline_alice;
     SELECT pipeline.create_report(name => 'sneaky', source => 's3://${bucket}/owner/',
       query => 'SELECT s FROM secret', target => 'loot');
     SELECT pipeline.create_report(name => 'honest', source => 's3://${bucket}/owner/',
       query => 'SELECT sum(v) AS total FROM t', target => 'mine');`);
+  await sql(db, `REVOKE SELECT ON secret FROM pipeline_alice`);
   // what the worker (a superuser) does when the object arrives
   await put(bucket, "owner/1.json", [{ v: 5 }]);
   await sql(db, `SELECT * FROM pipeline.handle_event($1::jsonb)`,

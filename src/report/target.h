@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * target.h
+ *	  A report's query and its result table: the query's columns (checked
+ *	  as the owner would run it), the table created from them, and the
+ *	  result written into it by column name.
+ *
+ * IDENTIFICATION
+ *	  src/report/target.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PIPELINE_TARGET_H
+#define PIPELINE_TARGET_H
+
+#include "access/tupdesc.h"
+
+/*
+ * The result columns of a report's query, which must be exactly one SELECT
+ * that parses and analyzes for the current user; with check_rights, also
+ * that the current user may read every table and view it reads.
+ */
+extern TupleDesc target_query_columns(const char *query, bool check_rights);
+
+/*
+ * "t" or "s.t" -> the quoted, qualified name of the existing table, or of
+ * the one the current user would create (*relid InvalidOid then).
+ */
+extern char *target_resolve(const char *target, Oid *relid);
+
+/* Errors unless every column of the query is a column of the table, by name. */
+extern void target_check_columns(Oid relid, const char *target, TupleDesc columns);
+
+/* Create the (empty) table with the query's columns, as the current user. */
+extern void target_create(const char *target, TupleDesc columns);
+
+/* INSERT INTO target (the query's columns, by name) query */
+extern char *target_insert_sql(const char *target, TupleDesc columns, const char *query);
+
+#endif							/* PIPELINE_TARGET_H */
