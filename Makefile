@@ -26,8 +26,13 @@ OBJS = \
 	src/fdw/convert.o \
 	src/worker/launcher.o \
 	src/worker/worker.o \
+	src/worker/queues.o \
 	src/worker/event.o \
 	src/report/registry.o \
+	src/report/invoke.o \
+	src/report/roles.o \
+	src/report/tasks.o \
+	src/report/outbox.o \
 	src/report/target.o \
 	src/report/dispatch.o \
 	src/report/run.o \

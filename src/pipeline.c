@@ -19,7 +19,9 @@
 #include "fdw/fdw.h"
 #include "pipeline.h"
 #include "report/export.h"
+#include "report/outbox.h"
 #include "report/report.h"
+#include "report/tasks.h"
 #include "report/webhook.h"
 #include "s3/http.h"
 #include "s3/s3.h"
@@ -113,22 +115,22 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pipeline.visibility_timeout",
-							"Seconds a received message stays invisible to other consumers while its reports run.",
-							NULL,
+							"Seconds a received message stays invisible to other consumers while the worker takes it.",
+							"The worker deletes a message as soon as the tasks it became are committed; a worker that crashes before leaves it to come back after this long.",
 							&pipeline_visibility_timeout,
-							600, 1, 12 * 3600,
+							30, 1, 12 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pipeline.max_attempts",
-							"Deliveries of a message whose reports fail before it is kept as a dead letter.",
-							NULL,
+							"Attempts at an object whose report run fails before it is kept as a dead letter.",
+							"Each report can set its own with create_report(..., max_attempts => ...).",
 							&pipeline_max_attempts,
 							5, 1, 1000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pipeline.retry_delay",
-							"Seconds before a message whose report failed is delivered again; doubles with each attempt.",
-							NULL,
+							"Seconds before a report run that failed is tried again; doubles with each attempt.",
+							"Each report can set its own with create_report(..., retry_delay => ...).",
 							&pipeline_retry_delay,
 							10, 0, 3600,
 							PGC_SIGHUP, GUC_UNIT_S,
@@ -163,6 +165,13 @@ _PG_init(void)
 							   "",
 							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.export_max_attempts",
+							"Attempts to complete an export after its transaction committed before giving up.",
+							"Completing retries with back-off (1 s doubling, at most 10 minutes); the upload is then aborted.",
+							&pipeline_export_max_attempts,
+							10, 1, 100,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("pipeline.webhook_max_attempts",
 							"Attempts to deliver a run summary to a webhook before giving up.",
 							NULL,

@@ -586,6 +586,7 @@ typedef struct Reject
 /* The rejects of the last statement that had any, in this session. */
 static MemoryContext rejects_cxt = NULL;
 static List *rejects = NIL;
+static int64 rejects_total = 0; /* remembered or not */
 static TimestampTz rejects_stmt = 0;
 
 /* Most rejects remembered per statement; counting goes on beyond. */
@@ -604,11 +605,8 @@ s3_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
 		rejects_cxt = AllocSetContextCreate(TopMemoryContext, "pipeline_s3 rejects",
 											ALLOCSET_SMALL_SIZES);
 	if (rejects_stmt != GetCurrentStatementStartTimestamp())
-	{
-		MemoryContextReset(rejects_cxt);
-		rejects = NIL;
-		rejects_stmt = GetCurrentStatementStartTimestamp();
-	}
+		s3_rejects_reset();
+	rejects_total++;
 	if (list_length(rejects) >= pipeline_max_rejects)
 		return;					/* counted by the scan, not remembered */
 	old = MemoryContextSwitchTo(rejects_cxt);
@@ -624,6 +622,35 @@ s3_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
 	r->raw = raw ? pnstrdup(raw, rawlen) : NULL;
 	rejects = lappend(rejects, r);
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * s3_rejects_reset: forget the rejects remembered so far; a report run
+ * starts with none, so that it can keep its own (s3_rejects_foreach).
+ */
+void
+s3_rejects_reset(void)
+{
+	if (rejects_cxt)
+		MemoryContextReset(rejects_cxt);
+	rejects = NIL;
+	rejects_total = 0;
+	rejects_stmt = GetCurrentStatementStartTimestamp();
+}
+
+/* The rejects since the last reset: each remembered one, and how many in all. */
+int64
+s3_rejects_foreach(s3_reject_fn fn, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, rejects)
+	{
+		Reject	   *r = lfirst(lc);
+
+		fn(arg, r->uri, r->record, r->line, r->error, r->raw);
+	}
+	return rejects_total;
 }
 
 PG_FUNCTION_INFO_V1(pipeline_rejects);

@@ -164,6 +164,10 @@ extern char *s3_effective_prefix(const S3TableOptions *opts, const char *like_pr
 
 /* rejected records of on_error 'skip' scans */
 extern int	pipeline_max_rejects;
+typedef void (*s3_reject_fn) (void *arg, const char *uri, int64 record, int64 line,
+							 const char *error, const char *raw);
+extern void s3_rejects_reset(void);
+extern int64 s3_rejects_foreach(s3_reject_fn fn, void *arg);
 extern void s3_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
 							   const char *error, const char *raw, size_t rawlen);
 

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * dispatch.c
- *	  Created objects -> the reports whose source prefix they fall under,
- *	  one run per report for all the objects that concern it.
+ *	  Created objects -> the reports whose source prefix they fall under;
+ *	  a report that succeeded -> the reports chained after it.
  *
  * An event runs only the reports of roles whose rights its sender has:
  * the owner of the queue it came from, or the caller of handle_event.  A
@@ -27,15 +27,8 @@
 #include "s3/s3.h"
 #include "util/privilege.h"
 
-typedef struct ReportSource
-{
-	char	   *name;
-	char	   *source;
-	Oid			owner;
-} ReportSource;
-
-/* The enabled reports that have a source, by name. */
-static List *
+/* The reports that have a source (ReportSource), for report_match. */
+List *
 report_sources(void)
 {
 	List	   *result = NIL;
@@ -45,7 +38,7 @@ report_sources(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	spi_internal("SELECT name, source, owner::oid FROM pipeline.reports "
-				 "WHERE enabled AND source IS NOT NULL ORDER BY name",
+				 "WHERE source IS NOT NULL ORDER BY name",
 				 0, NULL, NULL, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -65,37 +58,31 @@ report_sources(void)
 }
 
 List *
-report_dispatch(List *objects, Oid sender)
+report_match(List *sources, const EventObject *o, Oid sender, const char **why)
 {
-	List	   *results = NIL;
-	List	   *sources = report_sources();
+	List	   *result = NIL;
+	char	   *uri = s3_make_uri(o->bucket, o->key);
+	bool		untrusted = false;
 	ListCell   *lc;
 
 	foreach(lc, sources)
 	{
 		ReportSource *rs = lfirst(lc);
-		List	   *mine = NIL;
-		ListCell   *oc;
-		RunResult  *r;
 
+		if (strncmp(uri, rs->source, strlen(rs->source)) != 0)
+			continue;
 		if (!has_privs_of_role(sender, rs->owner))
-			continue;
-		foreach(oc, objects)
 		{
-			TriggerObject *t = lfirst(oc);
-			char	   *uri = s3_make_uri(t->obj->bucket, t->obj->key);
-
-			if (strncmp(uri, rs->source, strlen(rs->source)) == 0)
-				mine = lappend(mine, t);
-		}
-		if (mine == NIL)
+			untrusted = true;
 			continue;
-		r = report_run(rs->name, "event", mine);
-		results = lappend(results, r);
-		if (strcmp(r->status, "succeeded") == 0)
-			results = list_concat(results, report_run_after(rs->name, r->msgs));
+		}
+		result = lappend(result, pstrdup(rs->name));
 	}
-	return results;
+	if (result == NIL)
+		*why = untrusted
+			? "the reports whose source matches belong to roles whose rights the queue's owner does not have"
+			: "no report's source matches";
+	return result;
 }
 
 /*
@@ -133,90 +120,84 @@ result_fingerprint(const char *report)
 	return result;
 }
 
-typedef struct Downstream
-{
-	char	   *name;
-	bool		only_if_changed;
-	char	   *consumed;		/* fingerprint it last ran on */
-} Downstream;
-
-/*
- * report_run_after: run the reports chained after "upstream" (created with
- * after => upstream), then theirs, and so on.  A report created with
- * only_if_changed is skipped (and the skip recorded) when the upstream's
- * result is the same as when it last ran.  Cycles are refused when
- * reports are created, so this ends.
- */
+/* report_downstream: the reports chained after "upstream", paused ones too. */
 List *
-report_run_after(const char *upstream, Bitmapset *msgs)
+report_downstream(const char *upstream)
 {
-	List	   *results = NIL;
-	List	   *downs = NIL;
-	char	   *fingerprint = NULL;
-	bool		need_fingerprint = false;
+	List	   *result = NIL;
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		args[2];
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
 	uint64		i;
-	ListCell   *lc;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = CStringGetTextDatum(upstream);
-	spi_internal("SELECT name, only_if_changed, consumed_hash FROM pipeline.reports "
-				 "WHERE after = $1 AND enabled ORDER BY name",
-				 1, argtypes, args, NULL, false, 0);
+	spi_internal("SELECT name FROM pipeline.reports WHERE after = $1 ORDER BY name",
+				 1, argtypes, args, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		MemoryContext old = MemoryContextSwitchTo(cxt);
-		Downstream *d = palloc0(sizeof(Downstream));
-		HeapTuple	tup = SPI_tuptable->vals[i];
 
-		d->name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
-		d->only_if_changed = strcmp(SPI_getvalue(tup, SPI_tuptable->tupdesc, 2), "t") == 0;
-		d->consumed = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
-		need_fingerprint |= d->only_if_changed;
-		downs = lappend(downs, d);
+		result = lappend(result, pstrdup(name));
 		MemoryContextSwitchTo(old);
 	}
-	if (need_fingerprint)
-	{
-		char	   *f = result_fingerprint(upstream);
+	SPI_finish();
+	return result;
+}
 
-		fingerprint = f ? MemoryContextStrdup(cxt, f) : NULL;
+/*
+ * report_upstream_fingerprint: for a report created with after and
+ * only_if_changed, the fingerprint of its upstream's result as it is now,
+ * and (*unchanged) whether it is the one its last run ran on; the upstream
+ * in *upstream_out.  NULL for other reports.
+ */
+char *
+report_upstream_fingerprint(const char *report, bool *unchanged, char **upstream_out)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *upstream;
+	char	   *consumed;
+	char	   *fingerprint = NULL;
+
+	*unchanged = false;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = CStringGetTextDatum(report);
+	spi_internal("SELECT after, consumed_hash FROM pipeline.reports "
+				 "WHERE name = $1 AND only_if_changed AND after IS NOT NULL",
+				 1, argtypes, args, NULL, true, 1);
+	if (SPI_processed == 1)
+	{
+		upstream = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		consumed = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		*upstream_out = MemoryContextStrdup(cxt, upstream);
+		fingerprint = result_fingerprint(upstream);
+		if (fingerprint)
+		{
+			*unchanged = consumed && strcmp(consumed, fingerprint) == 0;
+			fingerprint = MemoryContextStrdup(cxt, fingerprint);
+		}
 	}
 	SPI_finish();
+	return fingerprint;
+}
 
-	foreach(lc, downs)
-	{
-		Downstream *d = lfirst(lc);
-		RunResult  *r;
+/* report_consumed: the upstream result a report's successful run ran on. */
+void
+report_consumed(const char *report, const char *fingerprint)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
 
-		if (d->only_if_changed && fingerprint && d->consumed &&
-			strcmp(fingerprint, d->consumed) == 0)
-		{
-			r = report_skip(d->name, "after",
-							psprintf("the result of \"%s\" did not change", upstream));
-			r->msgs = bms_copy(msgs);
-			results = lappend(results, r);
-			continue;
-		}
-		r = report_run(d->name, "after", NIL);
-		r->msgs = bms_union(r->msgs, msgs);
-		results = lappend(results, r);
-		if (strcmp(r->status, "succeeded") != 0)
-			continue;
-		if (d->only_if_changed && fingerprint)
-		{
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			args[0] = CStringGetTextDatum(d->name);
-			args[1] = CStringGetTextDatum(fingerprint);
-			spi_internal("UPDATE pipeline.reports SET consumed_hash = $2 WHERE name = $1",
-						 2, argtypes, args, NULL, false, 0);
-			SPI_finish();
-		}
-		results = list_concat(results, report_run_after(r->report, msgs));
-	}
-	return results;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = CStringGetTextDatum(report);
+	args[1] = CStringGetTextDatum(fingerprint);
+	spi_internal("UPDATE pipeline.reports SET consumed_hash = $2 WHERE name = $1",
+				 2, argtypes, args, NULL, false, 0);
+	SPI_finish();
 }

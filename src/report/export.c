@@ -43,6 +43,7 @@
 
 #include "report/chart.h"
 #include "report/export.h"
+#include "report/outbox.h"
 #include "s3/credentials.h"
 #include "s3/s3.h"
 
@@ -65,6 +66,8 @@ typedef struct Writer
 	bool		z_live;
 	StringInfoData part;		/* compressed bytes not uploaded yet */
 	size_t		part_size;
+	MemoryContext cxt;			/* what lasts as long as the writer */
+	Oid			serverid;
 	char	   *upload_id;
 	List	   *etags;
 	int64		bytes;			/* bytes written to S3 */
@@ -85,17 +88,28 @@ writer_cleanup(void *arg)
 static void
 flush_part(Writer *w)
 {
+	char	   *etag;
+	MemoryContext old;
+
+	/* the requests' memory is the caller's (a batch's); what stays is the writer's */
 	if (w->upload_id == NULL)
-		w->upload_id = s3_multipart_create(w->client, w->bucket, w->key, w->content_type);
+	{
+		char	   *id = s3_multipart_create(w->client, w->bucket, w->key, w->content_type);
+
+		w->upload_id = MemoryContextStrdup(w->cxt, id);
+		/* aborted if this (sub)transaction rolls back */
+		outbox_staged(w->serverid, GetUserId(), w->bucket, w->key, w->upload_id);
+	}
 	if (list_length(w->etags) >= MAX_PARTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("export to \"%s\" needs more than %d parts",
 						s3_make_uri(w->bucket, w->key), MAX_PARTS)));
-	w->etags = lappend(w->etags,
-					   s3_multipart_upload_part(w->client, w->bucket, w->key, w->upload_id,
-												list_length(w->etags) + 1,
-												w->part.data, w->part.len));
+	etag = s3_multipart_upload_part(w->client, w->bucket, w->key, w->upload_id,
+									list_length(w->etags) + 1, w->part.data, w->part.len);
+	old = MemoryContextSwitchTo(w->cxt);
+	w->etags = lappend(w->etags, pstrdup(etag));
+	MemoryContextSwitchTo(old);
 	w->bytes += w->part.len;
 	resetStringInfo(&w->part);
 	/* grow the parts as they add up, so that 10,000 of them reach terabytes */
@@ -239,21 +253,28 @@ format_content_type(ExportFormat format)
 }
 
 /*
- * export_query: run "query" (as the current user) and write its result to
- * "uri".  Returns rows and bytes written; uri NULL if nothing was written.
+ * export_query: run "query" (as the current user) and stage its result as
+ * a multipart upload to "uri", which the caller hands to the outbox: the
+ * object appears only when the worker completes the upload, after the
+ * transaction commits.  Returns rows and bytes; uri NULL if nothing was
+ * staged (an empty result, unless allow_empty).
  */
 ExportResult
 export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 			 Oid serverid, bool allow_empty, const char *title)
 {
-	ExportResult result = {NULL, 0, 0};
+	ExportResult result;
 	S3Config	cfg;
 	Writer	   *w = palloc0(sizeof(Writer));
 	StringInfoData row;
 	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext batch_cxt;
 
+	memset(&result, 0, sizeof(result));
 	s3_server_config(serverid, GetUserId(), &cfg);
 	w->client = s3_client_create(&cfg, cxt);
+	w->cxt = cxt;
+	w->serverid = serverid;
 	s3_parse_uri(uri, &w->bucket, &w->key);
 	if (w->key[0] == '\0' || w->key[strlen(w->key) - 1] == '/')
 		ereport(ERROR,
@@ -276,6 +297,8 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 		w->cleanup.arg = w;
 		MemoryContextRegisterResetCallback(cxt, &w->cleanup);
 	}
+	/* what one batch of rows needs while it is formatted; reset per batch */
+	batch_cxt = AllocSetContextCreate(cxt, "pipeline export batch", ALLOCSET_DEFAULT_SIZES);
 
 	/*
 	 * See what this transaction wrote so far (a report exports the table its
@@ -299,7 +322,7 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 		else
 		{
 			char	   *sql = format == EXPORT_JSON
-				? psprintf("SELECT row_to_json(q)::text FROM (%s) q", query)
+				? psprintf("SELECT row_to_json(q)::text FROM (%s\n) q", query)
 				: pstrdup(query);
 			SPIPlanPtr	plan = SPI_prepare_cursor(sql, 0, NULL, CURSOR_OPT_NO_SCROLL);
 			Portal		portal;
@@ -311,10 +334,12 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 			for (;;)
 			{
 				uint64		i;
+				MemoryContext old;
 
 				SPI_cursor_fetch(portal, true, 1000);
 				if (SPI_processed == 0)
 					break;
+				old = MemoryContextSwitchTo(batch_cxt);
 				for (i = 0; i < SPI_processed; i++)
 				{
 					HeapTuple	tup = SPI_tuptable->vals[i];
@@ -350,6 +375,8 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 					writer_write(w, row.data, row.len, false);
 					result.rows++;
 				}
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(batch_cxt);
 				SPI_freetuptable(SPI_tuptable);
 			}
 			SPI_cursor_close(portal);
@@ -359,21 +386,22 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 		{
 			if (w->gzip)
 				writer_write(w, NULL, 0, true);
-			if (w->upload_id == NULL)
-			{
-				s3_put_object(w->client, w->bucket, w->key, w->part.data, w->part.len,
-							  w->content_type);
-				w->bytes += w->part.len;
-			}
-			else
-			{
-				if (w->part.len > 0)
-					flush_part(w);
-				s3_multipart_complete(w->client, w->bucket, w->key, w->upload_id, w->etags);
-				w->upload_id = NULL;
-			}
+			/* the last part: what is left, or the only one */
+			if (w->part.len > 0 || w->upload_id == NULL)
+				flush_part(w);
 			/* SPI_finish frees what was allocated after SPI_connect */
 			result.uri = MemoryContextStrdup(cxt, uri);
+			result.bucket = MemoryContextStrdup(cxt, w->bucket);
+			result.key = MemoryContextStrdup(cxt, w->key);
+			result.upload_id = MemoryContextStrdup(cxt, w->upload_id);
+			{
+				MemoryContext old = MemoryContextSwitchTo(cxt);
+				ListCell   *lc;
+
+				foreach(lc, w->etags)
+					result.etags = lappend(result.etags, pstrdup(lfirst(lc)));
+				MemoryContextSwitchTo(old);
+			}
 		}
 		else if (w->upload_id)
 		{
@@ -384,7 +412,7 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 	}
 	PG_CATCH();
 	{
-		/* no half-written object: abort the multipart upload, then fail */
+		/* no half-written upload: abort it, then fail */
 		if (w->upload_id)
 		{
 			char	   *id = w->upload_id;
@@ -406,6 +434,7 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 	PG_END_TRY();
 	SPI_finish();
 	PopActiveSnapshot();
+	MemoryContextDelete(batch_cxt);
 	result.bytes = w->bytes;
 	http_client_destroy(w->client->http);
 	return result;
@@ -443,6 +472,7 @@ pipeline_export(PG_FUNCTION_ARGS)
 	char	   *server = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	bool		allow_empty = PG_ARGISNULL(5) ? false : PG_GETARG_BOOL(5);
 	ExportResult r;
+	Oid			serverid;
 	TupleDesc	td;
 	Datum		values[3];
 	bool		nulls[3] = {0};
@@ -459,8 +489,11 @@ pipeline_export(PG_FUNCTION_ARGS)
 				 errmsg("invalid compression \"%s\"", compression),
 				 errhint("Valid values are: gzip, none.")));
 
+	serverid = export_server(server);
 	r = export_query(query, uri, export_format_from_name(format),
-					 strcmp(compression, "gzip") == 0, export_server(server), allow_empty, NULL);
+					 strcmp(compression, "gzip") == 0, serverid, allow_empty, NULL);
+	if (r.uri)
+		outbox_add_export(&r, serverid, GetUserId(), 0, NULL);
 
 	if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");

@@ -11,6 +11,8 @@
 #ifndef PIPELINE_EXPORT_H
 #define PIPELINE_EXPORT_H
 
+#include "nodes/pg_list.h"
+
 typedef enum ExportFormat
 {
 	EXPORT_JSON,
@@ -18,11 +20,16 @@ typedef enum ExportFormat
 	EXPORT_SVG
 } ExportFormat;
 
+/* A staged export: a multipart upload waiting to be completed. */
 typedef struct ExportResult
 {
-	char	   *uri;			/* NULL if nothing was written */
+	char	   *uri;			/* NULL if nothing was staged */
 	int64		rows;
 	int64		bytes;
+	char	   *bucket;
+	char	   *key;
+	char	   *upload_id;
+	List	   *etags;			/* of its parts, in order */
 } ExportResult;
 
 extern char *pipeline_default_server;

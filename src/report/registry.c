@@ -53,9 +53,9 @@ PG_FUNCTION_INFO_V1(pipeline_add_queue);
 PG_FUNCTION_INFO_V1(pipeline_drop_queue);
 PG_FUNCTION_INFO_V1(pipeline_create_report);
 PG_FUNCTION_INFO_V1(pipeline_drop_report);
-PG_FUNCTION_INFO_V1(pipeline_run_report);
-PG_FUNCTION_INFO_V1(pipeline_handle_event);
-PG_FUNCTION_INFO_V1(pipeline_trigger_uris);
+PG_FUNCTION_INFO_V1(pipeline_alter_report);
+PG_FUNCTION_INFO_V1(pipeline_pause_report);
+PG_FUNCTION_INFO_V1(pipeline_resume_report);
 PG_FUNCTION_INFO_V1(pipeline_notify_worker);
 
 /*
@@ -74,7 +74,7 @@ pipeline_notify_worker(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-static char *
+char *
 arg_text(FunctionCallInfo fcinfo, int n, const char *name, bool required)
 {
 	if (PG_ARGISNULL(n))
@@ -89,7 +89,7 @@ arg_text(FunctionCallInfo fcinfo, int n, const char *name, bool required)
 }
 
 /* The owner of a queue or report; InvalidOid if there is none. */
-static Oid
+Oid
 owner_of(const char *table, const char *name)
 {
 	Oid			types[1] = {TEXTOID};
@@ -110,7 +110,7 @@ owner_of(const char *table, const char *name)
  * checking that it exists and that the caller may act as its owner.
  * Caller is connected to SPI.
  */
-static Oid
+Oid
 check_owned(const char *table, const char *kind, const char *name)
 {
 	Oid			owner = owner_of(table, name);
@@ -304,119 +304,314 @@ check_webhook(const char *url)
 			 errhint("A superuser can allow the host in pipeline.webhook_hosts.")));
 }
 
+/* A report's definition, as create_report and alter_report take it. */
+typedef struct ReportArgs
+{
+	char	   *name;
+	char	   *source;
+	char	   *query;
+	char	   *target;
+	char	   *mode;
+	char	   *export;
+	char	   *after;
+	bool		only_if_changed;
+	char	   *export_format;
+	Interval   *timeout;		/* NULL: pipeline.report_timeout */
+	char	   *server;
+	char	   *webhook;
+	int			max_attempts;	/* 0: pipeline.max_attempts */
+	Interval   *retry_delay;	/* NULL: pipeline.retry_delay */
+} ReportArgs;
+
+/*
+ * Check a definition as its owner (the caller) would run it; with
+ * "query_changed", also its query against the target, which is created if
+ * need be and qualified in *a.  Caller is connected to SPI.
+ */
+static void
+check_report(ReportArgs *a, bool query_changed, bool after_changed)
+{
+	char	   *bucket;
+	char	   *key;
+
+	check_name("report", a->name);
+	if (strcmp(a->mode, "replace") != 0 && strcmp(a->mode, "append") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid mode \"%s\"", a->mode),
+				 errhint("Valid modes are: replace, append.")));
+	if (a->source)
+		s3_parse_uri(a->source, &bucket, &key);
+	if (a->export)
+		s3_parse_uri(a->export, &bucket, &key);
+	(void) export_format_from_name(a->export_format);
+	if (a->server || a->export)
+		(void) export_server(a->server);	/* a pipeline_s3 server we may use */
+	if (a->webhook)
+		check_webhook(a->webhook);
+	if (a->max_attempts < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_attempts must be at least 1")));
+	if (a->retry_delay && a->retry_delay->time < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retry_delay must not be negative")));
+	if (query_changed)
+	{
+		TupleDesc	columns = target_query_columns(a->query, true);
+		Oid			relid;
+
+		a->target = target_resolve(a->target, &relid);
+		if (OidIsValid(relid))
+			target_check_columns(relid, a->target, columns);
+		else
+			target_create(a->target, columns);
+	}
+	if (a->after && after_changed)
+		check_after(a->name, a->after);
+}
+
+/* Parameters $1..$15 of a definition; owner and search_path in $11, $12. */
+static void
+report_values(ReportArgs *a, Datum *values, char *nulls)
+{
+#define TEXT_OR_NULL(i, v) \
+	do { if (v) values[i] = CStringGetTextDatum(v); else nulls[i] = 'n'; } while (0)
+
+	memset(nulls, ' ', 15);
+	values[0] = CStringGetTextDatum(a->name);
+	TEXT_OR_NULL(1, a->source);
+	values[2] = CStringGetTextDatum(a->query);
+	values[3] = CStringGetTextDatum(a->target);
+	values[4] = CStringGetTextDatum(a->mode);
+	TEXT_OR_NULL(5, a->export);
+	TEXT_OR_NULL(6, a->after);
+	values[7] = BoolGetDatum(a->only_if_changed);
+	values[8] = CStringGetTextDatum(a->export_format);
+	if (a->timeout)
+		values[9] = IntervalPGetDatum(a->timeout);
+	else
+		nulls[9] = 'n';
+	values[10] = ObjectIdGetDatum(GetUserId());
+	values[11] = CStringGetTextDatum(GetConfigOptionByName("search_path", NULL, false));
+	TEXT_OR_NULL(12, a->server);
+	TEXT_OR_NULL(13, a->webhook);
+	values[14] = Int32GetDatum(a->max_attempts);
+	if (a->max_attempts == 0)
+		nulls[14] = 'n';
+#undef TEXT_OR_NULL
+}
+
+static const Oid report_types[16] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	BOOLOID, TEXTOID, INTERVALOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INTERVALOID};
+
 /*
  * pipeline.create_report(name, source, query, target, mode, export, after,
- * only_if_changed, export_format, timeout)
+ * only_if_changed, export_format, timeout, server, webhook, max_attempts,
+ * retry_delay)
  */
 Datum
 pipeline_create_report(PG_FUNCTION_ARGS)
 {
-	char	   *name = arg_text(fcinfo, 0, "name", true);
-	char	   *source = arg_text(fcinfo, 1, "source", false);
-	char	   *query = arg_text(fcinfo, 2, "query", true);
-	char	   *target = arg_text(fcinfo, 3, "target", true);
-	char	   *mode = arg_text(fcinfo, 4, "mode", false);
-	char	   *export = arg_text(fcinfo, 5, "export", false);
-	char	   *after = arg_text(fcinfo, 6, "after", false);
-	bool		only_if_changed = PG_ARGISNULL(7) ? false : PG_GETARG_BOOL(7);
-	char	   *export_format = arg_text(fcinfo, 8, "export_format", false);
-	Interval   *timeout = PG_ARGISNULL(9) ? NULL : PG_GETARG_INTERVAL_P(9);
-	char	   *server = arg_text(fcinfo, 10, "server", false);
-	char	   *webhook = arg_text(fcinfo, 11, "webhook", false);
-	Oid			types[14] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	BOOLOID, TEXTOID, INTERVALOID, OIDOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[14];
-	char		nulls[15] = "              ";
-	char	   *bucket;
-	char	   *key;
-	char	   *search_path;
-	TupleDesc	columns;
-	Oid			relid;
+	ReportArgs	a;
+	Datum		values[16];
+	char		nulls[16];
 
-	check_name("report", name);
-	if (mode == NULL)
-		mode = "replace";
-	if (strcmp(mode, "replace") != 0 && strcmp(mode, "append") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid mode \"%s\"", mode),
-				 errhint("Valid modes are: replace, append.")));
-	if (source)
-		s3_parse_uri(source, &bucket, &key);
-	if (export)
-		s3_parse_uri(export, &bucket, &key);
-	if (export_format == NULL)
-		export_format = "json";
-	if (strcmp(export_format, "json") != 0 && strcmp(export_format, "csv") != 0 &&
-		strcmp(export_format, "svg") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid export format \"%s\"", export_format),
-				 errhint("Valid formats are: json, csv, svg.")));
-
-	if (server || export)
-		(void) export_server(server);	/* exists, and is a pipeline_s3 server */
-	if (webhook)
-		check_webhook(webhook);
+	memset(&a, 0, sizeof(a));
+	a.name = arg_text(fcinfo, 0, "name", true);
+	a.source = arg_text(fcinfo, 1, "source", false);
+	a.query = arg_text(fcinfo, 2, "query", true);
+	a.target = arg_text(fcinfo, 3, "target", true);
+	a.mode = arg_text(fcinfo, 4, "mode", false);
+	a.export = arg_text(fcinfo, 5, "export", false);
+	a.after = arg_text(fcinfo, 6, "after", false);
+	a.only_if_changed = PG_ARGISNULL(7) ? false : PG_GETARG_BOOL(7);
+	a.export_format = arg_text(fcinfo, 8, "export_format", false);
+	a.timeout = PG_ARGISNULL(9) ? NULL : PG_GETARG_INTERVAL_P(9);
+	a.server = arg_text(fcinfo, 10, "server", false);
+	a.webhook = arg_text(fcinfo, 11, "webhook", false);
+	/* (a 1.0 schema passes twelve arguments) */
+	if (PG_NARGS() > 12 && !PG_ARGISNULL(12))
+		a.max_attempts = PG_GETARG_INT32(12) < 1 ? -1 : PG_GETARG_INT32(12);
+	a.retry_delay = PG_NARGS() > 13 && !PG_ARGISNULL(13) ? PG_GETARG_INTERVAL_P(13) : NULL;
+	if (a.mode == NULL)
+		a.mode = "replace";
+	if (a.export_format == NULL)
+		a.export_format = "json";
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (OidIsValid(owner_of("reports", name)))
+	if (OidIsValid(owner_of("reports", a.name)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("report \"%s\" already exists", name),
-				 errhint("Drop it first with pipeline.drop_report('%s').", name)));
-	columns = target_query_columns(query, true);
-	target = target_resolve(target, &relid);
-	if (OidIsValid(relid))
-		target_check_columns(relid, target, columns);
-	else
-		target_create(target, columns);
-	if (after)
-		check_after(name, after);
-	search_path = GetConfigOptionByName("search_path", NULL, false);
+				 errmsg("report \"%s\" already exists", a.name),
+				 errhint("Change it with pipeline.alter_report, or drop it first with pipeline.drop_report('%s').",
+						 a.name)));
+	check_report(&a, true, true);
 
-	values[0] = CStringGetTextDatum(name);
-	if (source)
-		values[1] = CStringGetTextDatum(source);
+	report_values(&a, values, nulls);
+	if (a.retry_delay)
+		values[15] = IntervalPGetDatum(a.retry_delay);
 	else
-		nulls[1] = 'n';
-	values[2] = CStringGetTextDatum(query);
-	values[3] = CStringGetTextDatum(target);
-	values[4] = CStringGetTextDatum(mode);
-	if (export)
-		values[5] = CStringGetTextDatum(export);
-	else
-		nulls[5] = 'n';
-	if (after)
-		values[6] = CStringGetTextDatum(after);
-	else
-		nulls[6] = 'n';
-	values[7] = BoolGetDatum(only_if_changed);
-	values[8] = CStringGetTextDatum(export_format);
-	if (timeout)
-		values[9] = IntervalPGetDatum(timeout);
-	else
-		nulls[9] = 'n';
-	values[10] = ObjectIdGetDatum(GetUserId());
-	values[11] = CStringGetTextDatum(search_path);
-	if (server)
-		values[12] = CStringGetTextDatum(server);
-	else
-		nulls[12] = 'n';
-	if (webhook)
-		values[13] = CStringGetTextDatum(webhook);
-	else
-		nulls[13] = 'n';
+		nulls[15] = 'n';
 	spi_internal("INSERT INTO pipeline.reports (name, source, query, target, mode, export, "
 				 "  after, only_if_changed, export_format, timeout, owner, search_path, "
-				 "  server, webhook) "
+				 "  server, webhook, max_attempts, retry_delay) "
 				 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
 				 "        coalesce($10, current_setting('pipeline.report_timeout')::interval), "
-				 "        $11, $12, $13, $14)",
-				 14, types, values, nulls, false, 0);
+				 "        $11, $12, $13, $14, $15, $16)",
+				 16, (Oid *) report_types, values, nulls, false, 0);
 	SPI_finish();
 	pipeline_wake_worker_at_commit(false);
+	PG_RETURN_VOID();
+}
+
+/* A text argument of alter_report: NULL keeps, '' clears (if it may), else sets. */
+static void
+alter_text(FunctionCallInfo fcinfo, int n, char **field, bool clearable, bool *changed)
+{
+	char	   *v;
+
+	if (PG_ARGISNULL(n))
+		return;
+	v = text_to_cstring(PG_GETARG_TEXT_PP(n));
+	if (v[0] == '\0' && clearable)
+		v = NULL;
+	*changed = (v == NULL) != (*field == NULL) || (v && strcmp(v, *field) != 0);
+	*field = v;
+}
+
+/*
+ * pipeline.alter_report(name, ...): change what is given (NULL: keep; ''
+ * clears source, export, after, server and webhook).  The report keeps its
+ * history, the versions it processed, its pending work, and (unless it
+ * runs after another report now) its only_if_changed baseline.  A new
+ * query is checked against the target as create_report checks it, and
+ * resolved with the caller's search_path.
+ */
+Datum
+pipeline_alter_report(PG_FUNCTION_ARGS)
+{
+	ReportArgs	a;
+	Datum		values[16];
+	char		nulls[16];
+	Datum		name[1];
+	Oid			nametype[1] = {TEXTOID};
+	bool		query_changed = false;
+	bool		target_changed = false;
+	bool		after_changed = false;
+	bool		unused = false;
+	bool		isnull;
+	HeapTuple	tup;
+	TupleDesc	td;
+
+	memset(&a, 0, sizeof(a));
+	a.name = arg_text(fcinfo, 0, "name", true);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) check_owned("reports", "report", a.name);
+	name[0] = CStringGetTextDatum(a.name);
+	spi_internal("SELECT source, query, target, mode, export, after, only_if_changed, "
+				 "  export_format, timeout, server, webhook, max_attempts, retry_delay, search_path "
+				 "FROM pipeline.reports WHERE name = $1 FOR UPDATE",
+				 1, nametype, name, NULL, false, 1);
+	tup = SPI_tuptable->vals[0];
+	td = SPI_tuptable->tupdesc;
+	a.source = SPI_getvalue(tup, td, 1);
+	a.query = SPI_getvalue(tup, td, 2);
+	a.target = SPI_getvalue(tup, td, 3);
+	a.mode = SPI_getvalue(tup, td, 4);
+	a.export = SPI_getvalue(tup, td, 5);
+	a.after = SPI_getvalue(tup, td, 6);
+	a.only_if_changed = DatumGetBool(SPI_getbinval(tup, td, 7, &isnull));
+	a.export_format = SPI_getvalue(tup, td, 8);
+	a.timeout = DatumGetIntervalP(SPI_getbinval(tup, td, 9, &isnull));
+	a.server = SPI_getvalue(tup, td, 10);
+	a.webhook = SPI_getvalue(tup, td, 11);
+	{
+		Datum		d = SPI_getbinval(tup, td, 12, &isnull);
+
+		a.max_attempts = isnull ? 0 : DatumGetInt32(d);
+		d = SPI_getbinval(tup, td, 13, &isnull);
+		a.retry_delay = isnull ? NULL : DatumGetIntervalP(d);
+	}
+
+	alter_text(fcinfo, 1, &a.source, true, &unused);
+	alter_text(fcinfo, 2, &a.query, false, &query_changed);
+	alter_text(fcinfo, 3, &a.target, false, &target_changed);
+	alter_text(fcinfo, 4, &a.mode, false, &unused);
+	alter_text(fcinfo, 5, &a.export, true, &unused);
+	alter_text(fcinfo, 6, &a.after, true, &after_changed);
+	if (!PG_ARGISNULL(7))
+		a.only_if_changed = PG_GETARG_BOOL(7);
+	alter_text(fcinfo, 8, &a.export_format, false, &unused);
+	if (!PG_ARGISNULL(9))
+		a.timeout = PG_GETARG_INTERVAL_P(9);
+	alter_text(fcinfo, 10, &a.server, true, &unused);
+	alter_text(fcinfo, 11, &a.webhook, true, &unused);
+	if (!PG_ARGISNULL(12))
+		a.max_attempts = PG_GETARG_INT32(12) < 1 ? -1 : PG_GETARG_INT32(12);
+	if (!PG_ARGISNULL(13))
+		a.retry_delay = PG_GETARG_INTERVAL_P(13);
+
+	check_report(&a, query_changed || target_changed, after_changed);
+	report_values(&a, values, nulls);
+	if (a.retry_delay)
+		values[15] = IntervalPGetDatum(a.retry_delay);
+	else
+		nulls[15] = 'n';
+	/* the query is resolved with the search_path of whoever wrote it last */
+	if (!query_changed)
+		values[11] = CStringGetTextDatum(SPI_getvalue(tup, td, 14));
+	spi_internal("UPDATE pipeline.reports SET source = $2, query = $3, target = $4, mode = $5, "
+				 "  export = $6, after = $7, only_if_changed = $8, export_format = $9, "
+				 "  timeout = $10, search_path = $12, server = $13, webhook = $14, "
+				 "  max_attempts = $15, retry_delay = $16, "
+				 "  consumed_hash = CASE WHEN after IS NOT DISTINCT FROM $7 "
+				 "                       THEN consumed_hash END "
+				 "WHERE name = $1",
+				 16, (Oid *) report_types, values, nulls, false, 0);
+	SPI_finish();
+	pipeline_wake_worker_at_commit(false);
+	PG_RETURN_VOID();
+}
+
+/* pause_report / resume_report */
+static void
+set_enabled(FunctionCallInfo fcinfo, bool enabled)
+{
+	char	   *name = arg_text(fcinfo, 0, "name", true);
+	Oid			types[2] = {TEXTOID, BOOLOID};
+	Datum		values[2];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) check_owned("reports", "report", name);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = BoolGetDatum(enabled);
+	spi_internal("UPDATE pipeline.reports SET enabled = $2 WHERE name = $1",
+				 2, types, values, NULL, false, 0);
+	SPI_finish();
+	pipeline_wake_worker_at_commit(false);
+}
+
+/*
+ * pipeline.pause_report(name): no runs from events or chains until
+ * resume_report; their work waits (in pipeline.tasks) and runs then.
+ * run_report still runs it.
+ */
+Datum
+pipeline_pause_report(PG_FUNCTION_ARGS)
+{
+	set_enabled(fcinfo, false);
+	PG_RETURN_VOID();
+}
+
+Datum
+pipeline_resume_report(PG_FUNCTION_ARGS)
+{
+	set_enabled(fcinfo, true);
 	PG_RETURN_VOID();
 }
 
@@ -440,257 +635,9 @@ pipeline_drop_report(PG_FUNCTION_ARGS)
 						name, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
 				 errhint("Drop the reports that run after it first.")));
 	spi_internal("DELETE FROM pipeline.processed WHERE report = $1", 1, types, values, NULL, false, 0);
+	/* its tasks go with it (ON DELETE CASCADE) */
 	spi_internal("DELETE FROM pipeline.reports WHERE name = $1", 1, types, values, NULL, false, 0);
 	SPI_finish();
 	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();
-}
-
-/* Tell the caller how a run it asked for went. */
-static void
-report_outcome(List *results)
-{
-	ListCell   *lc;
-
-	foreach(lc, results)
-	{
-		RunResult  *r = lfirst(lc);
-
-		if (strcmp(r->status, "failed") == 0)
-			ereport(WARNING,
-					(errmsg("report \"%s\" failed: %s", r->report, r->error),
-					 errdetail("The failure is recorded in pipeline.runs (id " INT64_FORMAT ").",
-							   r->run_id)));
-	}
-}
-
-/*
- * pipeline.run_report(name): run now, without an event.  Returns the id of
- * the run in pipeline.runs; a failed run is recorded and reported as a
- * WARNING (raising it would roll the record back).
- */
-Datum
-pipeline_run_report(PG_FUNCTION_ARGS)
-{
-	char	   *name = arg_text(fcinfo, 0, "name", true);
-	RunResult  *r;
-	List	   *results;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	(void) check_owned("reports", "report", name);
-	SPI_finish();
-
-	r = report_run(name, "manual", NIL);
-	results = list_make1(r);
-	if (strcmp(r->status, "succeeded") == 0)
-		results = list_concat(results, report_run_after(name, NULL));
-	report_outcome(results);
-	PG_RETURN_INT64(r->run_id);
-}
-
-/*
- * pipeline.handle_event(jsonb): what the worker does with one queue
- * message, in the caller's session and transaction.
- */
-Datum
-pipeline_handle_event(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
-	char	   *body = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-	List	   *objects;
-	List	   *triggers = NIL;
-	List	   *results;
-	char	   *reason;
-	ListCell   *lc;
-
-	InitMaterializedSRF(fcinfo, 0);
-	switch (event_parse(body, strlen(body), &objects, &reason))
-	{
-		case EVENT_INVALID:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid event: %s", reason)));
-			break;
-		case EVENT_IGNORED:
-			ereport(NOTICE,
-					(errmsg("event ignored: %s", reason)));
-			return (Datum) 0;
-		case EVENT_OBJECTS:
-			break;
-	}
-	foreach(lc, objects)
-	{
-		TriggerObject *t = palloc(sizeof(TriggerObject));
-
-		t->obj = lfirst(lc);
-		t->msg = 0;
-		triggers = lappend(triggers, t);
-	}
-	results = report_dispatch(triggers, GetUserId());
-	report_outcome(results);
-	foreach(lc, results)
-	{
-		RunResult  *r = lfirst(lc);
-		Datum		values[6];
-		bool		nulls[6] = {0};
-
-		values[0] = CStringGetTextDatum(r->report);
-		values[1] = Int64GetDatum(r->run_id);
-		nulls[1] = r->run_id == 0;
-		values[2] = CStringGetTextDatum(r->status);
-		values[3] = Int32GetDatum(r->objects);
-		values[4] = Int64GetDatum(r->rows);
-		nulls[4] = strcmp(r->status, "succeeded") != 0;
-		if (r->error)
-			values[5] = CStringGetTextDatum(r->error);
-		else
-			nulls[5] = true;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
-}
-
-/*
- * pipeline.trigger_uris(): the s3:// URIs of the objects that triggered
- * the run in progress; empty outside a run and in manual runs.
- */
-Datum
-pipeline_trigger_uris(PG_FUNCTION_ARGS)
-{
-	int			n = list_length(report_trigger_uris);
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
-	ListCell   *lc;
-
-	foreach(lc, report_trigger_uris)
-		elems[foreach_current_index(lc)] = CStringGetTextDatum(strVal(lfirst(lc)));
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-/* ----------------------------------------------------------------
- *		Roles that own queues and reports
- * ----------------------------------------------------------------
- */
-
-/* The OIDs of a list of RoleSpecs, as an oid[] Datum. */
-static Datum
-role_array(List *roles, bool missing_ok)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(roles), 1));
-	int			n = 0;
-	ListCell   *lc;
-
-	foreach(lc, roles)
-	{
-		Oid			role = get_rolespec_oid(lfirst(lc), missing_ok);
-
-		if (OidIsValid(role))
-			elems[n++] = ObjectIdGetDatum(role);
-	}
-	return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
-}
-
-/*
- * registry_role_utility: keep queues and reports from outliving their
- * owner, as PostgreSQL's own dependencies do for the objects a role owns.
- * Called by the ProcessUtility hook: before DROP ROLE (refused while the
- * role owns queues or reports in this database), after DROP OWNED (drops
- * them) and REASSIGN OWNED (gives them to the new owner).  A role's
- * queues and reports in other databases are not visible from here: a
- * report whose owner no longer exists never runs, and a queue whose owner
- * no longer exists is not polled.
- */
-void
-registry_role_utility(Node *stmt, bool after)
-{
-	Oid			types[2] = {OIDARRAYOID, OIDOID};
-	Datum		values[2];
-
-	if (!OidIsValid(get_extension_oid("pipeline", true)) || !IsTransactionState())
-		return;
-	if (IsA(stmt, DropRoleStmt) && !after)
-	{
-		DropRoleStmt *drop = (DropRoleStmt *) stmt;
-
-		values[0] = role_array(drop->roles, true);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		spi_internal("SELECT owner::oid, kind, name, count(*) OVER () FROM ("
-					 "  SELECT owner, 'report' AS kind, name FROM pipeline.reports "
-					 "  WHERE owner = ANY ($1) "
-					 "  UNION ALL "
-					 "  SELECT owner, 'queue', name FROM pipeline.queues WHERE owner = ANY ($1)) o "
-					 "ORDER BY kind DESC, name LIMIT 1",
-					 1, types, values, NULL, true, 0);
-		if (SPI_processed > 0)
-		{
-			bool		isnull;
-			Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-															   SPI_tuptable->tupdesc, 1, &isnull));
-			int64		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														SPI_tuptable->tupdesc, 4, &isnull));
-
-			ereport(ERROR,
-					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-					 errmsg("role \"%s\" cannot be dropped because it owns pipeline queues or reports",
-							GetUserNameFromId(owner, false)),
-					 n > 1
-					 ? errdetail("It owns %s \"%s\" and " INT64_FORMAT " other queues or reports in database \"%s\".",
-								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
-								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
-								 n - 1, get_database_name(MyDatabaseId))
-					 : errdetail("It owns %s \"%s\" in database \"%s\".",
-								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
-								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
-								 get_database_name(MyDatabaseId)),
-					 errhint("Drop them, or use REASSIGN OWNED or DROP OWNED in each database first.")));
-		}
-		SPI_finish();
-	}
-	else if (IsA(stmt, DropOwnedStmt) && after)
-	{
-		values[0] = role_array(((DropOwnedStmt *) stmt)->roles, false);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		spi_internal("SELECT d.name, r.name FROM pipeline.reports d "
-					 "JOIN pipeline.reports r ON r.name = d.after "
-					 "WHERE r.owner = ANY ($1) AND d.owner <> ALL ($1) ORDER BY 1 LIMIT 1",
-					 1, types, values, NULL, true, 0);
-		if (SPI_processed > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-					 errmsg("cannot drop report \"%s\" because report \"%s\" runs after it",
-							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
-							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
-					 errhint("Drop the reports that run after it first.")));
-		spi_internal("DELETE FROM pipeline.processed p USING pipeline.reports r "
-					 "WHERE p.report = r.name AND r.owner = ANY ($1)",
-					 1, types, values, NULL, false, 0);
-		/* the last of each "after" chain first: the others are referred to */
-		do
-			spi_internal("DELETE FROM pipeline.reports WHERE owner = ANY ($1) AND name NOT IN "
-						 "  (SELECT after FROM pipeline.reports WHERE after IS NOT NULL)",
-						 1, types, values, NULL, false, 0);
-		while (SPI_processed > 0);
-		spi_internal("DELETE FROM pipeline.queues WHERE owner = ANY ($1)",
-					 1, types, values, NULL, false, 0);
-		SPI_finish();
-		pipeline_wake_worker_at_commit(false);
-	}
-	else if (IsA(stmt, ReassignOwnedStmt) && after)
-	{
-		ReassignOwnedStmt *re = (ReassignOwnedStmt *) stmt;
-
-		values[0] = role_array(re->roles, false);
-		values[1] = ObjectIdGetDatum(get_rolespec_oid(re->newrole, false));
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		spi_internal("UPDATE pipeline.reports SET owner = $2 WHERE owner = ANY ($1)",
-					 2, types, values, NULL, false, 0);
-		spi_internal("UPDATE pipeline.queues SET owner = $2 WHERE owner = ANY ($1)",
-					 2, types, values, NULL, false, 0);
-		SPI_finish();
-		pipeline_wake_worker_at_commit(false);
-	}
 }

@@ -2,8 +2,9 @@
  *
  * report.h
  *	  Reports: the registry (pipeline.reports), runs (executing a report's
- *	  query into its target table, exactly once per object version), and
- *	  dispatching created objects to the reports whose source they match.
+ *	  query into its target table, exactly once per object version), the
+ *	  durable work queue of runs to do (pipeline.tasks), and matching
+ *	  created objects to the reports whose source they fall under.
  *
  * IDENTIFICATION
  *	  src/report/report.h
@@ -13,30 +14,24 @@
 #ifndef PIPELINE_REPORT_H
 #define PIPELINE_REPORT_H
 
-#include "nodes/bitmapset.h"
+#include "fmgr.h"
 #include "nodes/nodes.h"
 #include "nodes/pg_list.h"
 
 #include "worker/event.h"
 
-/* An object to process, and the message (of a batch) that announced it. */
-typedef struct TriggerObject
-{
-	EventObject *obj;
-	int			msg;			/* index of the message in its batch */
-} TriggerObject;
-
-/* What happened to one report in one dispatch. */
+/* What happened to one report in one run. */
 typedef struct RunResult
 {
 	char	   *report;
 	int64		run_id;			/* 0 if no run was recorded */
-	const char *status;			/* succeeded, failed, skipped */
+	const char *status;			/* succeeded, failed, skipped; paused: not run */
 	int			objects;		/* objects the run read */
 	int64		rows;
+	int64		rejects;		/* records its scans skipped */
 	char	   *error;
 	char	   *export_uri;		/* the object the run exported, or NULL */
-	Bitmapset  *msgs;			/* messages whose objects it processed */
+	const char *queue;			/* where the work came from, if from a queue */
 } RunResult;
 
 /* the objects of the run in progress, for pipeline.trigger_uris() */
@@ -46,33 +41,56 @@ extern List *report_trigger_uris;
 extern uint64 pipeline_scan_bytes;
 
 /*
- * Run one report now.  "objects" (of TriggerObject) are the objects that
- * triggered it (NIL for a manual run); versions already processed are
- * dropped first, and if none remain nothing runs (status "skipped").  The
- * run happens in a subtransaction of the caller's transaction, as the
- * report's owner; a failure is recorded, not raised.
+ * Run one report now.  "objects" (of EventObject) are the objects that
+ * triggered it (NIL for a manual or chained run); versions already
+ * processed are dropped first, and if none remain nothing runs (status
+ * "skipped", not recorded).  A paused report runs only by hand (status
+ * "paused" otherwise).  The run happens in a subtransaction of the
+ * caller's transaction, as the report's owner; a failure is recorded (if
+ * record_failure) and returned, not raised.  "attempt" is the how-many-th
+ * try of this work it is (0: not counted).
  */
-extern RunResult *report_run(const char *name, const char *trigger, List *objects);
+extern RunResult *report_run(const char *name, const char *trigger, List *objects,
+							 int attempt, bool record_failure);
 extern RunResult *report_skip(const char *name, const char *trigger, const char *why);
 
-/*
- * Run every report that the objects concern, one run per report; returns
- * a list of RunResult.  Only reports of roles whose rights "sender" has
- * (the owner of the queue the objects came from, or the caller of
- * handle_event) run.  Reports chained with "after" follow their
- * upstream's successful runs.
- */
-extern List *report_dispatch(List *objects, Oid sender);
-extern List *report_run_after(const char *upstream, Bitmapset *msgs);
+/* A report with a source, as report_match reads them (report_sources). */
+typedef struct ReportSource
+{
+	char	   *name;
+	char	   *source;
+	Oid			owner;
+} ReportSource;
+
+extern List *report_sources(void);
 
 /*
- * Called before a run starts, with its timeout: the worker extends the
- * visibility of the messages being handled so that SQS does not deliver
- * them again while a long run is still going.
+ * The reports an object concerns: those whose source prefix it falls
+ * under, of roles whose rights "sender" has (the owner of the queue it came
+ * from, or the caller of handle_event).  Returns a list of report names;
+ * *why says why there is none.
  */
-extern void (*report_run_starting_hook) (int timeout_ms);
+extern List *report_match(List *sources, const EventObject *o, Oid sender, const char **why);
 
-/* DROP ROLE, DROP OWNED, REASSIGN OWNED (from the ProcessUtility hook) */
+/* The reports chained after "upstream" (after => upstream), by name. */
+extern List *report_downstream(const char *upstream);
+
+/*
+ * For a report created with after and only_if_changed: the fingerprint of
+ * its upstream's result now, and whether it is the one it last ran on
+ * (then the run is skipped); NULL for other reports.  report_consumed
+ * notes the fingerprint a successful run ran on.
+ */
+extern char *report_upstream_fingerprint(const char *report, bool *unchanged,
+										 char **upstream);
+extern void report_consumed(const char *report, const char *fingerprint);
+
+/* registry.c: helpers of the SQL functions (caller connected to SPI) */
+extern char *arg_text(FunctionCallInfo fcinfo, int n, const char *name, bool required);
+extern Oid	owner_of(const char *table, const char *name);
+extern Oid	check_owned(const char *table, const char *kind, const char *name);
+
+/* roles.c: DROP ROLE, DROP OWNED, REASSIGN OWNED (from the ProcessUtility hook) */
 extern void registry_role_utility(Node *stmt, bool after);
 
 /* GUC */

@@ -8,11 +8,11 @@
  * One run is one subtransaction of the caller's transaction.  In it the
  * query runs (as the report's owner, in a security-restricted operation,
  * like REFRESH MATERIALIZED VIEW), the result replaces or extends the
- * target table, and the object versions it processed are recorded in
- * pipeline.processed.  So the result and the record that the objects
- * were processed commit together or not at all: a redelivered event
- * finds its version processed and runs nothing.  The worker deletes the
- * SQS message only after that commit.
+ * target table, its export is staged, and the object versions it processed
+ * are recorded in pipeline.processed.  So the result, the record that the
+ * objects were processed and the export (completed by the worker after
+ * commit) stand together or not at all: a redelivered event finds its
+ * version processed and runs nothing.
  *
  * "replace" runs DELETE + INSERT in that one transaction: readers keep
  * seeing the old rows until the new ones commit, never an empty table,
@@ -26,37 +26,33 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "storage/latch.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/regproc.h"
-#include "utils/guc.h"
+#include "utils/datetime.h"
 #include "utils/json.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/timeout.h"
 #include "utils/syscache.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
+#include "fdw/fdw.h"
 #include "report/export.h"
+#include "report/outbox.h"
 #include "report/report.h"
 #include "report/target.h"
 #include "report/webhook.h"
-#include "s3/sigv4.h"
-#include "utils/datetime.h"
+#include "s3/credentials.h"
 #include "s3/s3.h"
+#include "s3/sigv4.h"
 #include "util/privilege.h"
 
 List	   *report_trigger_uris = NIL;
 uint64		pipeline_scan_bytes = 0;
 int			pipeline_report_timeout = 300000;
-void		(*report_run_starting_hook) (int timeout_ms) = NULL;
 
 /* Our own timeout: a report that runs too long is cancelled. */
 static TimeoutId report_timeout_id = MAX_TIMEOUTS;
@@ -136,13 +132,7 @@ load_report(const char *name)
 	return def;
 }
 
-/*
- * Was this version of the object processed by the report already?  Also
- * true for an event older (by S3's sequencer) than one already processed
- * for the same key: S3 may deliver out of order, and the object now holds
- * the newer content anyway.
- */
-/* Parameters $1..$5 of the queries on pipeline.processed. */
+/* Parameters $1..$6 of the queries on pipeline.processed. */
 static void
 version_args(const char *report, const EventObject *o, Datum *args, char *nulls)
 {
@@ -150,45 +140,112 @@ version_args(const char *report, const EventObject *o, Datum *args, char *nulls)
 	args[1] = CStringGetTextDatum(o->bucket);
 	args[2] = CStringGetTextDatum(o->key);
 	args[3] = CStringGetTextDatum(event_object_version(o));
-	memset(nulls, ' ', 5);
+	memset(nulls, ' ', 6);
 	if (o->sequencer && o->sequencer[0])
 		args[4] = CStringGetTextDatum(o->sequencer);
 	else
 		nulls[4] = 'n';
+	if (o->etag && o->etag[0])
+		args[5] = CStringGetTextDatum(o->etag);
+	else
+		nulls[5] = 'n';
 }
 
-static bool
-already_processed(const char *report, const EventObject *o)
+/*
+ * The ETag an object has now, as the report's owner reads it through the
+ * report's server; NULL if it cannot be found out.
+ */
+static char *
+current_etag(ReportDef *def, const EventObject *o)
 {
-	Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[5];
-	char		nulls[5];
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner resowner = CurrentResourceOwner;
+	char	   *etag = NULL;
 
-	version_args(report, o, args, nulls);
-	spi_internal("SELECT 1 FROM pipeline.processed "
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		PrivSave	save;
+		S3Config	cfg;
+		S3Client   *client;
+		S3Object   *obj;
+
+		priv_enter_role(&save, def->owner, NULL);
+		s3_server_config(export_server(def->server), def->owner, &cfg);
+		client = s3_client_create(&cfg, CurrentMemoryContext);
+		obj = s3_head_object(client, o->bucket, o->key, true);
+		if (obj && obj->etag)
+			etag = MemoryContextStrdup(cxt, obj->etag);
+		http_client_destroy(client->http);
+		priv_leave(&save);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = resowner;
+	return etag;
+}
+
+/*
+ * Was this version of the object processed by the report already, or is
+ * it superseded?  S3 may deliver events out of order: an event older (by
+ * S3's sequencer) than a version already processed is skipped if the
+ * object now holds that newer version, since what the older event
+ * announced is gone.  A sequencer is only what an event says, though: if
+ * the object does not hold the version recorded as newer (it was forged,
+ * or the object changed again), the older event runs if the object holds
+ * exactly what it announced.
+ */
+static bool
+already_processed(ReportDef *def, const EventObject *o)
+{
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[6];
+	char		nulls[6];
+	char	   *newer_etag;
+	char	   *now_etag;
+
+	version_args(def->name, o, args, nulls);
+	spi_internal("SELECT version = $4, etag FROM pipeline.processed "
 				 "WHERE report = $1 AND bucket = $2 AND key = $3 "
 				 "  AND (version = $4 OR "
 				 "       (sequencer IS NOT NULL AND $5 IS NOT NULL AND "
 				 "        pipeline.sequencer_cmp(sequencer, $5) > 0)) "
-				 "LIMIT 1",
+				 "ORDER BY 1 DESC, run_id DESC LIMIT 1",
 				 5, argtypes, args, nulls, false, 1);
-	return SPI_processed > 0;
+	if (SPI_processed == 0)
+		return false;
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0)
+		return true;			/* this very version */
+	newer_etag = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (newer_etag == NULL || o->etag == NULL || strcmp(newer_etag, o->etag) == 0)
+		return true;
+	now_etag = current_etag(def, o);
+	if (now_etag == NULL || strcmp(now_etag, newer_etag) == 0)
+		return true;			/* the newer version is what S3 holds */
+	return strcmp(now_etag, o->etag) != 0;
 }
 
 static void
 mark_processed(const char *report, const EventObject *o, int64 run_id)
 {
-	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
-	Datum		args[6];
-	char		nulls[6];
+	Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
+	Datum		args[7];
+	char		nulls[7];
 
 	version_args(report, o, args, nulls);
-	nulls[5] = ' ';
-	args[5] = Int64GetDatum(run_id);
+	nulls[6] = ' ';
+	args[6] = Int64GetDatum(run_id);
 	spi_internal("INSERT INTO pipeline.processed "
-				 "  (report, bucket, key, version, sequencer, run_id) "
-				 "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-				 6, argtypes, args, nulls, false, 0);
+				 "  (report, bucket, key, version, sequencer, etag, run_id) "
+				 "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+				 7, argtypes, args, nulls, false, 0);
 }
 
 /*
@@ -221,49 +278,97 @@ execute_report(ReportDef *def)
 	return (int64) SPI_processed;
 }
 
-static int64
-record_run(RunResult *r, const char *trigger, List *uris, TimestampTz started,
-		   uint64 bytes)
+/* What a run records in pipeline.runs. */
+typedef struct RunRecord
 {
-	Oid			argtypes[10] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID,
-	INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID};
-	Datum		args[10];
-	char		nulls[10] = "          ";
-	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(uris), 1));
-	ListCell   *lc;
-	bool		isnull;
+	const char *trigger;
+	List	   *uris;			/* of String */
+	TimestampTz started;
+	uint64		bytes;
+	TimestampTz oldest_event;	/* 0 if unknown */
+	int			attempt;		/* 0 if not counted */
+} RunRecord;
 
-	foreach(lc, uris)
+static void
+record_run(const RunResult *r, const RunRecord *rec)
+{
+	Oid			argtypes[14] = {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID,
+		INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, INT4OID};
+	Datum		args[14];
+	char		nulls[14] = "              ";
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(rec->uris), 1));
+	ListCell   *lc;
+
+	foreach(lc, rec->uris)
 		elems[foreach_current_index(lc)] = CStringGetTextDatum(strVal(lfirst(lc)));
-	args[0] = CStringGetTextDatum(r->report);
-	args[1] = CStringGetTextDatum(trigger);
-	args[2] = PointerGetDatum(construct_array(elems, list_length(uris), TEXTOID, -1, false,
+	args[0] = Int64GetDatum(r->run_id);
+	args[1] = CStringGetTextDatum(r->report);
+	args[2] = CStringGetTextDatum(rec->trigger);
+	args[3] = PointerGetDatum(construct_array(elems, list_length(rec->uris), TEXTOID, -1, false,
 											  TYPALIGN_INT));
-	args[3] = CStringGetTextDatum(r->status);
-	args[4] = TimestampTzGetDatum(started);
-	args[5] = Int64GetDatum(r->rows);
-	args[6] = Int64GetDatum((int64) bytes);
-	args[7] = Int32GetDatum(r->objects);
-	if (r->error)
-		args[8] = CStringGetTextDatum(r->error);
-	else
-		nulls[8] = 'n';
+	args[4] = CStringGetTextDatum(r->status);
+	args[5] = TimestampTzGetDatum(rec->started);
+	args[6] = Int64GetDatum(r->rows);
 	if (strcmp(r->status, "succeeded") != 0)
-		nulls[5] = 'n';
-	if (r->export_uri)
-		args[9] = CStringGetTextDatum(r->export_uri);
+		nulls[6] = 'n';
+	args[7] = Int64GetDatum((int64) rec->bytes);
+	args[8] = Int32GetDatum(r->objects);
+	if (r->error)
+		args[9] = CStringGetTextDatum(r->error);
 	else
 		nulls[9] = 'n';
+	if (r->export_uri)
+		args[10] = CStringGetTextDatum(r->export_uri);
+	else
+		nulls[10] = 'n';
+	args[11] = Int64GetDatum(r->rejects);
+	args[12] = TimestampTzGetDatum(rec->oldest_event);
+	if (rec->oldest_event == 0)
+		nulls[12] = 'n';
+	args[13] = Int32GetDatum(rec->attempt);
+	if (rec->attempt == 0)
+		nulls[13] = 'n';
 	spi_internal("INSERT INTO pipeline.runs "
-				 "  (report, trigger, trigger_uris, status, started_at, finished_at, "
-				 "   rows, bytes, objects, error, export_uri) "
-				 "VALUES ($1, $2, $3, $4, $5, clock_timestamp(), $6, $7, $8, $9, $10) "
-				 "RETURNING id",
-				 10, argtypes, args, nulls, false, 1);
+				 "  (id, report, trigger, trigger_uris, status, started_at, finished_at, "
+				 "   rows, bytes, objects, error, export_uri, rejects, oldest_event, attempt) "
+				 "VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), $7, $8, $9, $10, $11, "
+				 "        $12, $13, $14)",
+				 14, argtypes, args, nulls, false, 0);
+}
+
+/* A new run id, taken before the run so that its export can be named after it. */
+static int64
+new_run_id(void)
+{
+	bool		isnull;
+
+	spi_internal("SELECT nextval('pipeline.runs_id_seq')", 0, NULL, NULL, NULL, false, 1);
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* The summary of a run, as NOTIFY and webhooks carry it (JSON). */
+/* pipeline.run_rejects: what the run's scans skipped (s3_rejects_foreach). */
+static void
+record_reject(void *arg, const char *uri, int64 record, int64 line, const char *error,
+			  const char *raw)
+{
+	Oid			argtypes[6] = {INT8OID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID};
+	Datum		args[6];
+	char		nulls[6] = "      ";
+
+	args[0] = Int64GetDatum(*(int64 *) arg);
+	args[1] = CStringGetTextDatum(uri);
+	args[2] = Int64GetDatum(record);
+	args[3] = Int64GetDatum(line);
+	args[4] = CStringGetTextDatum(error);
+	if (raw)
+		args[5] = CStringGetTextDatum(raw);
+	else
+		nulls[5] = 'n';
+	spi_internal("INSERT INTO pipeline.run_rejects (run_id, uri, record, line, error, raw) "
+				 "VALUES ($1, $2, $3, $4, $5, $6)", 6, argtypes, args, nulls, false, 0);
+}
+
+/* The summary of a run, as webhooks carry it (JSON). */
 static char *
 run_summary(const RunResult *r, const char *trigger)
 {
@@ -278,7 +383,8 @@ run_summary(const RunResult *r, const char *trigger)
 	escape_json(&buf, trigger);
 	appendStringInfoString(&buf, ",\"status\":");
 	escape_json(&buf, r->status);
-	appendStringInfo(&buf, ",\"objects\":%d,\"rows\":" INT64_FORMAT, r->objects, r->rows);
+	appendStringInfo(&buf, ",\"objects\":%d,\"rows\":" INT64_FORMAT ",\"rejects\":" INT64_FORMAT,
+					 r->objects, r->rows, r->rejects);
 	if (r->error)
 	{
 		appendStringInfoString(&buf, ",\"error\":");
@@ -316,12 +422,12 @@ run_error_is_recordable(ErrorData *edata)
 
 /*
  * Where a run's export goes.  A key is overwritten by every run; a prefix
- * (ending in "/") gets one object per run, named after the object versions
+ * (ending in "/") gets one object per run: named after the object versions
  * that triggered it, so that a retried run writes the same key instead of
- * a second copy.
+ * a second copy, or (manual and chained runs) after the run's time and id.
  */
 static char *
-export_uri(ReportDef *def, List *todo, TimestampTz started)
+export_uri(ReportDef *def, List *todo, TimestampTz started, int64 run_id)
 {
 	const char *ext;
 	StringInfoData ids;
@@ -339,13 +445,13 @@ export_uri(ReportDef *def, List *todo, TimestampTz started)
 		fsec_t		fsec;
 
 		timestamp2tm(started, NULL, &tm, &fsec, NULL, NULL);
-		return psprintf("%s%s-%04d%02d%02dT%02d%02d%02dZ%s", def->export, def->name,
-						tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
-						tm.tm_sec, ext);
+		return psprintf("%s%s-%04d%02d%02dT%02d%02d%02dZ-run" INT64_FORMAT "%s",
+						def->export, def->name, tm.tm_year, tm.tm_mon, tm.tm_mday,
+						tm.tm_hour, tm.tm_min, tm.tm_sec, run_id, ext);
 	}
 	foreach(lc, todo)
 	{
-		EventObject *o = ((TriggerObject *) lfirst(lc))->obj;
+		EventObject *o = lfirst(lc);
 
 		names = lappend(names, psprintf("%s/%s@%s", o->bucket, o->key, event_object_version(o)));
 	}
@@ -359,18 +465,26 @@ export_uri(ReportDef *def, List *todo, TimestampTz started)
 	return psprintf("%s%s-%s%s", def->export, def->name, hash, ext);
 }
 
-/* Export the run's result table; returns the object's URI (NULL if empty). */
+/*
+ * Stage the export of the run's result table for completion after commit;
+ * returns the object's URI (NULL if the result is empty).
+ */
 static char *
-export_result(ReportDef *def, List *todo, TimestampTz started)
+export_result(ReportDef *def, List *todo, TimestampTz started, int64 run_id)
 {
-	char	   *uri = export_uri(def, todo, started);
+	char	   *uri = export_uri(def, todo, started, run_id);
 	ExportFormat fmt = export_format_from_name(def->export_format);
 	bool		gzip = fmt != EXPORT_SVG &&
 		(def->export[strlen(def->export) - 1] == '/' ||
 		 (strlen(uri) > 3 && strcmp(uri + strlen(uri) - 3, ".gz") == 0));
+	Oid			serverid = export_server(def->server);
+	ExportResult r;
 
-	return export_query(psprintf("SELECT * FROM %s", def->target), uri, fmt, gzip,
-						export_server(def->server), false, def->name).uri;
+	r = export_query(psprintf("SELECT * FROM %s", def->target), uri, fmt, gzip, serverid,
+					 false, def->name);
+	if (r.uri)
+		outbox_add_export(&r, serverid, def->owner, run_id, def->name);
+	return r.uri;
 }
 
 /* Does the role still exist?  (A report of a dropped role never runs.) */
@@ -380,67 +494,83 @@ role_exists(Oid role)
 	return SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role));
 }
 
-RunResult *
-report_run(const char *name, const char *trigger, List *objects)
+/* The versions of "objects" the report has still to process. */
+static List *
+still_to_do(ReportDef *def, List *objects)
 {
-	RunResult  *r = palloc0(sizeof(RunResult));
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ReportDef  *def;
 	List	   *todo = NIL;
-	List	   *uris = NIL;
 	ListCell   *lc;
-	TimestampTz started;
-	uint64		bytes_before;
-	volatile bool failed = false;
 
-	r->report = pstrdup(name);
-	r->status = "skipped";
-	foreach(lc, objects)
-		r->msgs = bms_add_member(r->msgs, ((TriggerObject *) lfirst(lc))->msg);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	def = load_report(name);
-	if (!def->enabled && strcmp(trigger, "manual") != 0)
-	{
-		SPI_finish();
-		return r;
-	}
-
-	/* exactly once: keep only versions this report has not processed yet */
 	foreach(lc, objects)
 	{
-		TriggerObject *t = lfirst(lc);
-		char	   *uri = s3_make_uri(t->obj->bucket, t->obj->key);
+		EventObject *o = lfirst(lc);
 		ListCell   *seen;
 		bool		dup = false;
 
 		foreach(seen, todo)
 		{
-			EventObject *o = ((TriggerObject *) lfirst(seen))->obj;
+			EventObject *t = lfirst(seen);
 
-			if (strcmp(o->bucket, t->obj->bucket) == 0 && strcmp(o->key, t->obj->key) == 0 &&
-				strcmp(event_object_version(o), event_object_version(t->obj)) == 0)
+			if (strcmp(o->bucket, t->bucket) == 0 && strcmp(o->key, t->key) == 0 &&
+				strcmp(event_object_version(o), event_object_version(t)) == 0)
 				dup = true;
 		}
-		if (dup || already_processed(name, t->obj))
-			continue;
-		todo = lappend(todo, t);
-		if (!list_member(uris, makeString(uri)))
-			uris = lappend(uris, makeString(uri));
+		if (!dup && !already_processed(def, o))
+			todo = lappend(todo, o);
 	}
+	return todo;
+}
+
+RunResult *
+report_run(const char *name, const char *trigger, List *objects, int attempt,
+		   bool record_failure)
+{
+	RunResult  *r = palloc0(sizeof(RunResult));
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ReportDef  *def;
+	List	   *todo;
+	RunRecord	rec;
+	ListCell   *lc;
+	uint64		bytes_before;
+
+	r->report = pstrdup(name);
+	r->status = "skipped";
+	memset(&rec, 0, sizeof(rec));
+	rec.trigger = trigger;
+	rec.attempt = attempt;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	def = load_report(name);
+	if (!def->enabled && strcmp(trigger, "manual") != 0)
+	{
+		r->status = "paused";
+		SPI_finish();
+		return r;
+	}
+
+	/* exactly once: keep only versions this report has not processed yet */
+	todo = still_to_do(def, objects);
 	if (objects != NIL && todo == NIL)
 	{
 		SPI_finish();
 		return r;
 	}
-	r->objects = list_length(uris);
+	foreach(lc, todo)
+	{
+		EventObject *o = lfirst(lc);
+		String	   *uri = makeString(s3_make_uri(o->bucket, o->key));
 
-	if (report_run_starting_hook)
-		report_run_starting_hook(def->timeout_ms);
-	started = GetCurrentTimestamp();
+		if (!list_member(rec.uris, uri))
+			rec.uris = lappend(rec.uris, uri);
+		if (o->event_time != 0 && (rec.oldest_event == 0 || o->event_time < rec.oldest_event))
+			rec.oldest_event = o->event_time;
+	}
+	r->objects = list_length(rec.uris);
+	r->run_id = new_run_id();
+
+	rec.started = GetCurrentTimestamp();
 	bytes_before = pipeline_scan_bytes;
 	if (report_timeout_id == MAX_TIMEOUTS)
 		report_timeout_id = RegisterTimeout(USER_TIMEOUT, report_timeout_handler);
@@ -459,22 +589,26 @@ report_run(const char *name, const char *trigger, List *objects)
 
 		/* as the owner, like REFRESH MATERIALIZED VIEW */
 		priv_enter_role(&save, def->owner, def->search_path);
-		report_trigger_uris = uris;
+		report_trigger_uris = rec.uris;
 		report_timed_out = false;
+		s3_rejects_reset();
 		if (def->timeout_ms > 0)
 			enable_timeout_after(report_timeout_id, def->timeout_ms);
 		r->rows = execute_report(def);
 		report_trigger_uris = NIL;
 		/* last: nothing after it may fail and leave an object for a rolled-back run */
 		if (def->export)
-			r->export_uri = export_result(def, todo, started);
+			r->export_uri = export_result(def, todo, rec.started, r->run_id);
 		disable_timeout(report_timeout_id, false);
 		priv_leave(&save);
 
 		r->status = "succeeded";
-		r->run_id = record_run(r, trigger, uris, started, pipeline_scan_bytes - bytes_before);
+		r->rejects = s3_rejects_foreach(record_reject, &r->run_id);
+		s3_rejects_reset();
+		rec.bytes = pipeline_scan_bytes - bytes_before;
+		record_run(r, &rec);
 		foreach(lc, todo)
-			mark_processed(name, ((TriggerObject *) lfirst(lc))->obj, r->run_id);
+			mark_processed(name, lfirst(lc), r->run_id);
 
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -495,10 +629,14 @@ report_run(const char *name, const char *trigger, List *objects)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		s3_rejects_reset();
+		/* an export it staged is no object, and never will be */
+		outbox_abort_abandoned();
 
-		failed = true;
 		r->status = "failed";
-		r->run_id = 0;
+		r->rows = 0;
+		r->rejects = 0;
+		r->export_uri = NULL;
 		if (report_timed_out)
 			r->error = psprintf("the report ran longer than its timeout (%d ms)", def->timeout_ms);
 		else
@@ -506,11 +644,22 @@ report_run(const char *name, const char *trigger, List *objects)
 				? psprintf("%s (%s)", edata->message, edata->detail)
 				: pstrdup(edata->message);
 		report_timed_out = false;
+		if (!record_failure)
+		{
+			r->run_id = 0;
+			SPI_finish();
+			return r;
+		}
+		rec.bytes = pipeline_scan_bytes - bytes_before;
+		record_run(r, &rec);
+		if (IsBackgroundWorker)
+			ereport(LOG,
+					(errmsg("report \"%s\" failed: %s", name, r->error),
+					 errdetail("The failure is recorded in pipeline.runs (id " INT64_FORMAT ").",
+							   r->run_id)));
 	}
 	PG_END_TRY();
 
-	if (failed)
-		r->run_id = record_run(r, trigger, uris, started, pipeline_scan_bytes - bytes_before);
 	notify_run(r->run_id);
 	if (def->webhook)
 		webhook_enqueue(name, r->run_id, def->webhook, run_summary(r, trigger));
@@ -527,13 +676,18 @@ RunResult *
 report_skip(const char *name, const char *trigger, const char *why)
 {
 	RunResult  *r = palloc0(sizeof(RunResult));
+	RunRecord	rec;
 
 	r->report = pstrdup(name);
 	r->status = "skipped";
 	r->error = pstrdup(why);
+	memset(&rec, 0, sizeof(rec));
+	rec.trigger = trigger;
+	rec.started = GetCurrentTimestamp();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	r->run_id = record_run(r, trigger, NIL, GetCurrentTimestamp(), 0);
+	r->run_id = new_run_id();
+	record_run(r, &rec);
 	notify_run(r->run_id);
 	SPI_finish();
 	return r;

@@ -20,6 +20,7 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -53,88 +54,100 @@ webhook_enqueue(const char *report, int64 run_id, const char *url, const char *p
 	pipeline_wake_worker_at_commit(false);
 }
 
-/* POST one payload; NULL if the receiver took it, else why not. */
-static char *
-post(HttpClient *http, const char *url, const char *payload)
+/* A POST in flight. */
+typedef struct Delivery
 {
-	HttpRequest req;
+	int64		id;
+	int			attempts;		/* with this one */
+	char	   *url;
+	char	   *payload;		/* the transfer's body: lives as long */
 	HttpTransfer *x;
-	char	   *err = NULL;
+} Delivery;
 
-	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.url = url;
-	req.headers = list_make2(pstrdup("Content-Type: application/json"),
-							 pstrdup("User-Agent: pipeline/1.0"));
-	req.body = payload;
-	req.body_len = strlen(payload);
-	req.timeout_ms = WEBHOOK_TIMEOUT_MS;
-	x = http_start(http, &req);
-	if (!http_wait_done(x))
-		err = pstrdup(http_error(x));
-	else if (http_info(x)->status < 200 || http_info(x)->status >= 300)
-		err = psprintf("HTTP %ld", http_info(x)->status);
-	http_finish(x);
-	return err;
+static List *inflight = NIL;
+
+/* At most this many POSTs at once: receivers that hang do not pile up. */
+#define MAX_INFLIGHT 8
+
+/* The ids of the deliveries in flight, as a one-element bigint[] argument. */
+static Datum *
+in_flight_ids(void)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * (list_length(inflight) + 1));
+	Datum	   *arg = palloc(sizeof(Datum));
+	ListCell   *lc;
+
+	foreach(lc, inflight)
+		ids[foreach_current_index(lc)] = Int64GetDatum(((Delivery *) lfirst(lc))->id);
+	arg[0] = PointerGetDatum(construct_array(ids, list_length(inflight), INT8OID, 8,
+											 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return arg;
 }
 
+/*
+ * webhook_start: start POSTing the summaries that are due, without waiting
+ * for the answers (webhook_finish collects them): a receiver that never
+ * answers delays nothing but its own deliveries.  A summary waits until
+ * its run's exports are completed, so that the object it names exists.
+ * Returns when the next delivery is due (0: none waiting); "cxt" outlives
+ * the transfers.
+ */
 TimestampTz
-webhook_deliver(HttpClient *http)
+webhook_start(HttpClient *http, MemoryContext cxt)
 {
 	TimestampTz next = 0;
 	uint64		i;
-	uint64		n;
-	SPITupleTable *due;
 	bool		isnull;
+	Oid			types[2] = {INT8ARRAYOID, INT4OID};
+	Datum		values[2];
+
+	values[0] = in_flight_ids()[0];
+	values[1] = Int32GetDatum(MAX_INFLIGHT - list_length(inflight));
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-
-	spi_internal("SELECT id, url, payload, attempts FROM pipeline.webhooks "
-				 "WHERE delivered_at IS NULL AND NOT gave_up AND next_attempt <= now() "
-				 "ORDER BY id LIMIT 20 FOR UPDATE SKIP LOCKED", 0, NULL, NULL, NULL, false, 0);
-	due = SPI_tuptable;
-	n = SPI_processed;
-	if (n > 0)
+	spi_internal("SELECT w.id, w.url, w.payload, w.attempts FROM pipeline.webhooks w "
+				 "WHERE w.delivered_at IS NULL AND NOT w.gave_up AND w.next_attempt <= now() "
+				 "  AND w.id <> ALL ($1) "
+				 "  AND NOT EXISTS (SELECT 1 FROM pipeline.exports e "
+				 "                  WHERE e.run_id = w.run_id AND e.state = 'pending') "
+				 "ORDER BY w.id LIMIT $2",
+				 2, types, values, NULL, true, 0);
+	if (SPI_processed > 0)
 		pgstat_report_activity(STATE_RUNNING, "delivering webhooks");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tup = due->vals[i];
-		int64		id = DatumGetInt64(SPI_getbinval(tup, due->tupdesc, 1, &isnull));
-		char	   *url = SPI_getvalue(tup, due->tupdesc, 2);
-		char	   *payload = SPI_getvalue(tup, due->tupdesc, 3);
-		int			attempts = DatumGetInt32(SPI_getbinval(tup, due->tupdesc, 4, &isnull)) + 1;
-		char	   *err = post(http, url, payload);
-		Oid			types[4] = {INT8OID, TEXTOID, INT4OID, INT4OID};
-		Datum		values[4];
-		char		nulls[4] = "    ";
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		Delivery   *d = palloc0(sizeof(Delivery));
+		HttpRequest req;
 
-		values[0] = Int64GetDatum(id);
-		if (err)
-			values[1] = CStringGetTextDatum(err);
-		else
-			nulls[1] = 'n';
-		values[2] = Int32GetDatum(attempts);
-		values[3] = Int32GetDatum(pipeline_webhook_max_attempts);
-		/* back-off: 1, 2, 4 ... seconds, at most an hour */
-		spi_internal("UPDATE pipeline.webhooks SET attempts = $3, last_error = $2, "
-					 "  delivered_at = CASE WHEN $2 IS NULL THEN now() END, "
-					 "  gave_up = $2 IS NOT NULL AND $3 >= $4, "
-					 "  next_attempt = now() + least(3600, 2 ^ ($3 - 1)) * interval '1 second' "
-					 "WHERE id = $1",
-					 4, types, values, nulls, false, 0);
-		if (err && attempts >= pipeline_webhook_max_attempts)
-			ereport(LOG,
-					(errmsg("pipeline gave up delivering a run summary to webhook \"%s\" after %d attempts",
-							url, attempts),
-					 errdetail_internal("%s", err)));
+		d->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		d->url = SPI_getvalue(tup, td, 2);
+		d->payload = SPI_getvalue(tup, td, 3);
+		d->attempts = DatumGetInt32(SPI_getbinval(tup, td, 4, &isnull)) + 1;
+		memset(&req, 0, sizeof(req));
+		req.method = "POST";
+		req.url = d->url;
+		req.headers = list_make2(pstrdup("Content-Type: application/json"),
+								 pstrdup("User-Agent: pipeline/1.1"));
+		req.body = d->payload;
+		req.body_len = strlen(d->payload);
+		req.timeout_ms = WEBHOOK_TIMEOUT_MS;
+		d->x = http_start(http, &req);
+		inflight = lappend(inflight, d);
+		MemoryContextSwitchTo(old);
 	}
-
-	spi_internal("SELECT min(next_attempt) FROM pipeline.webhooks "
-				 "WHERE delivered_at IS NULL AND NOT gave_up", 0, NULL, NULL, NULL, true, 1);
+	/* the next one due that is neither in flight nor waiting for its exports */
+	spi_internal("SELECT min(w.next_attempt) FROM pipeline.webhooks w "
+				 "WHERE w.delivered_at IS NULL AND NOT w.gave_up AND w.id <> ALL ($1) "
+				 "  AND NOT EXISTS (SELECT 1 FROM pipeline.exports e "
+				 "                  WHERE e.run_id = w.run_id AND e.state = 'pending')",
+				 1, types, in_flight_ids(), NULL, true, 1);
 	if (SPI_processed == 1)
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -146,4 +159,75 @@ webhook_deliver(HttpClient *http)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	return next;
+}
+
+/*
+ * webhook_finish: record the POSTs that got an answer (or failed); returns
+ * true if any did.
+ */
+bool
+webhook_finish(void)
+{
+	List	   *done = NIL;
+	ListCell   *lc;
+
+	foreach(lc, inflight)
+	{
+		Delivery   *d = lfirst(lc);
+
+		if (http_done(d->x))
+		{
+			done = lappend(done, d);
+			inflight = foreach_delete_current(inflight, lc);
+		}
+	}
+	if (done == NIL)
+		return false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	foreach(lc, done)
+	{
+		Delivery   *d = lfirst(lc);
+		char	   *err = NULL;
+		Oid			types[4] = {INT8OID, TEXTOID, INT4OID, INT4OID};
+		Datum		values[4];
+		char		nulls[4] = "    ";
+
+		if (!http_wait_done(d->x))
+			err = pstrdup(http_error(d->x));
+		else if (http_info(d->x)->status < 200 || http_info(d->x)->status >= 300)
+			err = psprintf("HTTP %ld", http_info(d->x)->status);
+		http_finish(d->x);
+
+		values[0] = Int64GetDatum(d->id);
+		if (err)
+			values[1] = CStringGetTextDatum(err);
+		else
+			nulls[1] = 'n';
+		values[2] = Int32GetDatum(d->attempts);
+		values[3] = Int32GetDatum(pipeline_webhook_max_attempts);
+		/* back-off: 1, 2, 4 ... seconds, at most an hour */
+		spi_internal("UPDATE pipeline.webhooks SET attempts = $3, last_error = $2, "
+					 "  delivered_at = CASE WHEN $2 IS NULL THEN now() END, "
+					 "  gave_up = $2 IS NOT NULL AND $3 >= $4, "
+					 "  next_attempt = now() + least(3600, 2 ^ ($3 - 1)) * interval '1 second' "
+					 "WHERE id = $1",
+					 4, types, values, nulls, false, 0);
+		if (err && d->attempts >= pipeline_webhook_max_attempts)
+			ereport(LOG,
+					(errmsg("pipeline gave up delivering a run summary to webhook \"%s\" after %d attempts",
+							d->url, d->attempts),
+					 errdetail_internal("%s", err)));
+		pfree(d->url);
+		pfree(d->payload);
+		pfree(d);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return true;
 }

@@ -21,9 +21,11 @@ extern void webhook_enqueue(const char *report, int64 run_id, const char *url,
 							const char *payload);
 
 /*
- * Deliver what is due (the worker, between polls).  Returns the time of
- * the next retry that is waiting, or 0 if none.
+ * The worker: start the POSTs that are due (returns when the next one is
+ * due, 0: none waiting), and record those that got an answer (true if
+ * any did).  Neither waits for a receiver.
  */
-extern TimestampTz webhook_deliver(HttpClient *http);
+extern TimestampTz webhook_start(HttpClient *http, MemoryContext cxt);
+extern bool webhook_finish(void);
 
 #endif							/* PIPELINE_WEBHOOK_H */

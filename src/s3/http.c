@@ -585,6 +585,23 @@ http_wait_done(HttpTransfer *x)
 }
 
 bool
+http_wait_done_until(HttpTransfer *x, TimestampTz deadline)
+{
+	while (!x->done)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		long		secs;
+		int			usecs;
+
+		if (now >= deadline)
+			return false;
+		TimestampDifference(now, deadline, &secs, &usecs);
+		http_drive(x->client, Min(HTTP_MAX_WAIT_MS, secs * 1000 + usecs / 1000 + 1));
+	}
+	return true;
+}
+
+bool
 http_wait_headers(HttpTransfer *x)
 {
 	while (!x->headers_done && !x->done)
@@ -631,12 +648,13 @@ void
 http_wait_any(HttpClient *c, long timeout_ms)
 {
 	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	bool		driven = false;
 
 	for (;;)
 	{
 		dlist_iter	iter;
-		long		secs;
-		int			usecs;
+		long		secs = 0;
+		int			usecs = 0;
 		TimestampTz now;
 
 		dlist_foreach(iter, &c->transfers)
@@ -647,10 +665,13 @@ http_wait_any(HttpClient *c, long timeout_ms)
 				return;
 		}
 		now = GetCurrentTimestamp();
-		if (now >= end)
+		/* even with no time to wait, let the transfers make progress once */
+		if (now >= end && driven)
 			return;
-		TimestampDifference(now, end, &secs, &usecs);
-		if (http_drive(c, Max(1, secs * 1000 + usecs / 1000)))
+		if (now < end)
+			TimestampDifference(now, end, &secs, &usecs);
+		driven = true;
+		if (http_drive(c, secs * 1000 + usecs / 1000))
 			return;
 	}
 }

@@ -21,6 +21,7 @@
 #ifndef PIPELINE_HTTP_H
 #define PIPELINE_HTTP_H
 
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 
 typedef struct HttpClient HttpClient;
@@ -78,6 +79,9 @@ extern bool http_wait_done(HttpTransfer *xfer);
  * Only for 2xx responses of streaming transfers; check http_info() first.
  */
 extern ssize_t http_read(HttpTransfer *xfer, char *dst, size_t len);
+
+/* Wait until the transfer is done (true), or the deadline passed (false). */
+extern bool http_wait_done_until(HttpTransfer *xfer, TimestampTz deadline);
 
 /* Wait until the status line and headers of the response are in. */
 extern bool http_wait_headers(HttpTransfer *xfer);

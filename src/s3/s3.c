@@ -964,7 +964,7 @@ s3_multipart_upload_part(S3Client *c, const char *bucket, const char *key,
 
 char *
 s3_multipart_complete(S3Client *c, const char *bucket, const char *key,
-					  const char *upload_id, List *etags)
+					  const char *upload_id, List *etags, bool missing_ok)
 {
 	S3Call		call;
 	HttpTransfer *x;
@@ -993,6 +993,11 @@ s3_multipart_complete(S3Client *c, const char *bucket, const char *key,
 	call.what = "complete the multipart upload of";
 	call.uri = s3_make_uri(bucket, key);
 	x = s3_request(c, &call);
+	if (http_info(x)->status == 404 && missing_ok)
+	{
+		http_finish(x);
+		return NULL;
+	}
 	if (http_info(x)->status != 200)
 		s3_raise(c, &call, x);
 	etag = xml_answer_field(c, &call, x, "CompleteMultipartUploadResult", "ETag");

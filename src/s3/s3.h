@@ -100,8 +100,9 @@ extern char *s3_multipart_create(S3Client *client, const char *bucket, const cha
 extern char *s3_multipart_upload_part(S3Client *client, const char *bucket, const char *key,
 									  const char *upload_id, int part_number,
 									  const char *data, size_t len);
+/* Returns the object's ETag; NULL if the upload does not exist and missing_ok. */
 extern char *s3_multipart_complete(S3Client *client, const char *bucket, const char *key,
-								   const char *upload_id, List *etags);
+								   const char *upload_id, List *etags, bool missing_ok);
 extern void s3_multipart_abort(S3Client *client, const char *bucket, const char *key,
 							   const char *upload_id);
 

@@ -285,3 +285,92 @@ sqs_change_visibility(S3Client *c, const char *queue_url, const char *receipt_ha
 
 	sqs_call(c, queue_url, "ChangeMessageVisibility", body, NULL);
 }
+
+struct SqsDelete
+{
+	HttpTransfer *xfer;
+	int			count;
+};
+
+/*
+ * sqs_delete_start: DeleteMessageBatch (at most 10 receipts), started
+ * without waiting, like a receive: a queue that hangs delays nothing.
+ */
+SqsDelete *
+sqs_delete_start(S3Client *c, const char *queue_url, List *receipts)
+{
+	SqsDelete  *d = palloc0(sizeof(SqsDelete));
+	json_t	   *entries = json_array();
+	json_t	   *body;
+	ListCell   *lc;
+
+	Assert(list_length(receipts) <= 10);
+	foreach(lc, receipts)
+		json_array_append_new(entries,
+							  json_pack("{s:s, s:s}", "Id",
+										psprintf("m%d", foreach_current_index(lc)),
+										"ReceiptHandle", (char *) lfirst(lc)));
+	body = json_pack("{s:s, s:o}", "QueueUrl", queue_url, "Entries", entries);
+	if (body == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building an SQS request")));
+	d->count = list_length(receipts);
+	d->xfer = sqs_start(c, queue_url, "DeleteMessageBatch", body);
+	return d;
+}
+
+bool
+sqs_delete_done(const SqsDelete *d)
+{
+	return http_done(d->xfer);
+}
+
+/* Drive the delete (and the client's other transfers) for at most timeout_ms. */
+bool
+sqs_delete_wait(SqsDelete *d, int timeout_ms)
+{
+	return http_wait_done_until(d->xfer,
+								TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms));
+}
+
+/* Abandon a delete in flight (the messages come back by themselves). */
+void
+sqs_delete_cancel(SqsDelete *d)
+{
+	if (d->xfer)
+		http_finish(d->xfer);
+	d->xfer = NULL;
+}
+
+/*
+ * sqs_delete_finish: how many messages were deleted; on failure of the
+ * whole request, -1 and *error.  Frees the transfer.
+ */
+int
+sqs_delete_finish(SqsDelete *d, char **error)
+{
+	HttpTransfer *x = d->xfer;
+	int			failed = -1;
+
+	*error = NULL;
+	if (!http_wait_done(x) || http_info(x)->status != 200)
+		*error = sqs_error(x);
+	else
+	{
+		size_t		len;
+		const char *text = http_body(x, &len);
+		json_t	   *doc = json_loadb(text, len, 0, NULL);
+
+		if (doc == NULL)
+			*error = pstrdup("the answer to DeleteMessageBatch is not JSON");
+		else
+		{
+			failed = (int) json_array_size(json_object_get(doc, "Failed"));
+			json_decref(doc);
+		}
+	}
+	http_finish(x);
+	d->xfer = NULL;
+	return failed < 0 ? -1 : d->count - failed;
+}

@@ -39,6 +39,18 @@ extern void sqs_receive_cancel(SqsReceive *r);
  */
 extern List *sqs_receive_finish(SqsReceive *r, char **error);
 
+/*
+ * Delete up to 10 messages (by receipt handle) without waiting: start, see
+ * if done, then finish (how many were deleted; -1 and *error if the request
+ * failed), or cancel.
+ */
+typedef struct SqsDelete SqsDelete;
+extern SqsDelete *sqs_delete_start(S3Client *client, const char *queue_url, List *receipts);
+extern bool sqs_delete_done(const SqsDelete *d);
+extern bool sqs_delete_wait(SqsDelete *d, int timeout_ms);
+extern int	sqs_delete_finish(SqsDelete *d, char **error);
+extern void sqs_delete_cancel(SqsDelete *d);
+
 /* Delete messages (by receipt handle); returns how many failed. */
 extern int	sqs_delete_messages(S3Client *client, const char *queue_url, List *receipts);
 

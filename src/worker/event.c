@@ -26,6 +26,9 @@
 #include <jansson.h>
 
 #include "lib/stringinfo.h"
+#include "utils/timestamp.h"
+
+#include "decode/iso8601.h"
 
 #include "worker/event.h"
 
@@ -76,6 +79,31 @@ json_int(json_t *obj, const char *name)
 	if (json_is_string(v))
 		return strtoll(json_string_value(v), NULL, 10);
 	return -1;
+}
+
+/* An ISO-8601 event time ("2026-11-25T10:00:00.123Z"); 0 if absent or odd. */
+static TimestampTz
+json_time(json_t *obj, const char *name)
+{
+	const char *v = json_string_value(json_object_get(obj, name));
+	Iso8601		t;
+
+	if (v == NULL || !iso8601_parse(v, strlen(v), &t) || !t.has_offset)
+		return 0;
+	return (TimestampTz) (iso8601_epoch_usecs(&t) -
+						  (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+}
+
+/*
+ * A sequencer must look like one (hexadecimal, of a sane length): it
+ * decides which of two versions of a key is the newer.
+ */
+static bool
+valid_sequencer(const char *s)
+{
+	size_t		len = strlen(s);
+
+	return len > 0 && len <= 64 && strspn(s, "0123456789abcdefABCDEF") == len;
 }
 
 /* Strip the quotes ETags sometimes carry. */
@@ -136,6 +164,12 @@ parse_records(json_t *records, List **objects, char **reason)
 		o->sequencer = json_str(obj, "sequencer");
 		o->version_id = json_str(obj, "versionId");
 		o->event_name = pstrdup(name);
+		o->event_time = json_time(rec, "eventTime");
+		if (o->sequencer && !valid_sequencer(o->sequencer))
+		{
+			*reason = psprintf("record %zu has an invalid sequencer", i + 1);
+			return EVENT_INVALID;
+		}
 		*objects = lappend(*objects, o);
 	}
 	if (*objects == NIL)
@@ -173,6 +207,12 @@ parse_eventbridge(json_t *doc, List **objects, char **reason)
 	o->sequencer = json_str(obj, "sequencer");
 	o->version_id = json_str(obj, "version-id");
 	o->event_name = pstrdup("ObjectCreated");
+	o->event_time = json_time(doc, "time");
+	if (o->sequencer && !valid_sequencer(o->sequencer))
+	{
+		*reason = pstrdup("the EventBridge event has an invalid sequencer");
+		return EVENT_INVALID;
+	}
 	*objects = lappend(*objects, o);
 	return EVENT_OBJECTS;
 }
@@ -272,14 +312,27 @@ event_parse(const char *body, size_t len, List **objects, char **reason)
 	return k;
 }
 
-/* The version of an object a report run counts as processed. */
+char *
+event_sequencer_norm(const char *sequencer)
+{
+	char	   *s = pstrdup(sequencer);
+	int			len = strlen(s);
+	int			i;
+
+	for (i = 0; i < len; i++)
+		s[i] = pg_toupper((unsigned char) s[i]);
+	while (len > 1 && s[len - 1] == '0')
+		s[--len] = '\0';
+	return s;
+}
+
 char *
 event_object_version(const EventObject *o)
 {
 	if (o->version_id && o->version_id[0])
 		return o->version_id;
 	if (o->sequencer && o->sequencer[0])
-		return o->sequencer;
+		return event_sequencer_norm(o->sequencer);
 	if (o->etag && o->etag[0])
 		return o->etag;
 	return "";

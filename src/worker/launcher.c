@@ -51,6 +51,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "report/outbox.h"
 #include "report/report.h"
 #include "worker/worker.h"
 
@@ -85,6 +86,8 @@ pipeline_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(shared_size());
 	RequestNamedLWLockTranche("pipeline", 1);
+	RequestAddinShmemSpace(outbox_shmem_size());
+	RequestNamedLWLockTranche("pipeline outbox", 1);
 }
 
 static void
@@ -102,6 +105,7 @@ pipeline_shmem_startup(void)
 		pipeline_shared->lock = &(GetNamedLWLockTranche("pipeline"))->lock;
 		pipeline_shared->nslots = shared_slots();
 	}
+	outbox_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

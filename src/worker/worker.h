@@ -14,6 +14,7 @@
 #define PIPELINE_WORKER_H
 
 #include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 
@@ -25,6 +26,7 @@ typedef struct QueueStats
 {
 	char		name[PIPELINE_NAME_LEN];
 	Oid			owner;			/* who may see these statistics */
+	uint64		url_hash;		/* to notice a queue two databases poll */
 	char		state[16];		/* polling, backing off, failing */
 	TimestampTz last_poll;		/* last answered ReceiveMessage */
 	TimestampTz last_message;
@@ -75,8 +77,6 @@ extern PipelineShared *pipeline_shared;
 extern int	pipeline_launcher_naptime;
 extern int	pipeline_poll_wait;
 extern int	pipeline_visibility_timeout;
-extern int	pipeline_max_attempts;
-extern int	pipeline_retry_delay;
 extern int	pipeline_history_days;
 
 /* launcher.c */
@@ -88,5 +88,16 @@ extern PGDLLEXPORT void pipeline_launcher_main(Datum arg);
 
 /* worker.c */
 extern PGDLLEXPORT void pipeline_worker_main(Datum arg);
+extern DbSlot *worker_slot;		/* this worker's */
+extern void worker_check_extension(void);
+
+/* queues.c: the worker's queues */
+struct HttpClient;
+extern void queues_reload(struct HttpClient *http, MemoryContext cxt);
+extern void queues_start_receives(void);
+extern TimestampTz queues_next_poll(void);
+extern List *queues_finish_receives(MemoryContext cxt);
+extern void queues_count_runs(List *results);
+extern int	queues_count(void);
 
 #endif							/* PIPELINE_WORKER_H */

@@ -156,16 +156,19 @@ test("an incremental report reads only the new objects, without listing", async 
   assert.deepEqual(s3gets.map((r) => r.path), [`/${bucket}/raw/inc/2.json`], "only the new object was read, nothing listed");
 });
 
-test("a failing report is retried, then its message kept as a dead letter", async () => {
+test("a failing report is retried, then the object kept as a dead letter", async () => {
   await put(bucket, "raw/fail/x.json", [{ device_id: "f" }]);
   const dead = await waitFor("the dead letter", async () => {
-    const r = await sql(db, `SELECT * FROM pipeline.dead_letters WHERE body LIKE '%raw/fail/x.json%'`);
+    const r = await sql(db, `SELECT * FROM pipeline.dead_letters WHERE object = $1`, [`s3://${bucket}/raw/fail/x.json`]);
     return r.length ? r : null;
   }, 30000);
   assert.equal(dead.length, 1);
-  assert.match(dead[0].reason, /gave up after 3 attempts: report "failing": division by zero/);
-  const failed = await sql(db, `SELECT status, error FROM pipeline.runs WHERE report = 'failing'`);
-  assert.equal(failed.length, 3, "one failed run per delivery");
+  assert.equal(dead[0].report, "failing");
+  assert.equal(dead[0].queue, "events-q");
+  assert.match(dead[0].reason, /gave up after 3 attempts: division by zero/);
+  assert.match(dead[0].body, /"key":"raw\/fail\/x.json"/);
+  const failed = await sql(db, `SELECT status, error, attempt FROM pipeline.runs WHERE report = 'failing' ORDER BY id`);
+  assert.deepEqual(failed.map((r) => r.attempt), [1, 2, 3], "one failed run per attempt");
   assert.ok(failed.every((r) => r.status === "failed" && /division by zero/.test(r.error)));
   await waitFor("the message to leave the queue", async () => (await queueDepth("events-q")) === 0);
 });

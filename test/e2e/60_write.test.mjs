@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { gunzipSync } from "node:zlib";
 import {
-  sql, waitFor, createDatabase, createBucket, createQueue, put, queueDepth, queueUrl,
-  queueArn, s3, s3sdk, emulator,
+  sql, connect, waitFor, createDatabase, createBucket, createQueue, put, queueDepth, queueUrl,
+  queueArn, s3, s3sdk, emulator, exported,
 } from "./lib.mjs";
 
 const db = "e2e_write";
@@ -53,6 +53,7 @@ test("pipeline.export writes gzip JSON lines with JSON types", async () => {
     's3://${bucket}/out/x.json.gz')`);
   assert.equal(r[0].object, `s3://${bucket}/out/x.json.gz`);
   assert.equal(Number(r[0].rows), 2);
+  await exported(db, r[0].object);
   const body = await getObject("out/x.json.gz");
   assert.equal(Number(r[0].bytes), body.length, "bytes are the object's size");
   assert.equal(body[0], 0x1f, "gzip");
@@ -68,6 +69,7 @@ test("CSV with a header and COPY-style quoting, uncompressed", async () => {
   await sql(db, `SELECT * FROM pipeline.export(
     $$SELECT * FROM (VALUES (1, 'plain', NULL), (2, 'with, comma', 'say "hi"'), (3, E'two\\nlines', '')) v(id, a, b)$$,
     's3://${bucket}/out/x.csv', format => 'csv', compression => 'none')`);
+  await exported(db, `s3://${bucket}/out/x.csv`);
   const text = (await getObject("out/x.csv")).toString();
   assert.equal(text, 'id,a,b\n1,plain,\n2,"with, comma","say ""hi"""\n3,"two\nlines",""\n');
 });
@@ -93,6 +95,7 @@ test("a large result goes up as a multipart upload, memory flat", async () => {
     $$SELECT i, md5(i::text) || repeat('x', 100) AS pad FROM generate_series(1, 150000) i$$,
     's3://${bucket}/out/big.csv', format => 'csv', compression => 'none')`);
   assert.equal(Number(r[0].rows), 150000);
+  await exported(db, `s3://${bucket}/out/big.csv`);
   const log = await emulator("GET", "/_emulator/requests");
   const parts = log.filter((x) => x.method === "PUT" && (x.query ?? "").includes("partNumber"));
   assert.ok(parts.length >= 2, `${parts.length} parts`);
@@ -119,7 +122,34 @@ test("an empty result writes no object, unless asked", async () => {
   assert.equal(Number(r[0].rows), 0);
   assert.deepEqual(await listKeys("out/empty"), []);
   await sql(db, `SELECT * FROM pipeline.export('SELECT 1 AS x WHERE false', 's3://${bucket}/out/empty.json.gz', allow_empty => true)`);
+  await exported(db, `s3://${bucket}/out/empty.json.gz`);
   assert.deepEqual(await listKeys("out/empty"), ["out/empty.json.gz"]);
+});
+
+test("nothing reaches S3 before the transaction commits, nor after it rolls back", async () => {
+  const c = await connect(db);
+  try {
+    // committed: the object appears only after COMMIT
+    await c.query("BEGIN");
+    await c.query(`SELECT * FROM pipeline.export('SELECT 1 AS x', 's3://${bucket}/tx/committed.json.gz')`);
+    // the export is staged (its parts are uploaded) while the transaction is open
+    await waitFor("the staged upload", async () =>
+      ((await s3.send(new s3sdk.ListMultipartUploadsCommand({ Bucket: bucket, Prefix: "tx/" }))).Uploads ?? []).length === 1);
+    assert.deepEqual(await listKeys("tx/"), [], "no object while the transaction is open");
+    await c.query("COMMIT");
+    await exported(db, `s3://${bucket}/tx/committed.json.gz`);
+    assert.deepEqual(await listKeys("tx/"), ["tx/committed.json.gz"]);
+
+    // rolled back: no object ever, and the staged upload is aborted
+    await c.query("BEGIN");
+    await c.query(`SELECT * FROM pipeline.export('SELECT 1 AS x', 's3://${bucket}/tx/rolledback.json.gz')`);
+    await c.query("ROLLBACK");
+    await waitFor("the staged upload of the rolled-back transaction to be aborted", async () =>
+      ((await s3.send(new s3sdk.ListMultipartUploadsCommand({ Bucket: bucket, Prefix: "tx/" }))).Uploads ?? []).length === 0);
+    assert.deepEqual(await listKeys("tx/"), ["tx/committed.json.gz"]);
+  } finally {
+    await c.end();
+  }
 });
 
 test("a report's export lands in S3 and triggers the second tier", async () => {

@@ -162,6 +162,21 @@ export async function emulator(method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
+/**
+ * Wait until the worker has completed the export to "uri" (exports become
+ * objects after their transaction commits); fails if it gave up.
+ */
+export async function exported(database, uri, timeoutMs = 20000) {
+  let failed = null;
+  await waitFor(`the export to ${uri} to be completed`, async () => {
+    const r = await sql(database, `SELECT state, last_error FROM pipeline.exports
+                                   WHERE 's3://' || bucket || '/' || key = $1 ORDER BY id DESC LIMIT 1`, [uri]);
+    if (r[0]?.state === "failed") failed = r[0].last_error;
+    return r[0]?.state === "completed" || failed !== null;
+  }, timeoutMs);
+  if (failed) throw new Error(`the export to ${uri} failed: ${failed}`);
+}
+
 /** The pid of the pipeline worker of a database, or null. */
 export async function workerPid(database) {
   const rows = await sql("postgres", `SELECT pid FROM pg_stat_activity

@@ -2,7 +2,8 @@
 //
 // fauxqs (npm) does the storage and the protocols; this file wraps its Fastify app
 // with what our tests need and fauxqs lacks: SigV4 verification, S3 event
-// notifications, fault injection and a request log. Listens on 127.0.0.1 only.
+// notifications, ListMultipartUploads, fault injection and a request log.
+// Listens on 127.0.0.1 only.
 //
 //   tools/node/node tools/node/emulator.mjs --port 0 --port-file /tmp/emu.port
 //
@@ -221,6 +222,9 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     if (!key && 'notification' in query && (request.method === 'PUT' || request.method === 'GET')) {
       return handleNotificationConfiguration(request, reply, bucket);
     }
+    if (!key && 'uploads' in query && request.method === 'GET') {
+      return listMultipartUploads(reply, bucket, query.prefix ?? '');
+    }
     if (!key && request.method === 'DELETE' && Object.keys(query).length === 0) emu.deletesBucket = bucket;
     if (!notifier.hasConfig(bucket)) return done();
     const objects = s3Store.buckets.get(bucket);
@@ -235,6 +239,23 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     }
     return done();
   });
+
+  // ListMultipartUploads, which fauxqs answers empty: the uploads in progress
+  // (one page; enough for tests that check what is left behind).
+  function listMultipartUploads(reply, bucket, prefix) {
+    if (!s3Store.hasBucket(bucket)) {
+      return sendError(reply, 's3', 404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket });
+    }
+    const uploads = [...s3Store.multipartUploads.values()]
+      .filter((u) => u.bucket === bucket && u.key.startsWith(prefix))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const items = uploads.map((u) => `<Upload><Key>${escapeXml(u.key)}</Key><UploadId>${escapeXml(u.uploadId)}</UploadId>` +
+      `<Initiated>${u.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`).join('');
+    return reply.code(200).header('content-type', 'application/xml')
+      .send(`<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
+        `<Bucket>${escapeXml(bucket)}</Bucket><Prefix>${escapeXml(prefix)}</Prefix><MaxUploads>1000</MaxUploads>` +
+        `<IsTruncated>false</IsTruncated>${items}</ListMultipartUploadsResult>`);
+  }
 
   function handleNotificationConfiguration(request, reply, bucket) {
     if (!s3Store.hasBucket(bucket)) {

@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, CopyObjectCommand, DeleteObjectCommand, DeleteObjectsCommand,
   ListBucketsCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand,
-  PutBucketNotificationConfigurationCommand, GetBucketNotificationConfigurationCommand,
+  AbortMultipartUploadCommand, ListMultipartUploadsCommand, PutBucketNotificationConfigurationCommand, GetBucketNotificationConfigurationCommand,
 } from '@aws-sdk/client-s3';
 import { SQSClient, CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { SNSClient, CreateTopicCommand, SubscribeCommand, ListTopicsCommand } from '@aws-sdk/client-sns';
@@ -508,6 +508,18 @@ test('s3.mjs: put (multipart above 8 MiB), get, ls, notify, receive', async () =
   const missing = await run(['get', `s3://${bucket}/nope`]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /NoSuchKey/);
+});
+
+test('s3: ListMultipartUploads shows the uploads in progress, by prefix', async () => {
+  const bucket = await newBucket();
+  const a = await s3().send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'tx/a' }));
+  const b = await s3().send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'other/b' }));
+  const list = async (Prefix) => ((await s3().send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix }))).Uploads ?? [])
+    .map((u) => [u.Key, u.UploadId]);
+  assert.deepEqual(await list('tx/'), [['tx/a', a.UploadId]]);
+  assert.deepEqual(await list(undefined), [['other/b', b.UploadId], ['tx/a', a.UploadId]]);
+  await s3().send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'tx/a', UploadId: a.UploadId }));
+  assert.deepEqual(await list('tx/'), []);
 });
 
 test('process: binds 127.0.0.1 only, stops cleanly on SIGTERM', async () => {
