@@ -10,7 +10,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
   sql, sqlAs, connectAs, waitFor, createDatabase, createBucket, createQueue, notifyQueue, put,
-  sendMessage, queueDepth, queueUrl, s3Event, workerPid,
+  sendMessage, queueDepth, queueUrl, queueArn, s3Event, workerPid, s3, s3sdk,
 } from "./lib.mjs";
 
 const roles = ["sec_alice", "sec_mallory", "sec_eve", "sec_dbo"];
@@ -43,9 +43,37 @@ async function member(db, role, key) {
 }
 
 /** What the worker has received from a queue of a database (null if it does not poll it). */
-async function received(db, queue, opts) {
-  const r = await sqlAs("postgres", db, `SELECT received FROM pipeline.queue_stats() WHERE queue = $1`, [queue], opts);
+async function received(db, queue) {
+  const r = await sql(db, `SELECT received FROM pipeline.queue_stats() WHERE queue = $1`, [queue]);
   return r.length ? Number(r[0].received) : null;
+}
+
+/** S3 -> SQS notifications of a bucket: { queue: prefix, ... }. */
+async function notify(b, prefixes) {
+  const configs = [];
+  for (const [queue, prefix] of Object.entries(prefixes)) {
+    configs.push({ QueueArn: await queueArn(queue), Events: ["s3:ObjectCreated:*"],
+      Filter: { Key: { FilterRules: [{ Name: "prefix", Value: prefix }] } } });
+  }
+  await s3.send(new s3sdk.PutBucketNotificationConfigurationCommand({
+    Bucket: b, NotificationConfiguration: { QueueConfigurations: configs },
+  }));
+}
+
+/**
+ * A role adds a queue of its own (its user mapping's keys).  Returns false
+ * if that was refused; otherwise waits until the worker polls it and has
+ * handled what was there (the notification configuration's s3:TestEvent).
+ */
+async function addQueueAs(role, db, name, sqsName) {
+  try {
+    await sqlAs(role, db, `SELECT pipeline.add_queue($1, $2, 'lake')`, [name, queueUrl(sqsName)]);
+  } catch (e) {
+    return false;
+  }
+  await waitFor(`the worker to poll and drain queue ${name}`, async () =>
+    (await received(db, name)) !== null && (await queueDepth(sqsName)) === 0, 30000);
+  return true;
 }
 
 async function dropAll() {
@@ -64,18 +92,20 @@ after(async () => {
 
 // Item 2, through the worker: sec_eve's report calls set_config('search_path',
 // 'sec_eve, pg_catalog', false), and sec_eve has sec_eve.clock_timestamp(),
-// which the worker calls unqualified with raised rights.  She uploads one
-// object under her report's source; the worker runs the report, then (the
-// positive sign) a superuser's report on a later object.  sec_eve must not be
-// superuser, neither after her run nor after the worker's next steps.
+// which the worker calls unqualified with raised rights.  She polls a queue
+// of her own for her prefix and uploads one object under her report's
+// source.  Once the worker has handled that message, and again once it has
+// run a superuser's report on a later object (its next steps), sec_eve must
+// not be superuser.
 test("item 2: a report's set_config(search_path) does not make its owner superuser through the worker", async () => {
   const db = "e2e_sec_path";
   const b = bucket("path");
   await createDatabase(db);
   await createBucket(b);
-  await createQueue("sec-path-q");
-  await notifyQueue(b, "sec-path-q", "");
-  await sql(db, `SELECT pipeline.add_queue('q', $1, 'lake')`, [queueUrl("sec-path-q")]);
+  await createQueue("sec-path-admin");
+  await createQueue("sec-path-eve");
+  await notify(b, { "sec-path-eve": "eve/", "sec-path-admin": "marker/" });
+  await sql(db, `SELECT pipeline.add_queue('q', $1, 'lake')`, [queueUrl("sec-path-admin")]);
   await sql(db, `SELECT pipeline.create_report(name => 'marker', source => 's3://${b}/marker/',
                    query => 'SELECT 1 AS x', target => 'public.marker')`);
   await member(db, "sec_eve", "bob");
@@ -90,15 +120,17 @@ test("item 2: a report's set_config(search_path) does not make its owner superus
     SELECT pipeline.create_report(name => 'eve_sp', source => 's3://${b}/eve/',
       query => $q$SELECT x, set_config('search_path', 'sec_eve, pg_catalog', false) AS sp FROM sec_eve.src$q$,
       target => 'sec_eve.sp_out');`);
+  assert.ok(await addQueueAs("sec_eve", db, "eve_q", "sec-path-eve"), "(sec_eve may poll a queue of her own)");
 
+  const receivedBefore = await received(db, "eve_q");
   await put(b, "eve/1.json", [{ x: 1 }]);
-  await waitFor("the worker to run sec_eve's report", async () =>
-    (await sql(db, `SELECT 1 FROM pipeline.runs WHERE report = 'eve_sp'`)).length > 0, 30000);
-  assert.equal(await rolsuper("sec_eve"), false, "sec_eve is not superuser after the worker ran her report");
+  await waitFor("the worker to handle sec_eve's object", async () =>
+    (await received(db, "eve_q")) > receivedBefore && (await queueDepth("sec-path-eve")) === 0, 30000);
+  assert.equal(await rolsuper("sec_eve"), false, "sec_eve is not superuser after the worker handled her object");
 
   await put(b, "marker/1.json", [{ x: 1 }]);
   await waitFor("the worker's next run (the superuser's marker report)", async () =>
-    (await sql(db, `SELECT 1 FROM pipeline.runs WHERE report = 'marker' AND status = 'succeeded'`)).length > 0, 30000);
+    (await sql(db, `SELECT 1 FROM pipeline.runs WHERE report = 'marker'`)).length > 0, 30000);
   assert.equal(await rolsuper("sec_eve"), false, "nor after the worker's next steps");
 });
 
@@ -122,20 +154,13 @@ test("item 6: a forged event on an attacker's queue does not suppress the victim
       SERVER lake OPTIONS (uri 's3://${b}/in/');
     SELECT pipeline.create_report(name => 'alice_inbox', source => 's3://${b}/in/', mode => 'append',
       query => $q$SELECT v, src FROM sec_alice.inbox WHERE src = ANY (pipeline.trigger_uris())$q$,
-      target => 'sec_alice.seen');
-    SELECT pipeline.add_queue('alice_q', '${queueUrl("sec-forge-alice")}', 'lake');`);
-  // the notification configuration's s3:TestEvent: alice's queue is polled and drained
-  await waitFor("the worker to drain alice's queue", async () =>
-    (await received(db, "alice_q")) >= 1 && (await queueDepth("sec-forge-alice")) === 0, 30000);
+      target => 'sec_alice.seen');`);
+  assert.ok(await addQueueAs("sec_alice", db, "alice_q", "sec-forge-alice"), "(alice may poll her queue)");
 
   // the attack
-  try {
-    await sqlAs("sec_mallory", db, `SELECT pipeline.add_queue('mallory_q', $1, 'lake')`, [queueUrl("sec-forge-mallory")]);
-  } catch (e) {
-    // refused: fine
-  }
+  const polled = await addQueueAs("sec_mallory", db, "mallory_q", "sec-forge-mallory");
   await sendMessage("sec-forge-mallory", s3Event(b, "in/a.json", { etag: "forged", sequencer: "FFFFFFFFFFFFFFFFFFFFFFFF" }));
-  if ((await sql(db, `SELECT 1 FROM pipeline.queues WHERE name = 'mallory_q'`)).length > 0) {
+  if (polled) {
     await waitFor("the worker to take the forged message", async () => (await received(db, "mallory_q")) >= 1, 30000);
   }
 
