@@ -40,6 +40,28 @@ export async function connect(database = "postgres") {
   return c;
 }
 
+/** A connection as another role (the test cluster trusts local connections). */
+export async function connectAs(user, database = "postgres") {
+  const c = new pg.Client({ database, user });
+  await c.connect();
+  c.on("error", () => {});
+  return c;
+}
+
+/**
+ * Run SQL as a role with a short-lived connection; searchPath, if given,
+ * is set first (instead of whatever the database's settings say).
+ */
+export async function sqlAs(user, database, text, params = [], { searchPath } = {}) {
+  const c = await connectAs(user, database);
+  try {
+    if (searchPath) await c.query(`SELECT pg_catalog.set_config('search_path', $1, false)`, [searchPath]);
+    return (await c.query(text, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
 /** Run SQL in a database with a short-lived connection. */
 export async function sql(database, text, params = []) {
   const c = await connect(database);
