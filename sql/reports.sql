@@ -73,5 +73,76 @@ SELECT pipeline.sequencer_cmp('0055AED6DCD90281E5', '0055AED6DCD90281E6'),
        pipeline.sequencer_cmp('0055AED6DCD90281E5', '0055AED6DCD9028'),
        pipeline.sequencer_cmp('00A', '00a');
 
+
+-- the target is made from the query's columns, never by pasting the query
+-- into DDL: a query ending in a comment does not run at creation
+CREATE TABLE ran (at timestamptz);
+CREATE FUNCTION note_run() RETURNS int LANGUAGE sql AS $$ INSERT INTO ran VALUES (now()) RETURNING 1 $$;
+SELECT pipeline.create_report(name => 'commented', query => 'SELECT note_run() AS n -- trailing comment',
+                              target => 'commented');
+SELECT count(*) AS runs_at_creation FROM ran;
+\d commented
+SELECT pipeline.drop_report('commented');
+
+-- results go in by column name; a column the table lacks, or of a type it
+-- cannot take, is refused at creation
+CREATE TABLE ab (a int, b int, c text DEFAULT 'default');
+SELECT pipeline.create_report(name => 'byname', query => 'SELECT 2 AS b, 1 AS a', target => 'ab');
+SELECT pipeline.run_report('byname') > 0 AS ran;
+SELECT * FROM ab;
+SELECT pipeline.create_report(name => 'extra', query => 'SELECT 1 AS a, 2 AS z', target => 'ab');
+SELECT pipeline.create_report(name => 'badtype', query => 'SELECT now() AS a', target => 'ab');
+SELECT pipeline.create_report(name => 'twice', query => 'SELECT 1 AS a, 2 AS a', target => 'ab');
+
+-- a query its owner may not run is refused at creation
+CREATE TABLE secret (s text);
+CREATE ROLE pipeline_eve;
+GRANT CREATE ON SCHEMA public TO pipeline_eve;
+SET ROLE pipeline_eve;
+SELECT pipeline.create_report(name => 'peek', query => 'SELECT s FROM secret', target => 'peek');
+SELECT pipeline.create_report(name => 'peek', query => 'SELECT s FROM (SELECT * FROM secret) x', target => 'peek');
+SELECT pipeline.create_report(name => 'peek', query => 'SELECT 1 AS one WHERE EXISTS (SELECT FROM secret)', target => 'peek');
+RESET ROLE;
+
+-- alter_report: change what is given, keep the rest and the history
+SELECT pipeline.alter_report('byname', query => 'SELECT 3 AS a, 4 AS b', max_attempts => 7,
+                             retry_delay => '30 seconds');
+SELECT name, query, max_attempts, retry_delay FROM pipeline.reports WHERE name = 'byname';
+SELECT pipeline.run_report('byname') > 0 AS ran;
+SELECT count(*) AS runs_kept FROM pipeline.runs WHERE report = 'byname';
+SELECT pipeline.alter_report('byname', query => 'SELECT 1 AS nope');
+SELECT pipeline.alter_report('byname', mode => 'upsert');
+SELECT pipeline.alter_report('byname', max_attempts => 0);
+SELECT pipeline.alter_report('nosuch', query => 'SELECT 1');
+-- pause and resume
+SELECT pipeline.pause_report('byname');
+SELECT report, state FROM pipeline.report_status WHERE report = 'byname';
+SELECT pipeline.resume_report('byname');
+SELECT report, state, consecutive_failures, pending FROM pipeline.report_status WHERE report = 'byname';
+SET ROLE pipeline_eve;
+SELECT pipeline.pause_report('byname');
+SELECT pipeline.alter_report('byname', query => 'SELECT 1 AS a');
+RESET ROLE;
+
+-- a role that owns reports or queues cannot be dropped; DROP OWNED and
+-- REASSIGN OWNED take them along, as with PostgreSQL's own objects
+CREATE ROLE pipeline_owner;
+GRANT CREATE ON SCHEMA public TO pipeline_owner;
+SET ROLE pipeline_owner;
+SELECT pipeline.create_report(name => 'owned1', query => 'SELECT 1 AS x', target => 'owned1');
+SELECT pipeline.create_report(name => 'owned2', query => 'SELECT 1 AS x', target => 'owned2', after => 'owned1');
+RESET ROLE;
+DROP ROLE pipeline_owner;
+REASSIGN OWNED BY pipeline_owner TO pipeline_eve;
+SELECT name, owner FROM pipeline.reports WHERE name LIKE 'owned%' ORDER BY name;
+DROP OWNED BY pipeline_eve;
+SELECT count(*) AS left_over FROM pipeline.reports WHERE name LIKE 'owned%';
+DROP OWNED BY pipeline_owner;
+DROP ROLE pipeline_owner;
+DROP ROLE pipeline_eve;
+SELECT pipeline.drop_report('byname');
+DROP TABLE ab, ran, secret;
+DROP FUNCTION note_run();
+
 SELECT pipeline.drop_queue('iot-events');
 DROP SERVER lake CASCADE;

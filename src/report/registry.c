@@ -158,6 +158,7 @@ pipeline_add_queue(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, OIDOID};
 	Datum		values[4];
+	Oid			elsewhere;
 
 	check_name("queue", name);
 	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
@@ -208,6 +209,12 @@ pipeline_add_queue(PG_FUNCTION_ARGS)
 	spi_internal("INSERT INTO pipeline.queues (name, url, server, owner) "
 				 "VALUES ($1, $2, $3, $4)", 4, types, values, NULL, false, 0);
 	SPI_finish();
+	if (OidIsValid(elsewhere = pipeline_queue_polled_elsewhere(url)))
+		ereport(WARNING,
+				(errmsg("queue \"%s\" is polled by the pipeline worker of database \"%s\" too",
+						name, get_database_name(elsewhere)),
+				 errdetail("Workers that poll one queue compete for its messages: each event goes to one database only."),
+				 errhint("Give each database a queue of its own (an SNS topic can fan out to several).")));
 	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();
 }

@@ -90,10 +90,12 @@ registry_role_utility(Node *stmt, bool after)
 					 errmsg("role \"%s\" cannot be dropped because it owns pipeline queues or reports",
 							GetUserNameFromId(owner, false)),
 					 n > 1
-					 ? errdetail("It owns %s \"%s\" and " INT64_FORMAT " other queues or reports in database \"%s\".",
-								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
-								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
-								 n - 1, get_database_name(MyDatabaseId))
+					 ? errdetail_plural("It owns %s \"%s\" and %d other queue or report in database \"%s\".",
+										"It owns %s \"%s\" and %d other queues or reports in database \"%s\".",
+										(unsigned long) (n - 1),
+										SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+										SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
+										(int) (n - 1), get_database_name(MyDatabaseId))
 					 : errdetail("It owns %s \"%s\" in database \"%s\".",
 								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
 								 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),

@@ -31,6 +31,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -568,6 +569,42 @@ pipeline_worker_init(void)
 		strlcpy(w.bgw_type, "pipeline launcher", BGW_MAXLEN);
 		RegisterBackgroundWorker(&w);
 	}
+}
+
+/* The hash a queue URL is known by in shared memory. */
+uint64
+pipeline_url_hash(const char *url)
+{
+	return hash_bytes_extended((const unsigned char *) url, strlen(url), 0);
+}
+
+/*
+ * pipeline_queue_polled_elsewhere: the database (other than this one) whose
+ * worker polls the queue at "url", or InvalidOid.
+ */
+Oid
+pipeline_queue_polled_elsewhere(const char *url)
+{
+	uint64		h = pipeline_url_hash(url);
+	Oid			found = InvalidOid;
+	int			i;
+	int			k;
+
+	if (pipeline_shared == NULL)
+		return InvalidOid;
+	LWLockAcquire(pipeline_shared->lock, LW_SHARED);
+	for (i = 0; i < pipeline_shared->nslots && !OidIsValid(found); i++)
+	{
+		DbSlot	   *s = &pipeline_shared->slots[i];
+
+		if (s->dboid == MyDatabaseId || s->pid <= 0)
+			continue;
+		for (k = 0; k < s->nqueues; k++)
+			if (s->queues[k].url_hash == h)
+				found = s->dboid;
+	}
+	LWLockRelease(pipeline_shared->lock);
+	return found;
 }
 
 PG_FUNCTION_INFO_V1(pipeline_queue_stats);

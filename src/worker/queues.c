@@ -25,7 +25,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
@@ -57,6 +57,7 @@ typedef struct Queue
 	TimestampTz next_poll;		/* back-off after failures, pacing */
 	int			failures;		/* consecutive */
 	bool		failing;
+	bool		warned_shared;	/* said that another database polls it */
 	int			stats;			/* index in the slot's QueueStats */
 } Queue;
 
@@ -112,12 +113,6 @@ find_queue(List *list, const char *name)
 	return NULL;
 }
 
-static uint64
-url_hash(const char *url)
-{
-	return hash_bytes_extended((const unsigned char *) url, strlen(url), 0);
-}
-
 /*
  * Lay out the statistics slots of the queues, and warn about a queue that
  * the worker of another database polls too: competing consumers, each of
@@ -134,7 +129,7 @@ layout_stats(void)
 	foreach(lc, queues)
 	{
 		Queue	   *q = lfirst(lc);
-		uint64		h = url_hash(q->url);
+		uint64		h = pipeline_url_hash(q->url);
 		int			j;
 		int			found = -1;
 
@@ -170,9 +165,12 @@ layout_stats(void)
 
 			if (other == worker_slot || other->pid <= 0)
 				continue;
-			for (k = 0; k < other->nqueues; k++)
+			for (k = 0; k < other->nqueues && !q->warned_shared; k++)
 				if (other->queues[k].url_hash == h)
+				{
 					shared = lappend(shared, psprintf("%s:%u", q->name, other->dboid));
+					q->warned_shared = true;
+				}
 		}
 	}
 	worker_slot->nqueues = nstats;
@@ -182,11 +180,13 @@ layout_stats(void)
 	foreach(lc, shared)
 	{
 		char	   *colon = strrchr(lfirst(lc), ':');
+		char	   *dbname;
 
 		*colon = '\0';
+		dbname = get_database_name(strtoul(colon + 1, NULL, 10));
 		ereport(WARNING,
-				(errmsg("queue \"%s\" is polled by the pipeline worker of another database too (OID %s)",
-						(char *) lfirst(lc), colon + 1),
+				(errmsg("queue \"%s\" is polled by the pipeline worker of database \"%s\" too",
+						(char *) lfirst(lc), dbname ? dbname : colon + 1),
 				 errdetail("Workers that poll one queue compete for its messages: each event goes to one database only."),
 				 errhint("Give each database a queue of its own (an SNS topic can fan out to several).")));
 	}
@@ -285,14 +285,14 @@ queues_reload(HttpClient *http, MemoryContext cxt)
 		MemoryContextSwitchTo(oldcxt);
 	}
 	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
 
 	/* queues that were dropped */
 	foreach(lc, queues)
 		queue_cancel(lfirst(lc));
 	queues = fresh;
 	layout_stats();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }
 
 /* ----------------------------------------------------------------

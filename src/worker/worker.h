@@ -84,6 +84,8 @@ extern void pipeline_worker_init(void);
 extern DbSlot *pipeline_db_slot(Oid dboid, bool create);
 extern void pipeline_wake_worker(Oid dboid, bool recheck);
 extern void pipeline_wake_worker_at_commit(bool recheck);
+extern uint64 pipeline_url_hash(const char *url);
+extern Oid	pipeline_queue_polled_elsewhere(const char *url);
 extern PGDLLEXPORT void pipeline_launcher_main(Datum arg);
 
 /* worker.c */
