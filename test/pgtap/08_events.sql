@@ -3,7 +3,7 @@
 -- exactly once per object version.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(12);
+SELECT plan(17);
 
 SELECT pg_temp.s3('mb evts');
 SELECT pg_temp.s3_put('s3://evts/in/a b+c=&é%.json', '{"v":1}');
@@ -60,6 +60,31 @@ SELECT throws_like($$SELECT * FROM pipeline.handle_event('{"Records":[{"eventSou
   'invalid event: record 1 is not an S3 event record', 'a record from elsewhere is invalid');
 SELECT throws_like($$SELECT * FROM pipeline.handle_event('{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"evts"},"object":{"key":"bad%zz"}}}]}')$$,
   'invalid event: record 1 has no valid bucket name and object key', 'a malformed key is invalid');
+
+-- versions compare by one rule: sequencers equal when right-padded with zeros
+SELECT pg_temp.s3_put('s3://evts/in/norm.json', '{"v":7}');
+SELECT is((SELECT count(*) FROM pipeline.handle_event(
+  '{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"evts"},"object":{"key":"in/norm.json","eTag":"n1","sequencer":"001A22CB4E1AC0"}}},
+               {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"evts"},"object":{"key":"in/norm.json","eTag":"n1","sequencer":"001A22CB4E1AC00000"}}}]}')
+  WHERE status = 'succeeded'), 1::bigint, 'one run for two notations of one sequencer');
+SELECT is((SELECT count(*) FROM pipeline.handle_event(
+  '{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"evts"},"object":{"key":"in/norm.json","eTag":"n1","sequencer":"001a22cb4e1ac000"}}}]}')
+  WHERE status = 'succeeded'), 0::bigint, 'and none for a third, later');
+SELECT is((SELECT count(*) FROM seen WHERE v = 7), 1::bigint, 'the object''s rows once');
+
+-- A sequencer is only what an event says.  A forged event with a sequencer
+-- from the far future must not make every genuine later version look old:
+-- an older event is skipped only if S3 still holds the version recorded as
+-- newer (its ETag); if S3 holds exactly what the older event announced, it runs.
+SELECT pg_temp.s3_put('s3://evts/in/forged.json', '{"v":8}');
+SELECT is((SELECT status FROM pipeline.handle_event(
+  '{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"evts"},"object":{"key":"in/forged.json","eTag":"not-the-etag","sequencer":"FFFFFFFFFFFFFFFFFFFFFFFF"}}}]}')),
+  'succeeded', 'a forged event runs the report (on what S3 holds)');
+SELECT is((SELECT status FROM pipeline.handle_event(jsonb_build_object('Records', jsonb_build_array(jsonb_build_object(
+  'eventSource', 'aws:s3', 'eventName', 'ObjectCreated:Put', 's3', jsonb_build_object(
+    'bucket', jsonb_build_object('name', 'evts'),
+    'object', jsonb_build_object('key', 'in/forged.json', 'eTag', md5('{"v":8}'), 'sequencer', '0D'))))))),
+  'succeeded', 'the genuine event for the version S3 holds still runs');
 
 SELECT * FROM finish();
 ROLLBACK;

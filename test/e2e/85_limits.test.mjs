@@ -1,0 +1,93 @@
+// The worker is not held up by others: webhook receivers that never answer
+// do not delay event processing, an SQS endpoint that answers at once is not
+// polled in a tight loop, and an export's memory does not grow with its rows.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { readFileSync } from "node:fs";
+import {
+  sql, connect, waitFor, createDatabase, createBucket, createQueue, notifyQueue, put, queueUrl,
+  emulator, exported,
+} from "./lib.mjs";
+
+const db = "e2e_limits";
+const bucket = `limits-${process.pid}`;
+
+before(async () => {
+  await createDatabase(db);
+  await createBucket(bucket);
+  await createQueue("limits-q");
+  await notifyQueue(bucket, "limits-q", "in/");
+  await sql(db, `CREATE FOREIGN TABLE t (v int, src text OPTIONS (metadata 'uri')) SERVER lake
+                 OPTIONS (uri 's3://${bucket}/in/')`);
+  await sql(db, `SELECT pipeline.create_report(name => 'seen', source => 's3://${bucket}/in/', mode => 'append',
+                  query => $$SELECT v, src FROM t WHERE src = ANY (pipeline.trigger_uris())$$, target => 'seen')`);
+  await sql(db, `SELECT pipeline.add_queue('lq', $1, 'lake')`, [queueUrl("limits-q")]);
+});
+
+after(async () => {
+  await sql("postgres", `ALTER SYSTEM RESET pipeline.poll_wait`);
+  await sql("postgres", `SELECT pg_reload_conf()`);
+  await sql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+});
+
+test("webhook receivers that never answer do not delay an unrelated event", async () => {
+  // five receivers that take the request and never answer
+  const open = new Set();
+  const server = createServer((req) => { open.add(req); req.on("close", () => open.delete(req)); });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${server.address().port}/hang`;
+  try {
+    await sql(db, `SELECT pipeline.create_report(name => 'hooked', query => 'SELECT 1 AS one',
+                    target => 'hooked', webhook => $1)`, [url]);
+    for (let i = 0; i < 5; i++) await sql(db, `SELECT pipeline.run_report('hooked')`);
+    await waitFor("the worker to be inside the five POSTs", async () => open.size === 5);
+    // an object arrives meanwhile; its run must not wait for the receivers
+    await put(bucket, "in/during-hang.json", [{ v: 1 }]);
+    await waitFor("the event's run", async () =>
+      (await sql(db, `SELECT count(*)::int AS n FROM seen WHERE src LIKE '%during-hang.json'`))[0].n === 1);
+    // it ran while every one of the POSTs was still waiting for its answer
+    assert.equal(open.size, 5, "the receivers still hold the five requests");
+  } finally {
+    for (const req of open) req.socket.destroy();
+    server.close();
+  }
+});
+
+test("an SQS endpoint that answers at once is not polled in a tight loop", async () => {
+  // with poll_wait 0, every ReceiveMessage answers at once, empty
+  await sql("postgres", `ALTER SYSTEM SET pipeline.poll_wait = 0`);
+  await sql("postgres", `SELECT pg_reload_conf()`);
+  await emulator("DELETE", "/_emulator/requests");
+  const receives = async () => (await emulator("GET", "/_emulator/requests"))
+    .filter((r) => r.target === "AmazonSQS.ReceiveMessage" && r.status === 200).length;
+  const t0 = Date.now();
+  // wait for a few answered polls, then count them against the time they took
+  await waitFor("a few polls", async () => (await receives()) >= 4, 20000);
+  const n = await receives();
+  const seconds = (Date.now() - t0) / 1000;
+  // at most one a second (one queue in this cluster now), plus the one in flight
+  assert.ok(n <= Math.ceil(seconds) + 2, `${n} polls in ${seconds.toFixed(1)} s`);
+  await sql("postgres", `ALTER SYSTEM RESET pipeline.poll_wait`);
+  await sql("postgres", `SELECT pg_reload_conf()`);
+});
+
+test("an export's memory stays flat in the number of rows", async () => {
+  const c = await connect(db);
+  try {
+    const pid = (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+    const hwm = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) * 1024;
+    await c.query("SELECT count(*) FROM generate_series(1, 1000)"); // warm up the backend
+    const before = hwm();
+    const r = (await c.query(`SELECT * FROM pipeline.export(
+      $$SELECT i, md5(i::text) AS h FROM generate_series(1, 1000000) i$$,
+      's3://${bucket}/out/million.json.gz')`)).rows[0];
+    assert.equal(Number(r.rows), 1000000);
+    const grown = hwm() - before;
+    // 266 bytes a row were kept until the end before: 260 MB for this export
+    assert.ok(grown < 64 * 1024 * 1024, `the backend grew by ${(grown / 1048576).toFixed(1)} MB`);
+  } finally {
+    await c.end();
+  }
+  await exported(db, `s3://${bucket}/out/million.json.gz`, 60000);
+});
