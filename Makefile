@@ -16,6 +16,7 @@ OBJS = \
 	src/s3/s3.o \
 	src/s3/credentials.o \
 	src/s3/sqs.o \
+	src/s3/url.o \
 	src/decode/inflate.o \
 	src/decode/json_reader.o \
 	src/decode/csv_reader.o \
@@ -34,7 +35,7 @@ OBJS = \
 	src/report/export.o \
 	src/report/webhook.o
 
-REGRESS = options errors reports
+REGRESS = options errors reports urls
 REGRESS_OPTS = --load-extension=pipeline
 
 PG_CONFIG ?= pg_config

@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 
 #include "report/webhook.h"
+#include "s3/url.h"
 #include "worker/worker.h"
 
 char	   *pipeline_webhook_hosts = NULL;
@@ -53,17 +54,30 @@ webhook_enqueue(const char *report, int64 run_id, const char *url, const char *p
 	pipeline_wake_worker_at_commit(false);
 }
 
-/* POST one payload; NULL if the receiver took it, else why not. */
+/*
+ * POST one payload; NULL if the receiver took it, else why not.  The URL
+ * is parsed again (it was checked when the report was defined) and the
+ * request goes to what libcurl parsed; user information is refused here
+ * too, for deliveries queued before it was refused at definition.
+ */
 static char *
 post(HttpClient *http, const char *url, const char *payload)
 {
 	HttpRequest req;
 	HttpTransfer *x;
 	char	   *err = NULL;
+	Url			parsed;
+	UrlStatus	ustatus = url_parse(url, &parsed);
+	char	   *target;
+
+	if (ustatus != URL_OK)
+		return psprintf("refused URL: %s", url_status_message(ustatus));
+	target = pstrdup(parsed.url);
+	url_free(&parsed);
 
 	memset(&req, 0, sizeof(req));
 	req.method = "POST";
-	req.url = url;
+	req.url = target;
 	req.headers = list_make2(pstrdup("Content-Type: application/json"),
 							 pstrdup("User-Agent: pipeline/1.0"));
 	req.body = payload;

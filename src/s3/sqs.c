@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "s3/sqs.h"
+#include "s3/url.h"
 #include "utils/timestamp.h"
 
 struct SqsReceive
@@ -31,23 +32,29 @@ struct SqsReceive
 	HttpTransfer *xfer;
 };
 
-/* Where SQS requests go: the server's endpoint, or the queue URL's host. */
+/*
+ * Where SQS requests go: the server's endpoint, or the queue URL's host.
+ * Parsed by libcurl (url.c), and the request is built from what it parsed:
+ * the host pipeline.add_queue checked is the host connected to, and a URL
+ * with user information never gets here.
+ */
 static void
 sqs_locate(S3Client *c, const char *queue_url, const char **scheme, char **host)
 {
 	const char *url = c->cfg.endpoint ? c->cfg.endpoint : queue_url;
-	const char *p = strstr(url, "://");
-	const char *h;
-	size_t		len;
+	Url			parsed;
+	UrlStatus	st = url_parse(url, &parsed);
 
-	if (p == NULL)
+	if (st != URL_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid SQS queue URL \"%s\"", queue_url)));
-	*scheme = pnstrdup(url, p - url);
-	h = p + 3;
-	len = strcspn(h, "/?#");
-	*host = pnstrdup(h, len);
+				 st == URL_USERINFO ? errmsg("invalid SQS queue URL or endpoint") :
+				 c->cfg.endpoint ? errmsg("invalid endpoint \"%s\"", url) :
+				 errmsg("invalid SQS queue URL \"%s\"", url),
+				 errdetail("%s", url_status_message(st))));
+	*scheme = pstrdup(parsed.scheme);
+	*host = pstrdup(parsed.authority);
+	url_free(&parsed);
 }
 
 /* Sign and start one SQS action with a jansson body (which we consume). */
