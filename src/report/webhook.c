@@ -64,8 +64,8 @@ static char *
 post(HttpClient *http, const char *url, const char *payload)
 {
 	HttpRequest req;
-	HttpTransfer *x;
-	char	   *err = NULL;
+	HttpTransfer *volatile x;
+	char	   *volatile err = NULL;
 	Url			parsed;
 	UrlStatus	ustatus = url_parse(url, &parsed);
 	char	   *target;
@@ -84,11 +84,19 @@ post(HttpClient *http, const char *url, const char *payload)
 	req.body_len = strlen(payload);
 	req.timeout_ms = WEBHOOK_TIMEOUT_MS;
 	x = http_start(http, &req);
-	if (!http_wait_done(x))
-		err = pstrdup(http_error(x));
-	else if (http_info(x)->status < 200 || http_info(x)->status >= 300)
-		err = psprintf("HTTP %ld", http_info(x)->status);
-	http_finish(x);
+	/* the worker's client outlives errors: never leave the transfer in it */
+	PG_TRY();
+	{
+		if (!http_wait_done(x))
+			err = pstrdup(http_error(x));
+		else if (http_info(x)->status < 200 || http_info(x)->status >= 300)
+			err = psprintf("HTTP %ld", http_info(x)->status);
+	}
+	PG_FINALLY();
+	{
+		http_finish(x);
+	}
+	PG_END_TRY();
 	return err;
 }
 

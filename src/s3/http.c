@@ -95,6 +95,7 @@ struct HttpTransfer
 };
 
 static void http_client_cleanup(void *arg);
+static void transfer_fail(HttpTransfer *x, const char *msg) pg_attribute_noreturn();
 static bool http_drive(HttpClient *client, long max_wait_ms);
 
 /*
@@ -323,6 +324,21 @@ transfer_free(HttpTransfer *x)
 }
 
 /*
+ * transfer_fail: free a transfer that http_start could not start, then
+ * raise.  It is not in the client's list yet, so nothing is left behind
+ * for a client that outlives the error (the worker's).
+ */
+static void
+transfer_fail(HttpTransfer *x, const char *msg)
+{
+	transfer_free(x);
+	pfree(x);
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("%s", msg)));
+}
+
+/*
  * http_client_cleanup: memory context reset callback; also the body of
  * http_client_destroy.  Frees everything libcurl allocated.
  */
@@ -374,24 +390,25 @@ http_start(HttpClient *c, const HttpRequest *req)
 	x->cap = x->streaming ? req->stream_buffer : 16 * 1024;
 	x->buf = malloc(x->cap);
 	e = x->easy = curl_easy_init();
-	dlist_push_tail(&c->transfers, &x->node);
 	if (x->buf == NULL || e == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory for an HTTP transfer")));
+		transfer_fail(x, "out of memory for an HTTP transfer");
 
 	foreach(lc, req->headers)
 	{
 		struct curl_slist *h = curl_slist_append(x->headers, (char *) lfirst(lc));
 
 		if (h == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory for an HTTP transfer")));
+			transfer_fail(x, "out of memory for an HTTP transfer");
 		x->headers = h;
 	}
 	/* never wait for "100 Continue" before sending a body */
-	x->headers = curl_slist_append(x->headers, "Expect:");
+	{
+		struct curl_slist *h = curl_slist_append(x->headers, "Expect:");
+
+		if (h == NULL)
+			transfer_fail(x, "out of memory for an HTTP transfer");
+		x->headers = h;
+	}
 
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
@@ -424,9 +441,9 @@ http_start(HttpClient *c, const HttpRequest *req)
 	}
 
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not start an HTTP transfer")));
+		transfer_fail(x, "could not start an HTTP transfer");
+	/* only now: a transfer in the list is one the caller must finish */
+	dlist_push_tail(&c->transfers, &x->node);
 	return x;
 }
 

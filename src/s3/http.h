@@ -11,6 +11,11 @@
  * is what an error does) removes every transfer and frees libcurl's
  * malloc'd memory, so an ereport anywhere leaks nothing.
  *
+ * A client that outlives errors (the worker's, which lives as long as the
+ * process) gets no such clean-up: there, every path out of a request,
+ * errors included, must http_finish() its transfer.  A finished transfer
+ * left behind makes every later http_wait_any() return at once.
+ *
  * Nothing in this file knows S3; s3.c builds, signs and retries requests.
  *
  * IDENTIFICATION
