@@ -13,6 +13,7 @@ OBJS = \
 	src/pipeline.o \
 	src/s3/sigv4.o \
 	src/s3/http.o \
+	src/s3/http_header.o \
 	src/s3/s3.o \
 	src/s3/credentials.o \
 	src/s3/sqs.o \

@@ -28,6 +28,8 @@
 
 #include "lib/stringinfo.h"
 
+#include "s3/http_header.h"		/* HttpResponseInfo */
+
 typedef struct HttpClient HttpClient;
 typedef struct HttpTransfer HttpTransfer;
 
@@ -46,18 +48,6 @@ typedef struct HttpRequest
 	long		timeout_ms;		/* > 0: give up on the whole exchange after
 								 * this long */
 } HttpRequest;
-
-/* The response headers that matter to us. */
-typedef struct HttpResponseInfo
-{
-	long		status;			/* 0 until the status line arrived */
-	int64		content_length; /* -1 if unknown */
-	char		etag[128];
-	char		last_modified[64];
-	char		content_type[128];
-	char		content_range[128];
-	char		request_id[64];
-} HttpResponseInfo;
 
 extern HttpClient *http_client_create(MemoryContext mcxt);
 extern void http_client_destroy(HttpClient *client);
