@@ -381,6 +381,8 @@ http_start(HttpClient *c, const HttpRequest *req)
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	if (req->path_as_is)
+		curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	if (req->timeout_ms > 0)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 

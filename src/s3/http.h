@@ -47,6 +47,9 @@ typedef struct HttpRequest
 								 * 0: collect the whole body */
 	long		timeout_ms;		/* > 0: give up on the whole exchange after
 								 * this long */
+	bool		path_as_is;		/* send the path exactly as given: no
+								 * removal of "./" and "../" segments (the
+								 * path was signed, and is an S3 key) */
 } HttpRequest;
 
 extern HttpClient *http_client_create(MemoryContext mcxt);

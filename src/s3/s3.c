@@ -275,6 +275,11 @@ aws_start(S3Client *c, const char *service, const char *method,
 	memset(&req, 0, sizeof(req));
 	req.method = method;
 	req.url = url.data;
+	/*
+	 * The signature covers the path as given: libcurl must not remove dot
+	 * segments from it ("a/./b" and "a/../b" are S3 keys like any other).
+	 */
+	req.path_as_is = true;
 	req.headers = headers;
 	req.body = body;
 	req.body_len = body_len;
