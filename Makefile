@@ -13,9 +13,11 @@ OBJS = \
 	src/pipeline.o \
 	src/s3/sigv4.o \
 	src/s3/http.o \
+	src/s3/http_header.o \
 	src/s3/s3.o \
 	src/s3/credentials.o \
 	src/s3/sqs.o \
+	src/s3/url.o \
 	src/decode/inflate.o \
 	src/decode/json_reader.o \
 	src/decode/csv_reader.o \
@@ -41,7 +43,7 @@ OBJS = \
 	src/report/webhook.o \
 	src/util/privilege.o
 
-REGRESS = options errors reports
+REGRESS = options errors reports urls
 REGRESS_OPTS = --load-extension=pipeline
 
 PG_CONFIG ?= pg_config

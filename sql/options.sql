@@ -35,6 +35,19 @@ CREATE FOREIGN TABLE t_onerr (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', o
 CREATE FOREIGN TABLE t_csvopt (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', delimiter ';');
 CREATE FOREIGN TABLE t_delim (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', format 'csv', delimiter ';;');
 CREATE FOREIGN TABLE t_header (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', format 'csv', header 'maybe');
+-- a delimiter equal to the quote, or a line end as either, could never be read back
+CREATE FOREIGN TABLE t_dq (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', format 'csv', delimiter '|', quote '|');
+CREATE FOREIGN TABLE t_dq2 (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', format 'csv', delimiter '"');
+CREATE FOREIGN TABLE t_dq3 (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', format 'csv', quote ',');
+CREATE FOREIGN TABLE t_nl (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', format 'csv', delimiter E'\n');
+CREATE FOREIGN TABLE t_cr (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', format 'csv', delimiter E'\r');
+CREATE FOREIGN TABLE t_qnl (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', format 'csv', quote E'\n');
+CREATE FOREIGN TABLE t_qcr (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', format 'csv', quote E'\r');
+-- swapped is fine; so is a tab
+CREATE FOREIGN TABLE t_swap (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', format 'csv', delimiter '"', quote ',');
+CREATE FOREIGN TABLE t_tab (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', format 'csv', delimiter E'\t');
+ALTER FOREIGN TABLE t_swap OPTIONS (SET quote '"');
+DROP FOREIGN TABLE t_swap, t_tab;
 CREATE FOREIGN TABLE t_secret (a int) SERVER lake OPTIONS (uri 's3://iot/raw/', secret_access_key 'x');
 CREATE FOREIGN TABLE t_meta (a int OPTIONS (metadata 'etag')) SERVER lake OPTIONS (uri 's3://iot/raw/');
 CREATE FOREIGN TABLE t_both (a text OPTIONS (metadata 'uri', field 'a')) SERVER lake OPTIONS (uri 's3://iot/raw/');

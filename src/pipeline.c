@@ -15,6 +15,9 @@
 
 #include "fmgr.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "decode/json_reader.h"
 
 #include "fdw/fdw.h"
 #include "pipeline.h"
@@ -30,6 +33,11 @@
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
+
+StaticAssertDecl((Size) PIPELINE_MAX_BUFFER_KB * 1024 + JSON_READER_PADDING <= MaxAllocSize,
+				 "pipeline.read_buffer_size must fit in one palloc");
+StaticAssertDecl((Size) PIPELINE_MAX_RECORD_MB * 1024 * 1024 + JSON_READER_PADDING <= MaxAllocSize,
+				 "pipeline.max_record_size must fit in one palloc");
 
 /*
  * _PG_init: define the settings.  Loaded in the postmaster (through
@@ -67,14 +75,14 @@ _PG_init(void)
 							"Size of the buffer each object is decoded in.",
 							"A single record larger than this makes the buffer grow, up to pipeline.max_record_size.",
 							&pipeline_read_buffer_kb,
-							256, 64, 1024 * 1024,
+							256, 64, PIPELINE_MAX_BUFFER_KB,
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pipeline.max_record_size",
 							"Largest single record a scan accepts, in megabytes.",
-							NULL,
+							"Also bounds what decoding one record may take besides: its array elements and the fields of a CSV header.",
 							&pipeline_max_record_mb,
-							256, 1, 1024,
+							256, 1, PIPELINE_MAX_RECORD_MB,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pipeline.prefetch",

@@ -20,6 +20,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,9 @@ struct CsvReader
 	FieldPos   *fpos;
 	CsvField   *fields;
 	int			cap;
+	int			max_fields;		/* fields stored per record at most */
+	int			room;			/* min(cap, max_fields) */
+	int64_t		seen;			/* fields in the last record */
 
 	char	   *scratch;
 	size_t		scratch_len;
@@ -66,7 +70,9 @@ csv_reader_create(char delimiter, char quote)
 		return NULL;
 	r->delim = delimiter;
 	r->quote = quote;
+	r->max_fields = INT_MAX;
 	r->cap = 16;
+	r->room = r->cap;
 	r->fpos = malloc(sizeof(FieldPos) * r->cap);
 	r->fields = malloc(sizeof(CsvField) * r->cap);
 	if (r->fpos == NULL || r->fields == NULL)
@@ -109,6 +115,25 @@ csv_reader_feed(CsvReader *r, const char *buf, size_t len, bool at_eof)
 	r->rec_offset = 0;
 }
 
+void
+csv_reader_set_max_fields(CsvReader *r, int max_fields)
+{
+	r->max_fields = max_fields < 0 ? 0 : max_fields;
+	r->room = r->cap < r->max_fields ? r->cap : r->max_fields;
+}
+
+int64_t
+csv_reader_fields_seen(const CsvReader *r)
+{
+	return r->seen;
+}
+
+size_t
+csv_reader_field_bytes(void)
+{
+	return sizeof(FieldPos) + sizeof(CsvField);
+}
+
 size_t
 csv_reader_consumed(const CsvReader *r)
 {
@@ -127,10 +152,15 @@ csv_reader_error(const CsvReader *r)
 	return r->errbuf;
 }
 
-static bool
-add_field(CsvReader *r, int n, size_t off, size_t len, bool quoted, bool in_scratch)
+/*
+ * Make room for field n; false on out of memory.  Past max_fields there is
+ * nothing to make: the field is only counted (*store is false).
+ */
+static bool __attribute__((noinline))
+field_room(CsvReader *r, int64_t n, bool *store)
 {
-	if (n >= r->cap)
+	*store = n < r->max_fields;
+	if (*store && n >= r->cap)
 	{
 		int			ncap = r->cap * 2;
 		FieldPos   *fp = realloc(r->fpos, sizeof(FieldPos) * ncap);
@@ -144,6 +174,26 @@ add_field(CsvReader *r, int n, size_t off, size_t len, bool quoted, bool in_scra
 			return false;
 		r->fields = f;
 		r->cap = ncap;
+	}
+	r->room = r->cap < r->max_fields ? r->cap : r->max_fields;
+	return true;
+}
+
+/*
+ * Store field n.  "room" is min(cap, max_fields): one comparison per field
+ * covers both the growth of the arrays and the fields not kept.
+ */
+static inline bool
+add_field(CsvReader *r, int64_t n, size_t off, size_t len, bool quoted, bool in_scratch)
+{
+	if (__builtin_expect(n >= r->room, 0))
+	{
+		bool		store;
+
+		if (!field_room(r, n, &store))
+			return false;
+		if (!store)
+			return true;
 	}
 	r->fpos[n].off = off;
 	r->fpos[n].len = len;
@@ -198,7 +248,7 @@ csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields)
 	size_t		len = r->len;
 	size_t		start = r->pos;
 	size_t		p = start;
-	int			n = 0;
+	int64_t		n = 0;			/* fields so far (stored: up to max_fields) */
 	const char	delim = r->delim;
 	const char	quote = r->quote;
 
@@ -244,8 +294,8 @@ csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields)
 				}
 				if (q + 1 < len && buf[q + 1] == quote)
 				{
-					/* doubled quote: keep one */
-					if (!scratch_add(r, buf + seg, q + 1 - seg))
+					/* doubled quote: keep one (of a field that is kept) */
+					if (n < r->max_fields && !scratch_add(r, buf + seg, q + 1 - seg))
 						goto oom;
 					copied = true;
 					q += 2;
@@ -254,7 +304,7 @@ csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields)
 				}
 				break;
 			}
-			if (copied)
+			if (copied && n < r->max_fields)
 			{
 				if (!scratch_add(r, buf + seg, q - seg) ||
 					!add_field(r, n++, soff, r->scratch_len - soff, true, true))
@@ -330,6 +380,9 @@ csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields)
 		}
 	}
 
+	r->seen = n;
+	if (n > r->max_fields)
+		n = r->max_fields;
 	for (int i = 0; i < n; i++)
 	{
 		r->fields[i].str = (r->fpos[i].in_scratch ? r->scratch : buf) + r->fpos[i].off;
@@ -339,7 +392,7 @@ csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields)
 	r->rec_offset = start;
 	r->pos = p;
 	*fields = r->fields;
-	*nfields = n;
+	*nfields = (int) n;
 	return CSV_RECORD;
 
 oom:

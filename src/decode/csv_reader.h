@@ -42,6 +42,19 @@ typedef struct CsvField
 typedef struct CsvReader CsvReader;
 
 extern CsvReader *csv_reader_create(char delimiter, char quote);
+
+/*
+ * Store at most "max_fields" fields of a record (default: all).  The
+ * fields after them are still parsed, to find where the record ends, but
+ * take no memory: a line of 32 million commas costs no more than the
+ * caller needs from it.  csv_reader_next's *nfields is then at most
+ * max_fields, and csv_reader_fields_seen() tells how many there were.
+ */
+extern void csv_reader_set_max_fields(CsvReader *r, int max_fields);
+extern int64_t csv_reader_fields_seen(const CsvReader *r);
+
+/* Bytes of memory a stored field takes (for callers' memory budgets). */
+extern size_t csv_reader_field_bytes(void);
 extern void csv_reader_free(CsvReader *r);
 extern void csv_reader_reset(CsvReader *r);
 extern void csv_reader_feed(CsvReader *r, const char *buf, size_t len, bool at_eof);

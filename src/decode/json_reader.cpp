@@ -69,6 +69,7 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <climits>
 #include <new>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,7 +172,11 @@ struct JsonReader
 	int			nnodes;
 
 	JsonValue **elems;			/* per field: element buffer */
-	int		   *elems_cap;
+	int		   *elems_cap;		/* per field: usable slots (see elem_slot) */
+	int			nelemfields;	/* fields that split arrays */
+	size_t		max_elems;		/* elements per record, all fields */
+	size_t		max_field_elems;	/* a field's share of them */
+	bool		elems_over;		/* elem_slot refused: more than the share */
 
 	char	   *sbuf;			/* unescaped strings of the current record */
 	size_t		sbuf_cap;		/* (never more than the record's length) */
@@ -777,6 +782,7 @@ set_error(JsonReader *r, size_t rec_start, size_t rec_end, size_t err_at,
 	r->err.error_offset = err_at;
 	r->err.record_text = r->buf ? r->buf + rec_start : NULL;
 	r->err.record_len = rec_end - rec_start;
+	r->err.too_large = false;
 }
 
 /* ----------------------------------------------------------------
@@ -1494,7 +1500,12 @@ validate_value(Walker *w, const char *p)
 	}
 }
 
-/* Make room for element k of field fi; NULL on out of memory. */
+/*
+ * Make room for element k of field fi; NULL on out of memory, or when the
+ * field may not have that many elements (r->elems_over is then set).
+ * elems_cap[fi] is what may be used without asking again: never more than
+ * the field's share of max_elems, so the check costs nothing per element.
+ */
 static inline JsonValue *
 elem_slot(JsonReader *r, int fi, int k)
 {
@@ -1503,8 +1514,15 @@ elem_slot(JsonReader *r, int fi, int k)
 		int			ncap = r->elems_cap[fi] ? r->elems_cap[fi] * 2 : 16;
 		JsonValue  *e;
 
+		if ((size_t) k >= r->max_field_elems)
+		{
+			r->elems_over = true;
+			return NULL;
+		}
 		while (ncap <= k)
 			ncap *= 2;
+		if ((size_t) ncap > r->max_field_elems)
+			ncap = (int) r->max_field_elems;
 		e = (JsonValue *) realloc(r->elems[fi], sizeof(JsonValue) * ncap);
 		if (e == NULL)
 			return NULL;
@@ -1512,6 +1530,15 @@ elem_slot(JsonReader *r, int fi, int k)
 		r->elems_cap[fi] = ncap;
 	}
 	return &r->elems[fi][k];
+}
+
+/* elem_slot said no: too many elements, or out of memory. */
+static const char * __attribute__((noinline))
+elem_fail(Walker *w, const char *at)
+{
+	if (w->r->elems_over)
+		return walk_fail(w, at, simdjson::CAPACITY, "too many array elements");
+	return walk_fail(w, at, simdjson::MEMALLOC, "out of memory");
 }
 
 /*
@@ -1603,6 +1630,7 @@ convert_container(Walker *w, const char *p, Target *t, int nt, TrieNode *childre
 		{
 			const char *q = skip_ws(p + 1);
 
+
 			if (*q != ']')
 			{
 				for (;;)
@@ -1616,7 +1644,7 @@ convert_container(Walker *w, const char *p, Target *t, int nt, TrieNode *childre
 						JsonValue  *slot = elem_slot(r, fi, k);
 
 						if (slot == NULL)
-							return walk_fail(w, q, simdjson::MEMALLOC, "out of memory");
+							return elem_fail(w, q);
 						memset(slot, 0, sizeof(JsonValue));
 						q = convert_one(w, q, r->fields[fi].want, slot, fi, false);
 						goto next_element;
@@ -1627,7 +1655,7 @@ convert_container(Walker *w, const char *p, Target *t, int nt, TrieNode *childre
 						JsonValue  *slot = elem_slot(r, fi, k);
 
 						if (slot == NULL)
-							return walk_fail(w, q, simdjson::MEMALLOC, "out of memory");
+							return elem_fail(w, q);
 						memset(slot, 0, sizeof(JsonValue));
 						split[j].field = fi;
 						split[j].out = slot;
@@ -1975,6 +2003,8 @@ json_reader_create(const JsonField *fields, int nfields)
 	if (r == NULL)
 		return NULL;
 	choose_scanner();
+	r->max_elems = SIZE_MAX;
+	r->max_field_elems = INT_MAX;
 	r->nfields = nfields;
 	r->fields = (JsonField *) calloc(nfields > 0 ? nfields : 1, sizeof(JsonField));
 	r->elems = (JsonValue **) calloc(nfields > 0 ? nfields : 1, sizeof(JsonValue *));
@@ -1989,6 +2019,8 @@ json_reader_create(const JsonField *fields, int nfields)
 	{
 		r->fields[i] = fields[i];
 		r->fields[i].path = strdup(fields[i].path ? fields[i].path : "");
+		if (fields[i].want_elements)
+			r->nelemfields++;
 		if (r->fields[i].path == NULL || !trie_add(r, i) ||
 			(fields[i].want_elements && elem_slot(r, i, 0) == NULL))
 		{
@@ -2034,6 +2066,19 @@ json_reader_create(const JsonField *fields, int nfields)
 	}
 	json_reader_reset(r);
 	return r;
+}
+
+extern "C" void
+json_reader_set_max_elements(JsonReader *r, size_t max)
+{
+	r->max_elems = max;
+	r->max_field_elems = r->nelemfields > 0 ? max / r->nelemfields : max;
+	if (r->max_field_elems > INT_MAX)
+		r->max_field_elems = INT_MAX;
+	/* what was allocated stays; what may be used shrinks to the share */
+	for (int i = 0; i < r->nfields; i++)
+		if ((size_t) r->elems_cap[i] > r->max_field_elems)
+			r->elems_cap[i] = (int) r->max_field_elems;
 }
 
 extern "C" void
@@ -2190,6 +2235,23 @@ skip_bad_value(JsonReader *r, size_t p, const char *what)
 }
 
 /*
+ * The record [p, e) has more array elements than max_elems lets it have:
+ * a bad record (marked too_large), skipped.  Out of line: rare.
+ */
+static JsonResult __attribute__((noinline, cold))
+too_many_elements(JsonReader *r, size_t p, size_t e, size_t at, size_t nl)
+{
+	char		limit[32];
+
+	r->elems_over = false;
+	snprintf(limit, sizeof(limit), "%zu", r->max_field_elems);
+	set_error(r, p, e, at, "an array of the record has more than %s elements", limit);
+	r->err.too_large = true;
+	r->pos = resume_after_bad(r, e, nl);
+	return JSON_BAD_RECORD;
+}
+
+/*
  * Parse the complete record [p, e), which the scanner described in *so,
  * and fill values[].
  */
@@ -2263,6 +2325,8 @@ parse_record(JsonReader *r, size_t p, size_t e, size_t nl, const ScanOut *so,
 			r->fatal = true;
 			return JSON_FATAL;
 		}
+		if (code == simdjson::CAPACITY)
+			return too_many_elements(r, p, e, at, nl);
 		set_error(r, p, e, at, "invalid JSON record: %s", msg);
 		r->pos = resume_after_bad(r, e, nl);
 		return JSON_BAD_RECORD;

@@ -178,6 +178,9 @@ typedef struct JsonError
 								 * buffer (>= record_offset) */
 	const char *record_text;	/* the record's raw text (for rejects) */
 	size_t		record_len;
+	bool		too_large;		/* JSON_BAD_RECORD: not malformed, but more
+								 * than the reader may take to decode it
+								 * (json_reader_set_max_elements) */
 } JsonError;
 
 typedef struct JsonReader JsonReader;
@@ -185,6 +188,18 @@ typedef struct JsonReader JsonReader;
 /* NULL when out of memory or a path is requested more than 8 times. */
 extern JsonReader *json_reader_create(const JsonField *fields, int nfields);
 extern void json_reader_free(JsonReader *r);
+
+/*
+ * Decode at most "max" array elements per record (default: no limit),
+ * shared equally among the fields that split arrays (want_elements): each
+ * such field may have max / (their number) elements.  Each element takes a
+ * JsonValue (64 bytes) while the record is decoded, whatever its size in
+ * the record ("1," is two bytes), so a record of small elements would
+ * otherwise take 32 times its size.  A record with more is a
+ * JSON_BAD_RECORD with err.too_large set.  The check is made only when an
+ * element buffer grows: it costs nothing per element.
+ */
+extern void json_reader_set_max_elements(JsonReader *r, size_t max);
 
 /* Forget any state of the previous object. */
 extern void json_reader_reset(JsonReader *r);

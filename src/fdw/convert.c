@@ -443,11 +443,22 @@ conv_json(const ColumnConv *cc, const JsonValue *v, Datum *d, bool *isnull, Conv
 		case CONV_ARRAY:
 			if (v->kind == JSON_ARRAY)
 			{
-				Datum	   *elems = palloc(sizeof(Datum) * Max(v->nelems, 1));
-				bool	   *nulls = palloc(sizeof(bool) * Max(v->nelems, 1));
+				Datum	   *elems;
+				bool	   *nulls;
 				int			dims[1];
 				int			lbs[1];
 				int			i;
+
+				/* the reader's limit keeps far below; never an alloc error */
+				if ((Size) v->nelems > MaxArraySize)
+				{
+					err->sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+					err->message = psprintf("the array has %d elements, more than an array can hold (%d)",
+											v->nelems, (int) MaxArraySize);
+					return false;
+				}
+				elems = palloc(sizeof(Datum) * Max(v->nelems, 1));
+				nulls = palloc(sizeof(bool) * Max(v->nelems, 1));
 
 				for (i = 0; i < v->nelems; i++)
 				{

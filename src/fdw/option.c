@@ -87,8 +87,12 @@ check_choice(DefElem *def, const char *const *choices)
 			 errhint("Valid values are: %s.", list.data)));
 }
 
-static void
-check_single_char(DefElem *def)
+/*
+ * The CSV delimiter or quote: one byte, and not a line end (records end
+ * at line ends, so neither could ever be read back).
+ */
+static char
+check_csv_char(DefElem *def)
 {
 	char	   *value = defGetString(def);
 
@@ -96,6 +100,12 @@ check_single_char(DefElem *def)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("option \"%s\" must be a single one-byte character", def->defname)));
+	if (value[0] == '\n' || value[0] == '\r')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"%s\" cannot be a newline or carriage return", def->defname),
+				 errhint("CSV records end at line ends; choose another character, such as ';' or E'\\t'.")));
+	return value[0];
 }
 
 /*
@@ -150,6 +160,8 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 	bool		have_key = false;
 	bool		have_secret = false;
 	bool		is_csv = false;
+	char		delimiter = ',';	/* the defaults of s3_table_options */
+	char		quote = '"';
 	List	   *seen = NIL;
 
 	foreach(lc, options)
@@ -217,9 +229,10 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 			check_choice(def, (const char *const[]) {"auto", "gzip", "none", NULL});
 		else if (strcmp(def->defname, "on_error") == 0)
 			check_choice(def, (const char *const[]) {"stop", "skip", NULL});
-		else if (strcmp(def->defname, "delimiter") == 0 ||
-				 strcmp(def->defname, "quote") == 0)
-			check_single_char(def);
+		else if (strcmp(def->defname, "delimiter") == 0)
+			delimiter = check_csv_char(def);
+		else if (strcmp(def->defname, "quote") == 0)
+			quote = check_csv_char(def);
 		else if (strcmp(def->defname, "header") == 0)
 			(void) defGetBoolean(def);
 		else if (strcmp(def->defname, "field") == 0)
@@ -266,6 +279,12 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 						 errmsg("option \"%s\" is only valid with format 'csv'", def->defname)));
 		}
 	}
+	else if (delimiter == quote)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("options \"delimiter\" and \"quote\" must be different characters"),
+				 errdetail("Both are '%c'.", delimiter),
+				 errhint("Choose a delimiter and a quote that differ; unless set, the delimiter is ',' and the quote is '\"'.")));
 	if ((have_field ? 1 : 0) + (have_meta ? 1 : 0) + (have_part ? 1 : 0) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),

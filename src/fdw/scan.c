@@ -90,6 +90,9 @@ typedef struct S3ScanState
 	/* CSV */
 	CsvReader  *cr;
 	int		   *csv_pos;		/* per field: position in the record */
+	int			csv_need;		/* fields a record must have: the last
+								 * position used, plus one */
+	int			csv_header_max; /* header fields kept at most */
 	bool		header_pending;
 
 	/* parallel scan: objects are claimed from shared memory */
@@ -150,6 +153,34 @@ static bool partition_matches(S3ScanState *st, const S3Object *o, ExprContext *e
  *		Setting up
  * ----------------------------------------------------------------
  */
+
+/*
+ * What the decoders may take besides the data buffer, counted against
+ * pipeline.max_record_size: their memory is malloc'd, outside
+ * PostgreSQL's accounting, and would otherwise grow with what a record
+ * holds rather than with its size (a 64 MB record of 32 million array
+ * elements took 2.5 GB; a line of 32 million commas 1.5 GB).
+ *	- JSON: the array elements decoded per record (a JsonValue each);
+ *	- CSV: the fields kept per record: only those a column reads (the
+ *	  first csv_need), and for a header, which is matched by name, as
+ *	  many as the budget holds.
+ */
+static void
+decoder_limits(S3ScanState *st)
+{
+	size_t		budget = (size_t) pipeline_max_record_mb * 1024 * 1024;
+
+	if (st->jr)
+		json_reader_set_max_elements(st->jr, budget / sizeof(JsonValue));
+	if (st->cr)
+	{
+		st->csv_header_max = st->nfields == 0 ? 0 :
+			(int) Min(budget / csv_reader_field_bytes(), (size_t) INT_MAX - 1);
+		/* without a header, columns are the first fields, in order */
+		st->csv_need = st->opts.header ? 0 : st->nfields;
+		csv_reader_set_max_fields(st->cr, st->csv_need);
+	}
+}
 
 static int
 add_json_field(S3ScanState *st, const char *path, const ColumnConv *cc)
@@ -240,6 +271,7 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory for the decoders of \"%s\"", st->relname)));
+	decoder_limits(st);
 
 	st->comp = palloc(COMP_BUFFER_SIZE);
 	st->data_cap = (size_t) pipeline_read_buffer_kb * 1024;
@@ -676,6 +708,9 @@ start_object(S3ScanState *st)
 	if (st->cr)
 	{
 		csv_reader_reset(st->cr);
+		/* each object's header says where the columns are */
+		if (st->header_pending)
+			csv_reader_set_max_fields(st->cr, st->csv_header_max);
 		csv_reader_feed(st->cr, st->data, 0, false);
 	}
 	st->objects_read++;
@@ -896,7 +931,7 @@ refill(S3ScanState *st)
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("record %lld of \"%s\" is larger than %d MB",
 							(long long) st->record_no + 1, st->uri, pipeline_max_record_mb),
-					 errhint("Raise pipeline.max_record_size_mb, or check that the object holds JSON records.")));
+					 errhint("Raise pipeline.max_record_size, or check that the object holds JSON records.")));
 		st->data_cap = Min(st->data_cap * 2, max);
 		st->data = repalloc(st->data, st->data_cap + JSON_READER_PADDING);
 	}
@@ -971,7 +1006,7 @@ record_text(S3ScanState *st, size_t off, const char **raw, size_t *len)
 static void
 bad_record(S3ScanState *st, int sqlerrcode, const char *what, size_t rec_off,
 		   size_t err_off, const char *colname, const char *why,
-		   const char *raw, size_t rawlen)
+		   const char *raw, size_t rawlen, const char *hint)
 {
 	int64		line = line_at(st, rec_off);
 	int64		eline = line_at(st, err_off);
@@ -993,6 +1028,7 @@ bad_record(S3ScanState *st, int sqlerrcode, const char *what, size_t rec_off,
 							(long long) st->record_no, st->uri),
 					 errdetail("Line %lld, column %lld: %s.", (long long) eline,
 							   (long long) ecol, why),
+					 hint ? errhint("%s", hint) : 0,
 					 errcontext("foreign table \"%s\"", st->relname)));
 	}
 	st->rejected++;
@@ -1134,7 +1170,7 @@ form_row(S3ScanState *st, TupleTableSlot *slot, size_t rec_off,
 			record_text(st, rec_off, &raw, &rawlen);
 			bad_record(st, err.sqlerrcode, NULL, rec_off, rec_off,
 					   NameStr(TupleDescAttr(slot->tts_tupleDescriptor, i)->attname),
-					   err.message, raw, rawlen);
+					   err.message, raw, rawlen, NULL);
 			return false;
 		}
 	}
@@ -1142,12 +1178,24 @@ form_row(S3ScanState *st, TupleTableSlot *slot, size_t rec_off,
 	return true;
 }
 
-/* Map the CSV header of the current object to our columns. */
+/*
+ * Map the CSV header of the current object to our columns; from then on
+ * the reader keeps only the fields up to the last one a column reads.
+ */
 static void
 csv_header(S3ScanState *st, const CsvField *f, int n)
 {
 	int			i;
 
+	if (csv_reader_fields_seen(st->cr) > n && st->nfields > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the header of \"%s\" has too many fields", st->uri),
+				 errdetail("It has %lld fields; at most %d fit in pipeline.max_record_size (%d MB).",
+						   (long long) csv_reader_fields_seen(st->cr), n, pipeline_max_record_mb),
+				 errhint("Raise pipeline.max_record_size, or use header 'false' to map columns by position."),
+				 errcontext("foreign table \"%s\"", st->relname)));
+	st->csv_need = 0;
 	for (i = 0; i < st->natts; i++)
 	{
 		int			j;
@@ -1170,7 +1218,9 @@ csv_header(S3ScanState *st, const CsvField *f, int n)
 							st->field_name[i], st->uri),
 					 errhint("Name the CSV column with OPTIONS (field '...'), or use header 'false' to map columns by position.")));
 		st->csv_pos[st->field[i]] = j;
+		st->csv_need = Max(st->csv_need, j + 1);
 	}
+	csv_reader_set_max_fields(st->cr, st->csv_need);
 }
 
 /* The next row of a CSV object; false at its end. */
@@ -1202,23 +1252,16 @@ next_csv_row(S3ScanState *st, TupleTableSlot *slot)
 					for (i = 0; i < st->nfields; i++)
 						st->csv_pos[i] = i;
 				}
+				if (n < st->csv_need)
 				{
-					int			i;
-					int			need = 0;
+					const char *raw;
+					size_t		rawlen;
 
-					for (i = 0; i < st->nfields; i++)
-						need = Max(need, st->csv_pos[i] + 1);
-					if (n < need)
-					{
-						const char *raw;
-						size_t		rawlen;
-
-						record_text(st, off, &raw, &rawlen);
-						bad_record(st, ERRCODE_BAD_COPY_FILE_FORMAT, "missing fields", off, off, NULL,
-								   psprintf("the record has %d fields, %d are needed", n, need),
-								   raw, rawlen);
-						continue;
-					}
+					record_text(st, off, &raw, &rawlen);
+					bad_record(st, ERRCODE_BAD_COPY_FILE_FORMAT, "missing fields", off, off, NULL,
+							   psprintf("the record has %d fields, %d are needed", n, st->csv_need),
+							   raw, rawlen, NULL);
+					continue;
 				}
 				if (form_row(st, slot, off, f, n))
 					return true;
@@ -1231,7 +1274,7 @@ next_csv_row(S3ScanState *st, TupleTableSlot *slot)
 
 					record_text(st, off, &raw, &rawlen);
 					bad_record(st, ERRCODE_BAD_COPY_FILE_FORMAT, "invalid CSV", off, off, NULL,
-							   csv_reader_error(st->cr), raw, rawlen);
+							   csv_reader_error(st->cr), raw, rawlen, NULL);
 				}
 				continue;
 			case CSV_NEED_MORE:
@@ -1270,9 +1313,17 @@ next_json_row(S3ScanState *st, TupleTableSlot *slot)
 					const JsonError *e = json_reader_error(st->jr);
 
 					st->record_no++;
-					bad_record(st, ERRCODE_INVALID_JSON_TEXT, "invalid JSON",
-							   e->record_offset, e->error_offset, NULL, e->message,
-							   e->record_text, e->record_len);
+					if (e->too_large)
+						bad_record(st, ERRCODE_PROGRAM_LIMIT_EXCEEDED, "too many array elements",
+								   e->record_offset, e->error_offset, NULL,
+								   psprintf("%s, which take more than pipeline.max_record_size (%d MB) to decode",
+											e->message, pipeline_max_record_mb),
+								   e->record_text, e->record_len,
+								   "Raise pipeline.max_record_size, or read the array as json or text.");
+					else
+						bad_record(st, ERRCODE_INVALID_JSON_TEXT, "invalid JSON",
+								   e->record_offset, e->error_offset, NULL, e->message,
+								   e->record_text, e->record_len, NULL);
 				}
 				continue;
 			case JSON_NEED_MORE:

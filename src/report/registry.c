@@ -45,6 +45,7 @@
 #include "report/target.h"
 #include "report/webhook.h"
 #include "s3/s3.h"
+#include "s3/url.h"
 #include "util/privilege.h"
 #include "worker/event.h"
 #include "worker/worker.h"
@@ -155,16 +156,32 @@ pipeline_add_queue(PG_FUNCTION_ARGS)
 	ForeignServer *fs;
 	AclResult	acl;
 	bool		has_endpoint = false;
+	Url			parsed;
+	UrlStatus	ustatus;
+	bool		aws_host = false;
 	ListCell   *lc;
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, OIDOID};
 	Datum		values[4];
 	Oid			elsewhere;
 
 	check_name("queue", name);
-	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+
+	/*
+	 * Parsed as libcurl will parse it, so the host checked is the host
+	 * polled.  A password in the URL stays out of the error (and the log).
+	 */
+	ustatus = url_parse(url, &parsed);
+	if (ustatus == URL_OK)
+	{
+		aws_host = url_host_is_aws(parsed.host);
+		url_free(&parsed);
+	}
+	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 ustatus == URL_USERINFO ? errmsg("invalid queue URL") :
 				 errmsg("invalid queue URL \"%s\"", url),
+				 errdetail("%s", url_status_message(ustatus)),
 				 errhint("A queue URL looks like https://sqs.us-east-1.amazonaws.com/123456789012/name.")));
 
 	fs = GetForeignServerByName(server, false);
@@ -180,21 +197,13 @@ pipeline_add_queue(PG_FUNCTION_ARGS)
 	 * Requests go to the server's endpoint (a superuser chose it) or to the
 	 * queue URL's host, which a non-superuser may only point at AWS.
 	 */
-	if (!has_endpoint && !superuser())
-	{
-		const char *host = strstr(url, "://") + 3;
-		size_t		hlen = strcspn(host, "/:?#");
-		const char *suffix = ".amazonaws.com";
-
-		if (hlen < strlen(suffix) ||
-			strncmp(host + hlen - strlen(suffix), suffix, strlen(suffix)) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to poll a queue outside AWS"),
-					 errdetail("Server \"%s\" has no endpoint, so requests would go to the queue URL's host.",
-							   fs->servername),
-					 errhint("Use a server whose endpoint a superuser has set.")));
-	}
+	if (!has_endpoint && !superuser() && !aws_host)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to poll a queue outside AWS"),
+				 errdetail("Server \"%s\" has no endpoint, so requests would go to the queue URL's host.",
+						   fs->servername),
+				 errhint("Use a server whose endpoint a superuser has set.")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -281,33 +290,32 @@ check_after(const char *name, const char *after)
 
 /*
  * A webhook makes the database server POST to a URL: a superuser's
- * decision, unless the host is in pipeline.webhook_hosts.
+ * decision, unless the host is in pipeline.webhook_hosts.  The host
+ * checked is the one libcurl parses out of the URL, so the one posted to.
  */
 static void
 check_webhook(const char *url)
 {
-	const char *host;
-	size_t		hlen;
-	char	   *allowed;
-	char	   *tok;
-	char	   *save;
+	Url			parsed;
+	UrlStatus	ustatus = url_parse(url, &parsed);
+	char	   *host;
+	bool		allowed;
 
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+	if (ustatus != URL_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 ustatus == URL_USERINFO ? errmsg("invalid webhook URL") :
 				 errmsg("invalid webhook URL \"%s\"", url),
+				 errdetail("%s", url_status_message(ustatus)),
 				 errhint("A webhook is an http:// or https:// URL.")));
-	if (superuser())
+	host = pstrdup(parsed.host);
+	allowed = url_host_in_list(parsed.host, pipeline_webhook_hosts);
+	url_free(&parsed);
+	if (allowed || superuser())
 		return;
-	host = strstr(url, "://") + 3;
-	hlen = strcspn(host, "/:?#");
-	allowed = pstrdup(pipeline_webhook_hosts ? pipeline_webhook_hosts : "");
-	for (tok = strtok_r(allowed, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
-		if (strlen(tok) == hlen && pg_strncasecmp(tok, host, hlen) == 0)
-			return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to send webhooks to \"%.*s\"", (int) hlen, host),
+			 errmsg("permission denied to send webhooks to \"%s\"", host),
 			 errhint("A superuser can allow the host in pipeline.webhook_hosts.")));
 }
 

@@ -30,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "report/webhook.h"
+#include "s3/url.h"
 #include "util/privilege.h"
 #include "worker/worker.h"
 
@@ -85,6 +86,30 @@ in_flight_ids(void)
 }
 
 /*
+ * Why a delivery to "url" is refused now, or NULL (and *target, the URL to
+ * send to).  The URL was checked when
+ * the report was defined; it is parsed again (what libcurl will connect to,
+ * never user information), and a report whose owner is not a superuser may
+ * only send to the hosts pipeline.webhook_hosts names now (a host taken off
+ * the list gets nothing more).
+ */
+static char *
+refuse_url(const char *url, Oid owner, char **target)
+{
+	Url			parsed;
+	UrlStatus	status = url_parse(url, &parsed);
+	bool		allowed;
+
+	if (status != URL_OK)
+		return psprintf("refused URL: %s", url_status_message(status));
+	allowed = url_host_in_list(parsed.host, pipeline_webhook_hosts) ||
+		(OidIsValid(owner) && superuser_arg(owner));
+	*target = pstrdup(parsed.url);	/* what libcurl parsed is where it goes */
+	url_free(&parsed);
+	return allowed ? NULL : pstrdup("refused URL: its host is not in pipeline.webhook_hosts");
+}
+
+/*
  * webhook_start: start POSTing the summaries that are due, without waiting
  * for the answers (webhook_finish collects them): a receiver that never
  * answers delays nothing but its own deliveries.  A summary waits until
@@ -97,6 +122,8 @@ webhook_start(HttpClient *http, MemoryContext cxt)
 {
 	TimestampTz next = 0;
 	uint64		i;
+	uint64		n;
+	SPITupleTable *due;
 	bool		isnull;
 	Oid			types[2] = {INT8ARRAYOID, INT4OID};
 	Datum		values[2];
@@ -109,25 +136,50 @@ webhook_start(HttpClient *http, MemoryContext cxt)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	spi_internal("SELECT w.id, w.url, w.payload, w.attempts FROM pipeline.webhooks w "
+	spi_internal("SELECT w.id, w.url, w.payload, w.attempts, r.owner::oid FROM pipeline.webhooks w "
+				 "LEFT JOIN pipeline.reports r ON r.name = w.report "
 				 "WHERE w.delivered_at IS NULL AND NOT w.gave_up AND w.next_attempt <= now() "
 				 "  AND w.id <> ALL ($1) "
 				 "  AND NOT EXISTS (SELECT 1 FROM pipeline.exports e "
 				 "                  WHERE e.run_id = w.run_id AND e.state = 'pending') "
 				 "ORDER BY w.id LIMIT $2",
-				 2, types, values, NULL, true, 0);
-	if (SPI_processed > 0)
+				 2, types, values, NULL, false, 0);
+	due = SPI_tuptable;
+	n = SPI_processed;
+	if (n > 0)
 		pgstat_report_activity(STATE_RUNNING, "delivering webhooks");
-	for (i = 0; i < SPI_processed; i++)
+	for (i = 0; i < n; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-		Delivery   *d = palloc0(sizeof(Delivery));
+		HeapTuple	tup = due->vals[i];
+		TupleDesc	td = due->tupdesc;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		Datum		owner = SPI_getbinval(tup, td, 5, &isnull);
+		char	   *target = NULL;
+		char	   *refused = refuse_url(SPI_getvalue(tup, td, 2),
+										 isnull ? InvalidOid : DatumGetObjectId(owner), &target);
+		MemoryContext old;
+		Delivery   *d;
 		HttpRequest req;
 
-		d->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-		d->url = SPI_getvalue(tup, td, 2);
+		if (refused)
+		{
+			Oid			gtypes[2] = {INT8OID, TEXTOID};
+			Datum		gvalues[2];
+
+			/* no retry makes it right: given up, and said why */
+			gvalues[0] = Int64GetDatum(id);
+			gvalues[1] = CStringGetTextDatum(refused);
+			spi_internal("UPDATE pipeline.webhooks SET gave_up = true, last_error = $2, "
+						 "  attempts = attempts + 1 WHERE id = $1",
+						 2, gtypes, gvalues, NULL, false, 0);
+			ereport(LOG,
+					(errmsg("pipeline refuses to deliver a run summary to a webhook: %s", refused)));
+			continue;
+		}
+		old = MemoryContextSwitchTo(cxt);
+		d = palloc0(sizeof(Delivery));
+		d->id = id;
+		d->url = pstrdup(target);
 		d->payload = SPI_getvalue(tup, td, 3);
 		d->attempts = DatumGetInt32(SPI_getbinval(tup, td, 4, &isnull)) + 1;
 		memset(&req, 0, sizeof(req));

@@ -95,6 +95,7 @@ struct HttpTransfer
 };
 
 static void http_client_cleanup(void *arg);
+static void transfer_fail(HttpTransfer *x, const char *msg) pg_attribute_noreturn();
 static bool http_drive(HttpClient *client, long max_wait_ms);
 
 /*
@@ -161,75 +162,30 @@ timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-/* Copy a header value (after "Name:") into a fixed field, trimmed. */
-static void
-header_value(char *dst, size_t dstlen, const char *src, size_t len)
-{
-	while (len > 0 && (*src == ' ' || *src == '\t'))
-		src++, len--;
-	while (len > 0 && (src[len - 1] == '\r' || src[len - 1] == '\n' ||
-					   src[len - 1] == ' '))
-		len--;
-	if (len >= dstlen)
-		len = dstlen - 1;
-	memcpy(dst, src, len);
-	dst[len] = '\0';
-}
-
-static bool
-header_is(const char *line, size_t len, const char *name, size_t *vstart)
-{
-	size_t		n = strlen(name);
-
-	if (len > n && line[n] == ':' && pg_strncasecmp(line, name, n) == 0)
-	{
-		*vstart = n + 1;
-		return true;
-	}
-	return false;
-}
-
-/* header_cb: pick the response headers we care about. */
+/*
+ * header_cb: pick the response headers we care about (http_header.c,
+ * which reads only the "len" bytes libcurl gives: the line need not be
+ * NUL-terminated).
+ */
 static size_t
 header_cb(char *line, size_t size, size_t nitems, void *userp)
 {
 	HttpTransfer *x = (HttpTransfer *) userp;
 	size_t		len = size * nitems;
-	size_t		v;
 
-	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0)
+	switch (http_header_parse(&x->info, line, len))
 	{
-		/* a new response (after a 100 Continue, say): start over */
-		const char *sp = memchr(line, ' ', len);
-
-		memset(&x->info, 0, sizeof(x->info));
-		x->info.content_length = -1;
-		x->headers_done = false;
-		if (sp != NULL)
-			x->info.status = strtol(sp + 1, NULL, 10);
+		case HTTP_LINE_STATUS:
+			/* a new response (after a 100 Continue, say): start over */
+			x->headers_done = false;
+			break;
+		case HTTP_LINE_END:
+			if (x->info.status >= 200)
+				x->headers_done = true;
+			break;
+		case HTTP_LINE_FIELD:
+			break;
 	}
-	else if (len <= 2 && (line[0] == '\r' || line[0] == '\n'))
-	{
-		if (x->info.status >= 200)
-			x->headers_done = true;
-	}
-	else if (header_is(line, len, "content-length", &v))
-	{
-		char		tmp[32];
-
-		header_value(tmp, sizeof(tmp), line + v, len - v);
-		x->info.content_length = strtoll(tmp, NULL, 10);
-	}
-	else if (header_is(line, len, "etag", &v))
-		header_value(x->info.etag, sizeof(x->info.etag), line + v, len - v);
-	else if (header_is(line, len, "last-modified", &v))
-		header_value(x->info.last_modified, sizeof(x->info.last_modified), line + v, len - v);
-	else if (header_is(line, len, "content-type", &v))
-		header_value(x->info.content_type, sizeof(x->info.content_type), line + v, len - v);
-	else if (header_is(line, len, "content-range", &v))
-		header_value(x->info.content_range, sizeof(x->info.content_range), line + v, len - v);
-	else if (header_is(line, len, "x-amz-request-id", &v))
-		header_value(x->info.request_id, sizeof(x->info.request_id), line + v, len - v);
 	return len;
 }
 
@@ -323,6 +279,21 @@ transfer_free(HttpTransfer *x)
 }
 
 /*
+ * transfer_fail: free a transfer that http_start could not start, then
+ * raise.  It is not in the client's list yet, so nothing is left behind
+ * for a client that outlives the error (the worker's).
+ */
+static void
+transfer_fail(HttpTransfer *x, const char *msg)
+{
+	transfer_free(x);
+	pfree(x);
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("%s", msg)));
+}
+
+/*
  * http_client_cleanup: memory context reset callback; also the body of
  * http_client_destroy.  Frees everything libcurl allocated.
  */
@@ -374,24 +345,25 @@ http_start(HttpClient *c, const HttpRequest *req)
 	x->cap = x->streaming ? req->stream_buffer : 16 * 1024;
 	x->buf = malloc(x->cap);
 	e = x->easy = curl_easy_init();
-	dlist_push_tail(&c->transfers, &x->node);
 	if (x->buf == NULL || e == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory for an HTTP transfer")));
+		transfer_fail(x, "out of memory for an HTTP transfer");
 
 	foreach(lc, req->headers)
 	{
 		struct curl_slist *h = curl_slist_append(x->headers, (char *) lfirst(lc));
 
 		if (h == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory for an HTTP transfer")));
+			transfer_fail(x, "out of memory for an HTTP transfer");
 		x->headers = h;
 	}
 	/* never wait for "100 Continue" before sending a body */
-	x->headers = curl_slist_append(x->headers, "Expect:");
+	{
+		struct curl_slist *h = curl_slist_append(x->headers, "Expect:");
+
+		if (h == NULL)
+			transfer_fail(x, "out of memory for an HTTP transfer");
+		x->headers = h;
+	}
 
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
@@ -409,6 +381,8 @@ http_start(HttpClient *c, const HttpRequest *req)
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	if (req->path_as_is)
+		curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	if (req->timeout_ms > 0)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 
@@ -424,9 +398,9 @@ http_start(HttpClient *c, const HttpRequest *req)
 	}
 
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not start an HTTP transfer")));
+		transfer_fail(x, "could not start an HTTP transfer");
+	/* only now: a transfer in the list is one the caller must finish */
+	dlist_push_tail(&c->transfers, &x->node);
 	return x;
 }
 

@@ -11,6 +11,11 @@
  * is what an error does) removes every transfer and frees libcurl's
  * malloc'd memory, so an ereport anywhere leaks nothing.
  *
+ * A client that outlives errors (the worker's, which lives as long as the
+ * process) gets no such clean-up: there, every path out of a request,
+ * errors included, must http_finish() its transfer.  A finished transfer
+ * left behind makes every later http_wait_any() return at once.
+ *
  * Nothing in this file knows S3; s3.c builds, signs and retries requests.
  *
  * IDENTIFICATION
@@ -23,6 +28,8 @@
 
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
+
+#include "s3/http_header.h"		/* HttpResponseInfo */
 
 typedef struct HttpClient HttpClient;
 typedef struct HttpTransfer HttpTransfer;
@@ -41,19 +48,10 @@ typedef struct HttpRequest
 								 * 0: collect the whole body */
 	long		timeout_ms;		/* > 0: give up on the whole exchange after
 								 * this long */
+	bool		path_as_is;		/* send the path exactly as given: no
+								 * removal of "./" and "../" segments (the
+								 * path was signed, and is an S3 key) */
 } HttpRequest;
-
-/* The response headers that matter to us. */
-typedef struct HttpResponseInfo
-{
-	long		status;			/* 0 until the status line arrived */
-	int64		content_length; /* -1 if unknown */
-	char		etag[128];
-	char		last_modified[64];
-	char		content_type[128];
-	char		content_range[128];
-	char		request_id[64];
-} HttpResponseInfo;
 
 extern HttpClient *http_client_create(MemoryContext mcxt);
 extern void http_client_destroy(HttpClient *client);

@@ -275,6 +275,11 @@ aws_start(S3Client *c, const char *service, const char *method,
 	memset(&req, 0, sizeof(req));
 	req.method = method;
 	req.url = url.data;
+	/*
+	 * The signature covers the path as given: libcurl must not remove dot
+	 * segments from it ("a/./b" and "a/../b" are S3 keys like any other).
+	 */
+	req.path_as_is = true;
 	req.headers = headers;
 	req.body = body;
 	req.body_len = body_len;
@@ -445,43 +450,59 @@ parse_http_date(const char *s)
 /*
  * s3_raise: report a failed call.  S3's answer is XML with a Code (the
  * stable part, in the primary message) and a Message (in the detail).
+ * The transfer is finished first (the caller must not use it again): a
+ * client may outlive the error, and a transfer left in it would be
+ * waited on forever.
  */
 static void
 s3_raise(S3Client *c, const S3Call *call, HttpTransfer *x)
 {
 	const HttpResponseInfo *info = http_info(x);
-	const char *terr = http_error(x);
+	long		status = info->status;
+	char	   *terr = http_error(x) ? pstrdup(http_error(x)) : NULL;
 	char	   *code = NULL;
 	char	   *message = NULL;
 	size_t		len;
 	const char *body;
-	xmlDocPtr	doc;
+	xmlDocPtr	doc = NULL;
 
-	if (terr != NULL || info->status == 0)
+	if (terr == NULL && status != 0)
+	{
+		body = http_body(x, &len);
+		doc = xml_parse(body, len);
+	}
+	http_finish(x);
+
+	if (terr != NULL || status == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not %s \"%s\"", call->what, call->uri),
 				 errdetail_internal("%s", terr ? terr : "no answer"),
 				 errhint("Check the server's endpoint and region, and that S3 is reachable.")));
 
-	body = http_body(x, &len);
-	doc = xml_parse(body, len);
 	if (doc != NULL)
 	{
-		xmlNodePtr	root = xmlDocGetRootElement(doc);
-
-		if (root && strcmp((const char *) root->name, "Error") == 0)
+		PG_TRY();
 		{
-			code = xml_child_text(root, "Code");
-			message = xml_child_text(root, "Message");
+			xmlNodePtr	root = xmlDocGetRootElement(doc);
+
+			if (root && strcmp((const char *) root->name, "Error") == 0)
+			{
+				code = xml_child_text(root, "Code");
+				message = xml_child_text(root, "Message");
+			}
 		}
-		xmlFreeDoc(doc);
+		PG_FINALLY();
+		{
+			xmlFreeDoc(doc);
+		}
+		PG_END_TRY();
 	}
 	if (code == NULL)
-		code = psprintf("HTTP %ld", info->status);
+		code = psprintf("HTTP %ld", status);
 
 	ereport(ERROR,
-			(errcode(info->status == 404 ? ERRCODE_FDW_TABLE_NOT_FOUND : ERRCODE_FDW_ERROR),
+			(errcode(status == 404 ? ERRCODE_FDW_TABLE_NOT_FOUND : ERRCODE_FDW_ERROR),
 			 errmsg("could not %s \"%s\": %s", call->what, call->uri, code),
 			 message ? errdetail_internal("S3 said: %s", message) : 0,
 			 (strcmp(code, "AccessDenied") == 0 ||
@@ -578,10 +599,13 @@ s3_list_objects(S3Client *c, const char *bucket, const char *prefix)
 		body = http_body(x, &len);
 		doc = xml_parse(body, len);
 		if (doc == NULL)
+		{
+			http_finish(x);
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("could not list objects in \"%s\": the answer is not XML",
 							call.uri)));
+		}
 		PG_TRY();
 		{
 			root = xmlDocGetRootElement(doc);
@@ -711,7 +735,10 @@ s3_get_open(S3Get *g, bool missing_ok)
 		if (attempt >= pipeline_s3_max_retries)
 		{
 			if (!ok)
+			{
+				g->xfer = NULL;
 				s3_raise(c, &g->call, x);
+			}
 			break;
 		}
 		http_finish(x);
@@ -728,7 +755,12 @@ s3_get_open(S3Get *g, bool missing_ok)
 		return false;
 	}
 	if (http_info(g->xfer)->status != 200)
-		s3_raise(c, &g->call, g->xfer);
+	{
+		HttpTransfer *x = g->xfer;
+
+		g->xfer = NULL;
+		s3_raise(c, &g->call, x);
+	}
 	object_from_headers(&g->obj, http_info(g->xfer));
 	MemoryContextSwitchTo(old);
 	return true;
@@ -782,6 +814,7 @@ s3_get_resume(S3Get *g, const char *why)
 	if (status != 206)
 	{
 		http_wait_done(x);
+		g->xfer = NULL;
 		s3_raise(c, &g->call, x);
 	}
 }

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "s3/sqs.h"
+#include "s3/url.h"
 #include "utils/timestamp.h"
 
 struct SqsReceive
@@ -31,23 +32,29 @@ struct SqsReceive
 	HttpTransfer *xfer;
 };
 
-/* Where SQS requests go: the server's endpoint, or the queue URL's host. */
+/*
+ * Where SQS requests go: the server's endpoint, or the queue URL's host.
+ * Parsed by libcurl (url.c), and the request is built from what it parsed:
+ * the host pipeline.add_queue checked is the host connected to, and a URL
+ * with user information never gets here.
+ */
 static void
 sqs_locate(S3Client *c, const char *queue_url, const char **scheme, char **host)
 {
 	const char *url = c->cfg.endpoint ? c->cfg.endpoint : queue_url;
-	const char *p = strstr(url, "://");
-	const char *h;
-	size_t		len;
+	Url			parsed;
+	UrlStatus	st = url_parse(url, &parsed);
 
-	if (p == NULL)
+	if (st != URL_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid SQS queue URL \"%s\"", queue_url)));
-	*scheme = pnstrdup(url, p - url);
-	h = p + 3;
-	len = strcspn(h, "/?#");
-	*host = pnstrdup(h, len);
+				 st == URL_USERINFO ? errmsg("invalid SQS queue URL or endpoint") :
+				 c->cfg.endpoint ? errmsg("invalid endpoint \"%s\"", url) :
+				 errmsg("invalid SQS queue URL \"%s\"", url),
+				 errdetail("%s", url_status_message(st))));
+	*scheme = pstrdup(parsed.scheme);
+	*host = pstrdup(parsed.authority);
+	url_free(&parsed);
 }
 
 /* Sign and start one SQS action with a jansson body (which we consume). */
@@ -141,7 +148,8 @@ sqs_receive_done(const SqsReceive *r)
 void
 sqs_receive_cancel(SqsReceive *r)
 {
-	http_finish(r->xfer);
+	if (r->xfer)
+		http_finish(r->xfer);
 	r->xfer = NULL;
 }
 
@@ -149,97 +157,125 @@ List *
 sqs_receive_finish(SqsReceive *r, char **error)
 {
 	HttpTransfer *x = r->xfer;
-	List	   *result = NIL;
-	size_t		len;
-	const char *text;
-	json_t	   *doc;
-	json_t	   *msgs;
-	size_t		i;
+	List	   *volatile result = NIL;
+	json_t	   *volatile doc = NULL;
 
+	/* whatever happens, the transfer leaves the shared client */
+	r->xfer = NULL;
 	*error = NULL;
-	if (!http_wait_done(x) || http_info(x)->status != 200)
+	PG_TRY();
 	{
-		*error = sqs_error(x);
-		http_finish(x);
-		return NIL;
-	}
-	text = http_body(x, &len);
-	doc = json_loadb(text, len, 0, NULL);
-	if (doc == NULL)
-	{
-		*error = pstrdup("the answer to ReceiveMessage is not JSON");
-		http_finish(x);
-		return NIL;
-	}
-	msgs = json_object_get(doc, "Messages");
-	for (i = 0; json_is_array(msgs) && i < json_array_size(msgs); i++)
-	{
-		json_t	   *m = json_array_get(msgs, i);
-		const char *id = json_string_value(json_object_get(m, "MessageId"));
-		const char *rh = json_string_value(json_object_get(m, "ReceiptHandle"));
-		const char *b = json_string_value(json_object_get(m, "Body"));
-		json_t	   *attrs = json_object_get(m, "Attributes");
-		const char *cnt = json_string_value(json_object_get(attrs, "ApproximateReceiveCount"));
-		const char *sent = json_string_value(json_object_get(attrs, "SentTimestamp"));
-		SqsMessage *sm;
+		size_t		len;
+		const char *text;
+		json_t	   *msgs;
+		size_t		i;
 
-		if (rh == NULL)
-			continue;
-		sm = palloc0(sizeof(SqsMessage));
-		sm->message_id = pstrdup(id ? id : "");
-		sm->receipt_handle = pstrdup(rh);
-		sm->body = pstrdup(b ? b : "");
-		sm->receive_count = cnt ? atoi(cnt) : 1;
-		sm->sent = sent ? time_t_to_timestamptz(strtoll(sent, NULL, 10) / 1000) : 0;
-		result = lappend(result, sm);
+		if (!http_wait_done(x) || http_info(x)->status != 200)
+			*error = sqs_error(x);
+		else
+		{
+			text = http_body(x, &len);
+			doc = json_loadb(text, len, 0, NULL);
+			if (doc == NULL)
+				*error = pstrdup("the answer to ReceiveMessage is not JSON");
+		}
+		msgs = doc ? json_object_get(doc, "Messages") : NULL;
+		for (i = 0; json_is_array(msgs) && i < json_array_size(msgs); i++)
+		{
+			json_t	   *m = json_array_get(msgs, i);
+			const char *id = json_string_value(json_object_get(m, "MessageId"));
+			const char *rh = json_string_value(json_object_get(m, "ReceiptHandle"));
+			const char *b = json_string_value(json_object_get(m, "Body"));
+			json_t	   *attrs = json_object_get(m, "Attributes");
+			const char *cnt = json_string_value(json_object_get(attrs, "ApproximateReceiveCount"));
+			const char *sent = json_string_value(json_object_get(attrs, "SentTimestamp"));
+			SqsMessage *sm;
+
+			if (rh == NULL)
+				continue;
+			sm = palloc0(sizeof(SqsMessage));
+			sm->message_id = pstrdup(id ? id : "");
+			sm->receipt_handle = pstrdup(rh);
+			sm->body = pstrdup(b ? b : "");
+			sm->receive_count = cnt ? atoi(cnt) : 1;
+			sm->sent = sent ? time_t_to_timestamptz(strtoll(sent, NULL, 10) / 1000) : 0;
+			result = lappend(result, sm);
+		}
 	}
-	json_decref(doc);
-	http_finish(x);
+	PG_FINALLY();
+	{
+		if (doc)
+			json_decref(doc);
+		http_finish(x);
+	}
+	PG_END_TRY();
 	return result;
 }
 
-/* Run one synchronous SQS action, retrying transport errors a little. */
+/*
+ * Run one synchronous SQS action, retrying transport errors a little.
+ *
+ * The HTTP client is the worker's, shared by every queue and kept for the
+ * worker's life: a transfer left in it would be "done" forever, and
+ * http_wait_any() would return at once on every later wait, so that the
+ * worker spins without driving its receives again.  Every path out of
+ * here, errors included, removes its transfer first.
+ */
 static void
 sqs_call(S3Client *c, const char *queue_url, const char *action, json_t *body,
 		 char **answer)
 {
 	int			attempt;
-	char	   *text = json_dumps(body, JSON_COMPACT);
+	char	   *dumped = json_dumps(body, JSON_COMPACT);
+	char	   *text;
 
 	json_decref(body);
-	if (text == NULL)
+	if (dumped == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory building an SQS request")));
+	text = pstrdup(dumped);
+	free(dumped);
+
 	for (attempt = 0;; attempt++)
 	{
 		json_t	   *again = json_loads(text, 0, NULL);
-		HttpTransfer *x = sqs_start(c, queue_url, action, again);
-		bool		ok = http_wait_done(x);
-		long		status = http_info(x)->status;
+		HttpTransfer *volatile x = sqs_start(c, queue_url, action, again);
+		char	   *err = NULL;
+		bool		done = false;
 
-		if (ok && status == 200)
+		PG_TRY();
 		{
-			size_t		len;
-			const char *b = http_body(x, &len);
+			bool		ok = http_wait_done(x);
+			long		status = http_info(x)->status;
 
-			if (answer)
-				*answer = pnstrdup(b, len);
-			http_finish(x);
-			free(text);
-			return;
+			if (ok && status == 200)
+			{
+				size_t		len;
+				const char *b = http_body(x, &len);
+
+				if (answer)
+					*answer = pnstrdup(b, len);
+				done = true;
+			}
+			else if (attempt >= pipeline_s3_max_retries || (ok && status < 500))
+				err = sqs_error(x);
 		}
-		if (attempt >= pipeline_s3_max_retries || (ok && status < 500))
+		PG_CATCH();
 		{
-			char	   *err = sqs_error(x);
+			http_finish(x);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		http_finish(x);
 
-			free(text);
+		if (done)
+			return;
+		if (err)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("could not %s on queue \"%s\"", action, queue_url),
 					 errdetail_internal("%s", err)));
-		}
-		http_finish(x);
 		http_sleep(100L << Min(attempt, 6));
 	}
 }

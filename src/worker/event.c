@@ -26,18 +26,26 @@
 #include <jansson.h>
 
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/timestamp.h"
 
 #include "decode/iso8601.h"
 
 #include "worker/event.h"
 
-/* Form-URL-decode an S3 event key ("a+b%2Bc" -> "a b+c"); NULL if malformed. */
-static char *
-form_decode(const char *s)
+/*
+ * Form-URL-decode an S3 event key ("a+b%2Bc" -> "a b+c") into *out.
+ * Returns NULL, or why the key cannot be a key ("" if it is not even
+ * form-URL-encoded): S3 keys are UTF-8 without NUL bytes, and a key that is
+ * not would end up in pipeline.processed as text that the database should
+ * not hold and a restore of pg_dump's output refuses.
+ */
+static const char *
+form_decode(const char *s, char **out)
 {
 	StringInfoData buf;
 
+	*out = NULL;
 	initStringInfo(&buf);
 	for (; *s; s++)
 	{
@@ -49,16 +57,21 @@ form_decode(const char *s)
 						lo;
 
 			if (!isxdigit((unsigned char) s[1]) || !isxdigit((unsigned char) s[2]))
-				return NULL;
+				return "";		/* malformed: no valid key at all */
 			hi = isdigit((unsigned char) s[1]) ? s[1] - '0' : (tolower((unsigned char) s[1]) - 'a' + 10);
 			lo = isdigit((unsigned char) s[2]) ? s[2] - '0' : (tolower((unsigned char) s[2]) - 'a' + 10);
+			if (hi == 0 && lo == 0)
+				return "decodes to a NUL byte (%00)";
 			appendStringInfoChar(&buf, (char) (hi * 16 + lo));
 			s += 2;
 		}
 		else
 			appendStringInfoChar(&buf, *s);
 	}
-	return buf.data;
+	if (pg_encoding_verifymbstr(PG_UTF8, buf.data, buf.len) != buf.len)
+		return "decodes to invalid UTF-8";
+	*out = buf.data;
+	return NULL;
 }
 
 static char *
@@ -138,6 +151,7 @@ parse_records(json_t *records, List **objects, char **reason)
 		json_t	   *obj = json_object_get(s3, "object");
 		EventObject *o;
 		char	   *rawkey;
+		const char *why;
 
 		if (source == NULL || name == NULL ||
 			strlen(source) < 3 || strcmp(source + strlen(source) - 3, ":s3") != 0)
@@ -153,10 +167,17 @@ parse_records(json_t *records, List **objects, char **reason)
 		o = palloc0(sizeof(EventObject));
 		o->bucket = json_str(json_object_get(s3, "bucket"), "name");
 		rawkey = json_str(obj, "key");
-		o->key = rawkey ? form_decode(rawkey) : NULL;
-		if (o->bucket == NULL || o->key == NULL)
+		if (o->bucket == NULL || rawkey == NULL)
 		{
 			*reason = psprintf("record %zu has no valid bucket name and object key", i + 1);
+			return EVENT_INVALID;
+		}
+		why = form_decode(rawkey, &o->key);
+		if (why != NULL)
+		{
+			*reason = why[0] ?
+				psprintf("the object key of record %zu %s", i + 1, why) :
+				psprintf("record %zu has no valid bucket name and object key", i + 1);
 			return EVENT_INVALID;
 		}
 		o->size = json_int(obj, "size");

@@ -238,5 +238,57 @@ main(void)
 		free(t);
 		free(in.s);
 	}
+
+	/* max_fields: the fields after it are parsed (the record ends right) but not kept */
+	{
+		const char *in = "a,\"b\"\"c\",\"d\"\"\"\"\",e\n\"x,y\",\"z\nz\",,\nlast\n";
+		CsvReader  *r = csv_reader_create(',', '"');
+		const CsvField *f;
+		int			nf;
+
+		csv_reader_set_max_fields(r, 2);
+		csv_reader_feed(r, in, strlen(in), true);
+		UNIT_CHECK(csv_reader_next(r, &f, &nf) == CSV_RECORD && nf == 2 &&
+				   csv_reader_fields_seen(r) == 4 &&
+				   f[0].len == 1 && f[0].str[0] == 'a' &&
+				   f[1].len == 3 && memcmp(f[1].str, "b\"c", 3) == 0,
+				   "max 2: two fields kept, four seen, doubled quote undone in a kept one");
+		UNIT_CHECK(csv_reader_next(r, &f, &nf) == CSV_RECORD && nf == 2 &&
+				   csv_reader_fields_seen(r) == 4 &&
+				   f[0].len == 3 && memcmp(f[0].str, "x,y", 3) == 0 &&
+				   f[1].len == 3 && memcmp(f[1].str, "z\nz", 3) == 0,
+				   "max 2: a quoted newline, then fields not kept");
+		UNIT_CHECK(csv_reader_next(r, &f, &nf) == CSV_RECORD && nf == 1 &&
+				   csv_reader_fields_seen(r) == 1 && f[0].len == 4,
+				   "max 2: a record with fewer fields has them all");
+		UNIT_CHECK(csv_reader_next(r, &f, &nf) == CSV_END, "max 2: END");
+		csv_reader_reset(r);
+		csv_reader_set_max_fields(r, 0);
+		csv_reader_feed(r, in, strlen(in), true);
+		UNIT_CHECK(csv_reader_next(r, &f, &nf) == CSV_RECORD && nf == 0 &&
+				   csv_reader_fields_seen(r) == 4, "max 0: no field kept, four seen");
+		csv_reader_free(r);
+	}
+
+	/* a line of 4 million commas: nothing grows with it when 1 field is kept */
+	{
+		size_t		n = 4 * 1024 * 1024;
+		char	   *in = malloc(n + 2);
+		CsvReader  *r = csv_reader_create(',', '"');
+		const CsvField *f;
+		int			nf;
+
+		memset(in, ',', n);
+		in[n] = '\n';
+		in[n + 1] = '\0';
+		csv_reader_set_max_fields(r, 1);
+		csv_reader_feed(r, in, n + 1, true);
+		UNIT_CHECK(csv_reader_next(r, &f, &nf) == CSV_RECORD && nf == 1 &&
+				   csv_reader_fields_seen(r) == (int64_t) n + 1,
+				   "4M commas, max 1: one field kept, %zu seen", n + 1);
+		UNIT_CHECK(csv_reader_field_bytes() > 0, "bytes per kept field: %zu", csv_reader_field_bytes());
+		csv_reader_free(r);
+		free(in);
+	}
 	return unit_done();
 }

@@ -585,6 +585,67 @@ test_elements(void)
 		free(buf);
 		free(in.s);
 	}
+
+	/*
+	 * At most max elements per record, shared by the fields that split
+	 * arrays (6 / 2 = 3 each): more is a bad record marked too_large,
+	 * skipped to its end; the next ones are read.
+	 */
+	{
+		JsonField	g[] = {{"a", JSON_WANT_INT64, true}, {"b", JSON_WANT_ANY, true}, {"c", JSON_WANT_ANY, false}};
+		const char *in = "{\"a\":[1,2,3],\"b\":[\"x\",\"y\"]}\n"
+			"{\"a\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]}\n"
+			"{\"a\":[1,2,3],\"b\":[\"x\",\"y\",\"z\"],\"c\":[1,2,3,4,5,6,7]}\n"
+			"{\"a\":[[1,2,3,4,5,6,7,8]],\"b\":[]}\n"
+			"{\"b\":[1,2,3,4]}\n"
+			"{\"a\":[3,2,1]}\n";
+		size_t		len = strlen(in);
+		char	   *buf = calloc(len + JSON_READER_PADDING, 1);
+		JsonReader *r = json_reader_create(g, 3);
+		JsonValue	v[3];
+		const JsonError *e;
+		JsonResult	rc;
+
+		memcpy(buf, in, len);
+		json_reader_set_max_elements(r, 6);
+		json_reader_feed(r, buf, len, true);
+		rc = json_reader_next(r, v);
+		UNIT_CHECK(rc == JSON_RECORD && v[0].nelems == 3 && v[1].nelems == 2,
+				   "max 6, two array fields: 3 + 2 elements are read");
+		rc = json_reader_next(r, v);
+		e = json_reader_error(r);
+		UNIT_CHECK(rc == JSON_BAD_RECORD && e->too_large && e->record_offset == 28 &&
+				   strcmp(e->message, "an array of the record has more than 3 elements") == 0,
+				   "20 elements in one field are a record too large (%s)", e->message);
+		rc = json_reader_next(r, v);
+		UNIT_CHECK(rc == JSON_RECORD && v[0].nelems == 3 && v[1].nelems == 3 &&
+				   v[2].kind == JSON_ARRAY && v[2].nelems == 0,
+				   "3 + 3, and an array read as text does not count");
+		rc = json_reader_next(r, v);
+		UNIT_CHECK(rc == JSON_RECORD && v[0].nelems == 1 && v[1].nelems == 0,
+				   "a nested array is one element");
+		rc = json_reader_next(r, v);
+		e = json_reader_error(r);
+		UNIT_CHECK(rc == JSON_BAD_RECORD && e->too_large, "4 elements in the other field too");
+		rc = json_reader_next(r, v);
+		UNIT_CHECK(rc == JSON_RECORD && v[0].nelems == 3 && v[0].elems[2].i64 == 1,
+				   "then a record within the limit");
+		UNIT_CHECK(json_reader_next(r, v) == JSON_END, "then END");
+		json_reader_reset(r);
+		json_reader_set_max_elements(r, 0);
+		json_reader_feed(r, buf, len, true);
+		rc = json_reader_next(r, v);
+		e = json_reader_error(r);
+		UNIT_CHECK(rc == JSON_BAD_RECORD && e->too_large, "max 0: any element is too many");
+		json_reader_reset(r);
+		json_reader_set_max_elements(r, SIZE_MAX);
+		json_reader_feed(r, buf, len, true);
+		rc = json_reader_next(r, v);
+		rc = json_reader_next(r, v);
+		UNIT_CHECK(rc == JSON_RECORD && v[0].nelems == 20, "no limit again: 20 elements");
+		json_reader_free(r);
+		free(buf);
+	}
 }
 
 static void
