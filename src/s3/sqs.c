@@ -212,115 +212,6 @@ sqs_receive_finish(SqsReceive *r, char **error)
 	return result;
 }
 
-/*
- * Run one synchronous SQS action, retrying transport errors a little.
- *
- * The HTTP client is the worker's, shared by every queue and kept for the
- * worker's life: a transfer left in it would be "done" forever, and
- * http_wait_any() would return at once on every later wait, so that the
- * worker spins without driving its receives again.  Every path out of
- * here, errors included, removes its transfer first.
- */
-static void
-sqs_call(S3Client *c, const char *queue_url, const char *action, json_t *body,
-		 char **answer)
-{
-	int			attempt;
-	char	   *dumped = json_dumps(body, JSON_COMPACT);
-	char	   *text;
-
-	json_decref(body);
-	if (dumped == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory building an SQS request")));
-	text = pstrdup(dumped);
-	free(dumped);
-
-	for (attempt = 0;; attempt++)
-	{
-		json_t	   *again = json_loads(text, 0, NULL);
-		HttpTransfer *volatile x = sqs_start(c, queue_url, action, again);
-		char	   *err = NULL;
-		bool		done = false;
-
-		PG_TRY();
-		{
-			bool		ok = http_wait_done(x);
-			long		status = http_info(x)->status;
-
-			if (ok && status == 200)
-			{
-				size_t		len;
-				const char *b = http_body(x, &len);
-
-				if (answer)
-					*answer = pnstrdup(b, len);
-				done = true;
-			}
-			else if (attempt >= pipeline_s3_max_retries || (ok && status < 500))
-				err = sqs_error(x);
-		}
-		PG_CATCH();
-		{
-			http_finish(x);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		http_finish(x);
-
-		if (done)
-			return;
-		if (err)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("could not %s on queue \"%s\"", action, queue_url),
-					 errdetail_internal("%s", err)));
-		http_sleep(100L << Min(attempt, 6));
-	}
-}
-
-int
-sqs_delete_messages(S3Client *c, const char *queue_url, List *receipts)
-{
-	int			failed = 0;
-	int			start;
-
-	/* DeleteMessageBatch takes at most 10 entries */
-	for (start = 0; start < list_length(receipts); start += 10)
-	{
-		json_t	   *entries = json_array();
-		json_t	   *body;
-		char	   *answer = NULL;
-		json_t	   *doc;
-		int			i;
-
-		for (i = start; i < Min(start + 10, list_length(receipts)); i++)
-			json_array_append_new(entries,
-								  json_pack("{s:s, s:s}", "Id", psprintf("m%d", i),
-											"ReceiptHandle", (char *) list_nth(receipts, i)));
-		body = json_pack("{s:s, s:o}", "QueueUrl", queue_url, "Entries", entries);
-		sqs_call(c, queue_url, "DeleteMessageBatch", body, &answer);
-		doc = json_loads(answer, 0, NULL);
-		if (doc)
-		{
-			failed += (int) json_array_size(json_object_get(doc, "Failed"));
-			json_decref(doc);
-		}
-	}
-	return failed;
-}
-
-void
-sqs_change_visibility(S3Client *c, const char *queue_url, const char *receipt_handle,
-					  int seconds)
-{
-	json_t	   *body = json_pack("{s:s, s:s, s:i}", "QueueUrl", queue_url,
-								 "ReceiptHandle", receipt_handle,
-								 "VisibilityTimeout", seconds);
-
-	sqs_call(c, queue_url, "ChangeMessageVisibility", body, NULL);
-}
 
 struct SqsDelete
 {
@@ -331,6 +222,11 @@ struct SqsDelete
 /*
  * sqs_delete_start: DeleteMessageBatch (at most 10 receipts), started
  * without waiting, like a receive: a queue that hangs delays nothing.
+ *
+ * The HTTP client is the worker's, shared by every queue and kept for the
+ * worker's life: a transfer left in it would be "done" forever, and
+ * http_wait_any() would return at once on every later wait.  So every
+ * delete ends in sqs_delete_finish or sqs_delete_cancel, whatever happens.
  */
 SqsDelete *
 sqs_delete_start(S3Client *c, const char *queue_url, List *receipts)
