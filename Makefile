@@ -11,6 +11,7 @@ PGFILEDESC = "pipeline - S3 event pipelines inside PostgreSQL"
 
 OBJS = \
 	src/pipeline.o \
+	src/util/privilege.o \
 	src/s3/sigv4.o \
 	src/s3/http.o \
 	src/s3/http_header.o \
@@ -18,6 +19,7 @@ OBJS = \
 	src/s3/credentials.o \
 	src/s3/sqs.o \
 	src/s3/url.o \
+	src/s3/event.o \
 	src/decode/inflate.o \
 	src/decode/json_reader.o \
 	src/decode/csv_reader.o \
@@ -29,7 +31,6 @@ OBJS = \
 	src/worker/launcher.o \
 	src/worker/worker.o \
 	src/worker/queues.o \
-	src/worker/event.o \
 	src/report/registry.o \
 	src/report/invoke.o \
 	src/report/roles.o \
@@ -40,8 +41,7 @@ OBJS = \
 	src/report/run.o \
 	src/report/chart.o \
 	src/report/export.o \
-	src/report/webhook.o \
-	src/util/privilege.o
+	src/report/webhook.o
 
 REGRESS = options errors reports urls
 REGRESS_OPTS = --load-extension=pipeline

@@ -29,8 +29,8 @@
 
 #include "report/report.h"
 #include "report/tasks.h"
+#include "s3/event.h"
 #include "util/privilege.h"
-#include "worker/event.h"
 
 PG_FUNCTION_INFO_V1(pipeline_run_report);
 PG_FUNCTION_INFO_V1(pipeline_handle_event);

@@ -44,10 +44,10 @@
 #include "report/report.h"
 #include "report/target.h"
 #include "report/webhook.h"
+#include "s3/event.h"
 #include "s3/s3.h"
 #include "s3/url.h"
 #include "util/privilege.h"
-#include "worker/event.h"
 #include "worker/worker.h"
 
 PG_FUNCTION_INFO_V1(pipeline_add_queue);

@@ -18,7 +18,7 @@
 #include "nodes/nodes.h"
 #include "nodes/pg_list.h"
 
-#include "worker/event.h"
+#include "s3/event.h"
 
 /* What happened to one report in one run. */
 typedef struct RunResult

@@ -38,9 +38,9 @@
 
 #include "report/tasks.h"
 #include "s3/credentials.h"
+#include "s3/event.h"
 #include "s3/sqs.h"
 #include "util/privilege.h"
-#include "worker/event.h"
 #include "worker/worker.h"
 
 /* One queue, as this worker polls it. */

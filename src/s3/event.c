@@ -16,7 +16,7 @@
  * dead letters.
  *
  * IDENTIFICATION
- *	  src/worker/event.c
+ *	  src/s3/event.c
  *
  *-------------------------------------------------------------------------
  */
@@ -31,7 +31,7 @@
 
 #include "decode/iso8601.h"
 
-#include "worker/event.h"
+#include "s3/event.h"
 
 /*
  * Form-URL-decode an S3 event key ("a+b%2Bc" -> "a b+c") into *out.

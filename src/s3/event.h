@@ -4,7 +4,7 @@
  *	  Queue messages -> the S3 objects they announce.
  *
  * IDENTIFICATION
- *	  src/worker/event.h
+ *	  src/s3/event.h
  *
  *-------------------------------------------------------------------------
  */
