@@ -140,7 +140,7 @@ pipeline_handle_event(PG_FUNCTION_ARGS)
 		case EVENT_OBJECTS:
 			break;
 	}
-	ids = tasks_add_objects(objects, GetUserId(), NULL, NULL, &unmatched);
+	ids = tasks_add_objects(report_sources(), objects, GetUserId(), NULL, NULL, &unmatched);
 	return_results(fcinfo, tasks_run(tasks_claim(ids, 0)));
 	return (Datum) 0;
 }

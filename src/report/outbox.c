@@ -333,6 +333,13 @@ outbox_add_export(const ExportResult *r, Oid serverid, Oid owner, int64 run_id,
 	Datum	   *etags = palloc(sizeof(Datum) * Max(list_length(r->etags), 1));
 	ListCell   *lc;
 
+	/* nobody would ever complete it */
+	if (pipeline_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("exports need the pipeline worker"),
+				 errdetail("An export becomes an object when the worker completes it, after the transaction commits."),
+				 errhint("Add pipeline to shared_preload_libraries and restart the server.")));
 	foreach(lc, r->etags)
 		etags[foreach_current_index(lc)] = CStringGetTextDatum(lfirst(lc));
 	values[0] = Int64GetDatum(run_id);

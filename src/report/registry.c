@@ -240,6 +240,8 @@ pipeline_drop_queue(PG_FUNCTION_ARGS)
 	(void) check_owned("queues", "queue", name);
 	values[0] = CStringGetTextDatum(name);
 	spi_internal("DELETE FROM pipeline.queues WHERE name = $1", 1, types, values, NULL, false, 0);
+	spi_internal("DELETE FROM pipeline.queue_counters WHERE queue = $1",
+				 1, types, values, NULL, false, 0);
 	SPI_finish();
 	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();

@@ -129,6 +129,9 @@ registry_role_utility(Node *stmt, bool after)
 						 "  (SELECT after FROM pipeline.reports WHERE after IS NOT NULL)",
 						 1, types, values, NULL, false, 0);
 		while (SPI_processed > 0);
+		spi_internal("DELETE FROM pipeline.queue_counters c USING pipeline.queues q "
+					 "WHERE c.queue = q.name AND q.owner = ANY ($1)",
+					 1, types, values, NULL, false, 0);
 		spi_internal("DELETE FROM pipeline.queues WHERE owner = ANY ($1)",
 					 1, types, values, NULL, false, 0);
 		SPI_finish();

@@ -118,11 +118,10 @@ add_unmatched(const EventObject *o, const char *queue, Oid owner, const char *wh
 }
 
 List *
-tasks_add_objects(List *objects, Oid sender, const char *queue, const char *message_id,
-				  int *unmatched)
+tasks_add_objects(List *sources, List *objects, Oid sender, const char *queue,
+				  const char *message_id, int *unmatched)
 {
 	List	   *ids = NIL;
-	List	   *sources = report_sources();
 	MemoryContext cxt = CurrentMemoryContext;
 	ListCell   *lc;
 

@@ -37,11 +37,12 @@ typedef struct Task
 
 /*
  * Queue the objects of one message (or handle_event call) for the reports
- * they concern, of roles whose rights "sender" has; objects no report took
- * are kept in pipeline.unmatched if they came from a queue.  Returns the
- * ids of the new tasks; *unmatched counts the others.
+ * they concern (of "sources", from report_sources()), of roles whose rights
+ * "sender" has; objects no report took are kept in pipeline.unmatched if
+ * they came from a queue.  Returns the ids of the new tasks; *unmatched
+ * counts the others.
  */
-extern List *tasks_add_objects(List *objects, Oid sender, const char *queue,
+extern List *tasks_add_objects(List *sources, List *objects, Oid sender, const char *queue,
 							   const char *message_id, int *unmatched);
 
 /* Queue one object for one report; returns the task's id.  SPI connected. */

@@ -381,6 +381,7 @@ take_batch(Queue *q, List *msgs, MemoryContext cxt)
 	PG_TRY();
 	{
 		List	   *ids = NIL;
+		List	   *sources = report_sources();
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
@@ -404,8 +405,9 @@ take_batch(Queue *q, List *msgs, MemoryContext cxt)
 					break;
 				case EVENT_OBJECTS:
 					{
-						List	   *mine = tasks_add_objects(objects, q->owner, q->name,
-														   m->message_id, &unmatched);
+						List	   *mine = tasks_add_objects(sources, objects, q->owner,
+														   q->name, m->message_id,
+														   &unmatched);
 						MemoryContext old = MemoryContextSwitchTo(cxt);
 
 						/* (the SPI connection's memory goes at SPI_finish) */
