@@ -178,24 +178,14 @@ pipeline_replay_unmatched(PG_FUNCTION_ARGS)
 	{
 		HeapTuple	tup = rows->vals[i];
 		TupleDesc	td = rows->tupdesc;
-		EventObject *o = palloc0(sizeof(EventObject));
+		EventObject *o = tasks_object_from_row(tup, td, 4);
 		bool		isnull;
 		Oid			queue_owner = DatumGetObjectId(SPI_getbinval(tup, td, 3, &isnull));
 		const char *why;
 		List	   *names;
 		ListCell   *lc;
 		bool		taken = false;
-		Datum		d;
 
-		o->bucket = SPI_getvalue(tup, td, 4);
-		o->key = SPI_getvalue(tup, td, 5);
-		o->version_id = SPI_getvalue(tup, td, 6);
-		o->sequencer = SPI_getvalue(tup, td, 7);
-		o->etag = SPI_getvalue(tup, td, 8);
-		d = SPI_getbinval(tup, td, 9, &isnull);
-		o->size = isnull ? -1 : DatumGetInt64(d);
-		d = SPI_getbinval(tup, td, 10, &isnull);
-		o->event_time = isnull ? 0 : DatumGetTimestampTz(d);
 		names = report_match(sources, o, queue_owner, &why);
 		foreach(lc, names)
 		{

@@ -442,7 +442,7 @@ complete_one(HeapTuple tup, TupleDesc td)
 TimestampTz
 outbox_complete_exports(void)
 {
-	TimestampTz next = 0;
+	TimestampTz next;
 	MemoryContext cxt;
 	SPITupleTable *due;
 	uint64		n;
@@ -522,15 +522,8 @@ outbox_complete_exports(void)
 								SPI_getvalue(tup, due->tupdesc, 6));
 		}
 	}
-	spi_internal("SELECT min(next_attempt) FROM pipeline.exports WHERE state = 'pending'",
-				 0, NULL, NULL, NULL, true, 1);
-	if (SPI_processed == 1)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			next = DatumGetTimestampTz(d);
-	}
+	next = spi_internal_timestamp("SELECT min(next_attempt) FROM pipeline.exports "
+								  "WHERE state = 'pending'", 0, NULL, NULL);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

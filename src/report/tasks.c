@@ -155,6 +155,40 @@ tasks_add_objects(List *sources, List *objects, Oid sender, const char *queue,
 	return ids;
 }
 
+static char *
+text_or_null(HeapTuple tup, TupleDesc td, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, td, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/*
+ * tasks_object_from_row: the object stored in columns first..first+6 of a
+ * row (bucket, key, version, sequencer, etag, size, event_time), as
+ * pipeline.tasks and pipeline.unmatched keep it.
+ */
+EventObject *
+tasks_object_from_row(HeapTuple tup, TupleDesc td, int first)
+{
+	EventObject *o = palloc0(sizeof(EventObject));
+	bool		isnull;
+	Datum		d;
+
+	o->bucket = text_or_null(tup, td, first);
+	o->key = text_or_null(tup, td, first + 1);
+	/* what event_object_version made of it, as it was */
+	o->version_id = text_or_null(tup, td, first + 2);
+	o->sequencer = text_or_null(tup, td, first + 3);
+	o->etag = text_or_null(tup, td, first + 4);
+	d = SPI_getbinval(tup, td, first + 5, &isnull);
+	o->size = isnull ? -1 : DatumGetInt64(d);
+	d = SPI_getbinval(tup, td, first + 6, &isnull);
+	o->event_time = isnull ? 0 : DatumGetTimestampTz(d);
+	return o;
+}
+
 /* ----------------------------------------------------------------
  *		Claiming
  * ----------------------------------------------------------------
@@ -169,14 +203,6 @@ compare_task_ids(const ListCell *a, const ListCell *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
-static char *
-text_or_null(HeapTuple tup, TupleDesc td, int col)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, td, col, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
 
 List *
 tasks_claim(List *ids, int limit)
@@ -226,26 +252,11 @@ tasks_claim(List *ids, int limit)
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 		Task	   *t = palloc0(sizeof(Task));
 		bool		isnull;
-		Datum		d;
 
 		t->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 		t->report = text_or_null(tup, td, 2);
 		if (strcmp(SPI_getvalue(tup, td, 3), "event") == 0)
-		{
-			EventObject *o = palloc0(sizeof(EventObject));
-
-			o->bucket = text_or_null(tup, td, 4);
-			o->key = text_or_null(tup, td, 5);
-			/* what event_object_version made of it, as it was */
-			o->version_id = text_or_null(tup, td, 6);
-			o->sequencer = text_or_null(tup, td, 7);
-			o->etag = text_or_null(tup, td, 8);
-			d = SPI_getbinval(tup, td, 9, &isnull);
-			o->size = isnull ? -1 : DatumGetInt64(d);
-			d = SPI_getbinval(tup, td, 10, &isnull);
-			o->event_time = isnull ? 0 : DatumGetTimestampTz(d);
-			t->obj = o;
-		}
+			t->obj = tasks_object_from_row(tup, td, 4);
 		t->attempt = DatumGetInt32(SPI_getbinval(tup, td, 11, &isnull));
 		t->max_attempts = DatumGetInt32(SPI_getbinval(tup, td, 12, &isnull));
 		t->queue = text_or_null(tup, td, 13);
@@ -552,18 +563,13 @@ tasks_run_after(const char *upstream)
 TimestampTz
 tasks_next_due(void)
 {
-	TimestampTz next = 0;
-	bool		isnull;
-	Datum		d;
+	TimestampTz next;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	spi_internal("SELECT min(t.next_attempt) FROM pipeline.tasks t "
-				 "JOIN pipeline.reports r ON r.name = t.report WHERE r.enabled",
-				 0, NULL, NULL, NULL, true, 1);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (!isnull)
-		next = DatumGetTimestampTz(d);
+	next = spi_internal_timestamp("SELECT min(t.next_attempt) FROM pipeline.tasks t "
+								  "JOIN pipeline.reports r ON r.name = t.report WHERE r.enabled",
+								  0, NULL, NULL);
 	SPI_finish();
 	return next;
 }

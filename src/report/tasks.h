@@ -14,6 +14,8 @@
 #ifndef PIPELINE_TASKS_H
 #define PIPELINE_TASKS_H
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
@@ -44,6 +46,9 @@ typedef struct Task
  */
 extern List *tasks_add_objects(List *sources, List *objects, Oid sender, const char *queue,
 							   const char *message_id, int *unmatched);
+
+/* The object a row of pipeline.tasks or pipeline.unmatched holds, from column "first". */
+extern EventObject *tasks_object_from_row(HeapTuple tup, TupleDesc td, int first);
 
 /* Queue one object for one report; returns the task's id.  SPI connected. */
 extern int64 tasks_add(const char *report, const EventObject *o, const char *queue,

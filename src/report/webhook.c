@@ -120,7 +120,7 @@ refuse_url(const char *url, Oid owner, char **target)
 TimestampTz
 webhook_start(HttpClient *http, MemoryContext cxt)
 {
-	TimestampTz next = 0;
+	TimestampTz next;
 	uint64		i;
 	uint64		n;
 	SPITupleTable *due;
@@ -195,18 +195,13 @@ webhook_start(HttpClient *http, MemoryContext cxt)
 		MemoryContextSwitchTo(old);
 	}
 	/* the next one due that is neither in flight nor waiting for its exports */
-	spi_internal("SELECT min(w.next_attempt) FROM pipeline.webhooks w "
-				 "WHERE w.delivered_at IS NULL AND NOT w.gave_up AND w.id <> ALL ($1) "
-				 "  AND NOT EXISTS (SELECT 1 FROM pipeline.exports e "
-				 "                  WHERE e.run_id = w.run_id AND e.state = 'pending')",
-				 1, types, in_flight_ids(), NULL, true, 1);
-	if (SPI_processed == 1)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			next = DatumGetTimestampTz(d);
-	}
+	next = spi_internal_timestamp("SELECT min(w.next_attempt) FROM pipeline.webhooks w "
+								  "WHERE w.delivered_at IS NULL AND NOT w.gave_up "
+								  "  AND w.id <> ALL ($1) "
+								  "  AND NOT EXISTS (SELECT 1 FROM pipeline.exports e "
+								  "                  WHERE e.run_id = w.run_id "
+								  "                    AND e.state = 'pending')",
+								  1, types, in_flight_ids());
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

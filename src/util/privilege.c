@@ -24,6 +24,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "util/privilege.h"
@@ -127,4 +128,22 @@ spi_internal(const char *sql, int nargs, Oid *argtypes, Datum *values, const cha
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 	return rc;
+}
+
+/*
+ * spi_internal_timestamp: a query (as spi_internal) whose first column of
+ * its first row is a timestamp, such as "when is the next one due"; 0 if
+ * it returns no row or NULL.
+ */
+TimestampTz
+spi_internal_timestamp(const char *sql, int nargs, Oid *argtypes, Datum *values)
+{
+	bool		isnull;
+	Datum		d;
+
+	spi_internal(sql, nargs, argtypes, values, NULL, true, 1);
+	if (SPI_processed == 0)
+		return 0;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetTimestampTz(d);
 }

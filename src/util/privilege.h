@@ -28,6 +28,8 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+
 /* the search_path of the extension's own statements */
 #define PIPELINE_SAFE_SEARCH_PATH "pg_catalog, pg_temp"
 
@@ -60,6 +62,10 @@ extern void priv_leave(PrivSave *save);
  */
 extern int	spi_internal(const char *sql, int nargs, Oid *argtypes, Datum *values,
 						 const char *nulls, bool read_only, long tcount);
+
+/* spi_internal of a query whose first value is a timestamp; 0 for none or NULL. */
+extern TimestampTz spi_internal_timestamp(const char *sql, int nargs, Oid *argtypes,
+										  Datum *values);
 
 /* A search_path with every mention of pg_temp removed and pg_temp appended. */
 extern char *priv_temp_last(const char *search_path);

@@ -263,12 +263,25 @@ run_due_tasks(void)
 	MemoryContextSwitchTo(cxt);
 }
 
-/* Forget history older than pipeline.history_retention. */
+/* Forget history older than pipeline.history_retention ($1 days). */
+static const char *const prune[] = {
+	"DELETE FROM pipeline.runs WHERE finished_at < now() - make_interval(days => $1)",
+	"DELETE FROM pipeline.run_rejects r "
+	"WHERE NOT EXISTS (SELECT 1 FROM pipeline.runs u WHERE u.id = r.run_id) AND $1 > 0",
+	"DELETE FROM pipeline.processed WHERE processed_at < now() - make_interval(days => $1)",
+	"DELETE FROM pipeline.unmatched WHERE received_at < now() - make_interval(days => $1)",
+	"DELETE FROM pipeline.exports WHERE state <> 'pending' "
+	"  AND created_at < now() - make_interval(days => $1)",
+	"DELETE FROM pipeline.webhooks WHERE (delivered_at IS NOT NULL OR gave_up) "
+	"  AND created_at < now() - make_interval(days => $1)",
+};
+
 static void
 prune_history(void)
 {
 	Oid			types[1] = {INT4OID};
 	Datum		values[1];
+	int			i;
 
 	values[0] = Int32GetDatum(pipeline_history_days);
 	SetCurrentStatementStartTimestamp();
@@ -277,24 +290,8 @@ prune_history(void)
 	pgstat_report_activity(STATE_RUNNING, "pruning history");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	spi_internal("DELETE FROM pipeline.runs "
-				 "WHERE finished_at < now() - make_interval(days => $1)",
-				 1, types, values, NULL, false, 0);
-	spi_internal("DELETE FROM pipeline.run_rejects r "
-				 "WHERE NOT EXISTS (SELECT 1 FROM pipeline.runs u WHERE u.id = r.run_id)",
-				 0, NULL, NULL, NULL, false, 0);
-	spi_internal("DELETE FROM pipeline.processed "
-				 "WHERE processed_at < now() - make_interval(days => $1)",
-				 1, types, values, NULL, false, 0);
-	spi_internal("DELETE FROM pipeline.unmatched "
-				 "WHERE received_at < now() - make_interval(days => $1)",
-				 1, types, values, NULL, false, 0);
-	spi_internal("DELETE FROM pipeline.exports WHERE state <> 'pending' "
-				 "  AND created_at < now() - make_interval(days => $1)",
-				 1, types, values, NULL, false, 0);
-	spi_internal("DELETE FROM pipeline.webhooks WHERE (delivered_at IS NOT NULL OR gave_up) "
-				 "  AND created_at < now() - make_interval(days => $1)",
-				 1, types, values, NULL, false, 0);
+	for (i = 0; i < lengthof(prune); i++)
+		spi_internal(prune[i], 1, types, values, NULL, false, 0);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
