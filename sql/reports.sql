@@ -103,6 +103,24 @@ SELECT pipeline.create_report(name => 'peek', query => 'SELECT s FROM secret', t
 SELECT pipeline.create_report(name => 'peek', query => 'SELECT s FROM (SELECT * FROM secret) x', target => 'peek');
 SELECT pipeline.create_report(name => 'peek', query => 'SELECT 1 AS one WHERE EXISTS (SELECT FROM secret)', target => 'peek');
 RESET ROLE;
+-- nor one that calls a function its owner may not execute, nor into a table it may not write
+CREATE FUNCTION secret_f() RETURNS int LANGUAGE sql AS 'SELECT 42';
+REVOKE EXECUTE ON FUNCTION secret_f() FROM PUBLIC;
+CREATE TABLE theirs (x int);
+GRANT SELECT ON theirs TO pipeline_eve;
+SET ROLE pipeline_eve;
+SELECT pipeline.create_report(name => 'peek', query => 'SELECT secret_f() AS x', target => 'peek');
+SELECT pipeline.create_report(name => 'peek', query => 'SELECT 1 AS x', target => 'theirs', mode => 'append');
+RESET ROLE;
+GRANT INSERT ON theirs TO pipeline_eve;
+SET ROLE pipeline_eve;
+SELECT pipeline.create_report(name => 'peek', query => 'SELECT 1 AS x', target => 'theirs');
+SELECT pipeline.create_report(name => 'peek', query => 'SELECT 1 AS x', target => 'theirs', mode => 'append');
+SELECT pipeline.alter_report('peek', mode => 'replace');
+SELECT pipeline.drop_report('peek');
+RESET ROLE;
+DROP TABLE theirs;
+DROP FUNCTION secret_f();
 
 -- alter_report: change what is given, keep the rest and the history
 SELECT pipeline.alter_report('byname', query => 'SELECT 3 AS a, 4 AS b', max_attempts => 7,

@@ -29,12 +29,14 @@
 
 #include "report/report.h"
 #include "report/tasks.h"
+#include "s3/s3.h"
 #include "s3/event.h"
 #include "util/privilege.h"
 
 PG_FUNCTION_INFO_V1(pipeline_run_report);
 PG_FUNCTION_INFO_V1(pipeline_handle_event);
 PG_FUNCTION_INFO_V1(pipeline_replay_unmatched);
+PG_FUNCTION_INFO_V1(pipeline_retry_dead_letters);
 PG_FUNCTION_INFO_V1(pipeline_trigger_uris);
 
 /* Tell the caller how the runs it asked for went. */
@@ -201,10 +203,12 @@ pipeline_replay_unmatched(PG_FUNCTION_ARGS)
 			if ((only && strcmp(only, name) != 0) || !has_privs_of_role(GetUserId(), owner))
 				continue;
 			id = tasks_add(name, o, SPI_getvalue(tup, td, 2), NULL);
+			taken = true;
+			if (id == 0)
+				continue;
 			old = MemoryContextSwitchTo(cxt);
 			ids = lappend_id(ids, id);
 			MemoryContextSwitchTo(old);
-			taken = true;
 		}
 		if (taken)
 		{
@@ -235,4 +239,65 @@ pipeline_trigger_uris(PG_FUNCTION_ARGS)
 	foreach(lc, report_trigger_uris)
 		elems[foreach_current_index(lc)] = CStringGetTextDatum(strVal(lfirst(lc)));
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * pipeline.retry_dead_letters(report): after fixing what made them fail, run
+ * the report's dead-lettered objects (and chained runs) again now, with
+ * fresh attempts; they leave pipeline.dead_letters.  What fails again is
+ * retried by the worker as usual.
+ */
+Datum
+pipeline_retry_dead_letters(PG_FUNCTION_ARGS)
+{
+	char	   *report = arg_text(fcinfo, 0, "report", true);
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *ids = NIL;
+	SPITupleTable *rows;
+	uint64		n;
+	uint64		i;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) check_owned("reports", "report", report);
+	values[0] = CStringGetTextDatum(report);
+	spi_internal("DELETE FROM pipeline.dead_letters WHERE report = $1 "
+				 "RETURNING object, version, body::jsonb ->> 'sequencer', body::jsonb ->> 'etag', "
+				 "  queue, message_id",
+				 1, types, values, NULL, false, 0);
+	rows = SPI_tuptable;
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = rows->vals[i];
+		TupleDesc	td = rows->tupdesc;
+		char	   *object = SPI_getvalue(tup, td, 1);
+		int64		id;
+		MemoryContext old;
+
+		if (object)
+		{
+			EventObject *o = palloc0(sizeof(EventObject));
+
+			s3_parse_uri(object, &o->bucket, &o->key);
+			o->version_id = SPI_getvalue(tup, td, 2);
+			o->sequencer = SPI_getvalue(tup, td, 3);
+			o->etag = SPI_getvalue(tup, td, 4);
+			o->size = -1;
+			id = tasks_add(report, o, SPI_getvalue(tup, td, 5), SPI_getvalue(tup, td, 6));
+		}
+		else
+			id = tasks_add_after(report);
+		if (id == 0)
+			continue;
+		old = MemoryContextSwitchTo(cxt);
+		ids = lappend_id(ids, id);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return_results(fcinfo, tasks_run(tasks_claim(ids, 0)));
+	return (Datum) 0;
 }

@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "common/md5.h"
 #include "executor/spi.h"
@@ -452,6 +453,14 @@ outbox_complete_exports(void)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+
+	/*
+	 * What this snapshot sees committed must be durable before S3 sees it:
+	 * with synchronous_commit off a crash could still take the run back,
+	 * leaving an object (and its event) for a run that never was.
+	 */
+	XLogFlush(GetXLogInsertRecPtr());
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	cxt = CurrentMemoryContext;

@@ -381,7 +381,7 @@ check_report(ReportArgs *a, bool query_changed, bool after_changed)
 
 		a->target = target_resolve(a->target, &relid);
 		if (OidIsValid(relid))
-			target_check_columns(relid, a->target, columns);
+			target_check_columns(relid, a->target, columns, strcmp(a->mode, "replace") == 0);
 		else
 			target_create(a->target, columns);
 	}
@@ -517,6 +517,7 @@ pipeline_alter_report(PG_FUNCTION_ARGS)
 	Oid			nametype[1] = {TEXTOID};
 	bool		query_changed = false;
 	bool		target_changed = false;
+	bool		mode_changed = false;
 	bool		after_changed = false;
 	bool		unused = false;
 	bool		isnull;
@@ -557,7 +558,7 @@ pipeline_alter_report(PG_FUNCTION_ARGS)
 	alter_text(fcinfo, 1, &a.source, true, &unused);
 	alter_text(fcinfo, 2, &a.query, false, &query_changed);
 	alter_text(fcinfo, 3, &a.target, false, &target_changed);
-	alter_text(fcinfo, 4, &a.mode, false, &unused);
+	alter_text(fcinfo, 4, &a.mode, false, &mode_changed);
 	alter_text(fcinfo, 5, &a.export, true, &unused);
 	alter_text(fcinfo, 6, &a.after, true, &after_changed);
 	if (!PG_ARGISNULL(7))
@@ -572,7 +573,7 @@ pipeline_alter_report(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(13))
 		a.retry_delay = PG_GETARG_INTERVAL_P(13);
 
-	check_report(&a, query_changed || target_changed, after_changed);
+	check_report(&a, query_changed || target_changed || mode_changed, after_changed);
 	report_values(&a, values, nulls);
 	if (a.retry_delay)
 		values[15] = IntervalPGetDatum(a.retry_delay);

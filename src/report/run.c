@@ -264,7 +264,7 @@ execute_report(ReportDef *def)
 		target_create(def->target, columns);
 	else
 	{
-		target_check_columns(relid, def->target, columns);
+		target_check_columns(relid, def->target, columns, !def->append);
 		if (!def->append)
 		{
 			rc = SPI_execute(psprintf("DELETE FROM %s", def->target), false, 0);

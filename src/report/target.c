@@ -19,6 +19,7 @@
 #include "access/htup_details.h"
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_collation.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -35,9 +36,15 @@
 
 #include "report/target.h"
 
-/* Every relation a query (with its sublinks, CTEs and views) reads. */
+/* What a query (with its sublinks, CTEs and views) reads and calls. */
+typedef struct QueryUses
+{
+	List	   *rtes;			/* RTE_RELATION entries */
+	List	   *functions;		/* OIDs */
+} QueryUses;
+
 static bool
-collect_relations(Node *node, List **rtes)
+collect_uses(Node *node, QueryUses *uses)
 {
 	if (node == NULL)
 		return false;
@@ -46,13 +53,37 @@ collect_relations(Node *node, List **rtes)
 		RangeTblEntry *rte = (RangeTblEntry *) node;
 
 		if (rte->rtekind == RTE_RELATION)
-			*rtes = lappend(*rtes, rte);
+			uses->rtes = lappend(uses->rtes, rte);
 		return false;
 	}
 	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, collect_relations, rtes,
-								 QTW_EXAMINE_RTES_BEFORE);
-	return expression_tree_walker(node, collect_relations, rtes);
+		return query_tree_walker((Query *) node, collect_uses, uses, QTW_EXAMINE_RTES_BEFORE);
+	switch (nodeTag(node))
+	{
+		case T_FuncExpr:
+			uses->functions = lappend_oid(uses->functions, ((FuncExpr *) node)->funcid);
+			break;
+		case T_OpExpr:
+		case T_DistinctExpr:
+		case T_NullIfExpr:
+			set_opfuncid((OpExpr *) node);
+			uses->functions = lappend_oid(uses->functions, ((OpExpr *) node)->opfuncid);
+			break;
+		case T_ScalarArrayOpExpr:
+			set_sa_opfuncid((ScalarArrayOpExpr *) node);
+			uses->functions = lappend_oid(uses->functions,
+										  ((ScalarArrayOpExpr *) node)->opfuncid);
+			break;
+		case T_Aggref:
+			uses->functions = lappend_oid(uses->functions, ((Aggref *) node)->aggfnoid);
+			break;
+		case T_WindowFunc:
+			uses->functions = lappend_oid(uses->functions, ((WindowFunc *) node)->winfnoid);
+			break;
+		default:
+			break;
+	}
+	return expression_tree_walker(node, collect_uses, uses);
 }
 
 TupleDesc
@@ -85,13 +116,20 @@ target_query_columns(const char *query, bool check_rights)
 		elog(ERROR, "a report's query returns no columns");
 	if (check_rights)
 	{
-		List	   *rtes = NIL;
+		QueryUses	uses = {NIL, NIL};
 		ListCell   *lc;
 
 		/* as the executor will check them when the report runs */
 		foreach(lc, src->query_list)
-			(void) collect_relations(lfirst(lc), &rtes);
-		(void) ExecCheckRTPerms(rtes, true);
+			(void) collect_uses(lfirst(lc), &uses);
+		(void) ExecCheckRTPerms(uses.rtes, true);
+		foreach(lc, uses.functions)
+		{
+			AclResult	acl = pg_proc_aclcheck(lfirst_oid(lc), GetUserId(), ACL_EXECUTE);
+
+			if (acl != ACLCHECK_OK)
+				aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(lfirst_oid(lc)));
+		}
 	}
 	result = CreateTupleDescCopy(src->resultDesc);
 	SPI_freeplan(plan);
@@ -154,10 +192,17 @@ check_unique_names(TupleDesc columns)
 }
 
 void
-target_check_columns(Oid relid, const char *target, TupleDesc columns)
+target_check_columns(Oid relid, const char *target, TupleDesc columns, bool replace)
 {
 	int			i;
+	AclResult	acl;
 
+	/* the run inserts (and, replacing, deletes) as the owner: each right counts */
+	acl = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
+	if (acl == ACLCHECK_OK && replace)
+		acl = pg_class_aclcheck(relid, GetUserId(), ACL_DELETE);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, get_relkind_objtype(get_rel_relkind(relid)), get_rel_name(relid));
 	check_unique_names(columns);
 	for (i = 0; i < columns->natts; i++)
 	{

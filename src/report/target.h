@@ -18,7 +18,8 @@
 /*
  * The result columns of a report's query, which must be exactly one SELECT
  * that parses and analyzes for the current user; with check_rights, also
- * that the current user may read every table and view it reads.
+ * that the current user may read every table and view it reads and execute
+ * every function it calls.
  */
 extern TupleDesc target_query_columns(const char *query, bool check_rights);
 
@@ -28,8 +29,13 @@ extern TupleDesc target_query_columns(const char *query, bool check_rights);
  */
 extern char *target_resolve(const char *target, Oid *relid);
 
-/* Errors unless every column of the query is a column of the table, by name. */
-extern void target_check_columns(Oid relid, const char *target, TupleDesc columns);
+/*
+ * Errors unless the current user may write the table (insert; with
+ * "replace", delete too) and every column of the query is a column of it,
+ * by name, of a type it can take.
+ */
+extern void target_check_columns(Oid relid, const char *target, TupleDesc columns,
+								 bool replace);
 
 /* Create the (empty) table with the query's columns, as the current user. */
 extern void target_create(const char *target, TupleDesc columns);

@@ -91,10 +91,18 @@ tasks_add(const char *report, const EventObject *o, const char *queue, const cha
 	else
 		nulls[8] = 'n';
 	values[9] = CStringGetTextDatum(report);
+	/* S3 delivers at least once: a version waiting or given up on is not queued twice */
 	spi_internal("INSERT INTO pipeline.tasks (bucket, key, version, sequencer, etag, size, "
 				 "  event_time, queue, message_id, report, trigger) "
-				 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'event') RETURNING id",
+				 "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'event' "
+				 "WHERE NOT EXISTS (SELECT 1 FROM pipeline.tasks t WHERE t.report = $10 "
+				 "                    AND t.bucket = $1 AND t.key = $2 AND t.version = $3) "
+				 "  AND NOT EXISTS (SELECT 1 FROM pipeline.dead_letters d WHERE d.report = $10 "
+				 "                    AND d.object = 's3://' || $1 || '/' || $2 AND d.version = $3) "
+				 "RETURNING id",
 				 10, types, values, nulls, false, 0);
+	if (SPI_processed == 0)
+		return 0;
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
@@ -145,8 +153,11 @@ tasks_add_objects(List *sources, List *objects, Oid sender, const char *queue,
 		foreach(rc, reports)
 		{
 			int64		id = tasks_add(lfirst(rc), o, queue, message_id);
-			MemoryContext old = MemoryContextSwitchTo(cxt);
+			MemoryContext old;
 
+			if (id == 0)
+				continue;		/* the same version is queued or given up on */
+			old = MemoryContextSwitchTo(cxt);
 			ids = lappend_id(ids, id);
 			MemoryContextSwitchTo(old);
 		}
@@ -330,9 +341,10 @@ task_body(Task *t)
 static void
 task_failed(Task *t, const char *error)
 {
-	Oid			types[8] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID};
-	Datum		values[8];
-	char		nulls[8] = "        ";
+	Oid			types[9] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
+	TEXTOID};
+	Datum		values[9];
+	char		nulls[9] = "         ";
 
 	values[0] = Int64GetDatum(t->id);
 	values[1] = CStringGetTextDatum(error);
@@ -360,12 +372,16 @@ task_failed(Task *t, const char *error)
 		values[7] = CStringGetTextDatum(s3_make_uri(t->obj->bucket, t->obj->key));
 	else
 		nulls[7] = 'n';
+	if (t->obj)
+		values[8] = CStringGetTextDatum(event_object_version(t->obj));
+	else
+		nulls[8] = 'n';
 	spi_internal("INSERT INTO pipeline.dead_letters (queue, message_id, body, reason, attempts, "
-				 "  report, object, owner) "
-				 "SELECT $3, $4, $5, 'gave up after ' || $6 || ' attempts: ' || $2, $6, $7, $8, "
+				 "  report, object, version, owner) "
+				 "SELECT $3, $4, $5, 'gave up after ' || $6 || ' attempts: ' || $2, $6, $7, $8, $9, "
 				 "       r.owner "
 				 "FROM pipeline.reports r WHERE r.name = $7",
-				 8, types, values, nulls, false, 0);
+				 9, types, values, nulls, false, 0);
 	spi_internal("DELETE FROM pipeline.tasks WHERE id = $1", 1, types, values, NULL, false, 0);
 	SPI_finish();
 	ereport(LOG,
@@ -523,6 +539,26 @@ tasks_run(List *tasks)
 	return results;
 }
 
+/*
+ * Queue a chained run of "report"; returns the task's id.  One pending
+ * chained run per report: new upstream data joins the one waiting, which
+ * is due now.  SPI connected.
+ */
+int64
+tasks_add_after(const char *report)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(report);
+	spi_internal("INSERT INTO pipeline.tasks (report, trigger) VALUES ($1, 'after') "
+				 "ON CONFLICT (report) WHERE trigger = 'after' "
+				 "DO UPDATE SET next_attempt = now() RETURNING id",
+				 1, types, values, NULL, false, 0);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 List *
 tasks_run_after(const char *upstream)
 {
@@ -538,20 +574,10 @@ tasks_run_after(const char *upstream)
 		elog(ERROR, "SPI_connect failed");
 	foreach(lc, downs)
 	{
-		Oid			types[1] = {TEXTOID};
-		Datum		values[1];
-		bool		isnull;
-		MemoryContext old;
+		int64		id = tasks_add_after(lfirst(lc));
+		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		values[0] = CStringGetTextDatum(lfirst(lc));
-		/* one pending chained run per report: new data joins it */
-		spi_internal("INSERT INTO pipeline.tasks (report, trigger) VALUES ($1, 'after') "
-					 "ON CONFLICT (report) WHERE trigger = 'after' "
-					 "DO UPDATE SET next_attempt = now() RETURNING id",
-					 1, types, values, NULL, false, 0);
-		old = MemoryContextSwitchTo(cxt);
-		ids = lappend_id(ids, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc, 1, &isnull)));
+		ids = lappend_id(ids, id);
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();

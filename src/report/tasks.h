@@ -50,9 +50,16 @@ extern List *tasks_add_objects(List *sources, List *objects, Oid sender, const c
 /* The object a row of pipeline.tasks or pipeline.unmatched holds, from column "first". */
 extern EventObject *tasks_object_from_row(HeapTuple tup, TupleDesc td, int first);
 
-/* Queue one object for one report; returns the task's id.  SPI connected. */
+/*
+ * Queue one object for one report; returns the task's id, or 0 if the same
+ * version is queued already or was given up on (a dead letter).  SPI
+ * connected.
+ */
 extern int64 tasks_add(const char *report, const EventObject *o, const char *queue,
 					   const char *message_id);
+
+/* Queue a chained run of a report (one waits at most); returns its id.  SPI connected. */
+extern int64 tasks_add_after(const char *report);
 
 /*
  * Claim tasks of reports that are not paused: those of "ids", or (ids NIL)

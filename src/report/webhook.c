@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
@@ -134,6 +135,8 @@ webhook_start(HttpClient *http, MemoryContext cxt)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	/* no summary of a run whose commit a crash could still take back */
+	XLogFlush(GetXLogInsertRecPtr());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	spi_internal("SELECT w.id, w.url, w.payload, w.attempts, r.owner::oid FROM pipeline.webhooks w "

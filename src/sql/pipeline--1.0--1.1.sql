@@ -105,7 +105,10 @@ ALTER TABLE pipeline.dead_letters
   ALTER COLUMN queue DROP NOT NULL,
   ADD COLUMN report text,
   ADD COLUMN object text,
+  ADD COLUMN version text,
   ADD COLUMN owner regrole;
+-- a dead-lettered version is not queued again by a duplicate event
+CREATE INDEX ON pipeline.dead_letters (report, object, version) WHERE report IS NOT NULL;
 UPDATE pipeline.dead_letters d SET owner = q.owner FROM pipeline.queues q WHERE q.name = d.queue;
 
 -- Exports, staged during the run as a multipart upload that is completed
@@ -289,6 +292,15 @@ AS 'MODULE_PATHNAME', 'pipeline_resume_report'
 LANGUAGE C STRICT;
 COMMENT ON FUNCTION pipeline.resume_report(text) IS
   'run a paused report again, starting with the work that waited';
+
+CREATE FUNCTION pipeline.retry_dead_letters(report text,
+  OUT report text, OUT run_id bigint, OUT status text, OUT objects integer,
+  OUT rows bigint, OUT error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pipeline_retry_dead_letters'
+LANGUAGE C;
+COMMENT ON FUNCTION pipeline.retry_dead_letters(text) IS
+  'run the dead-lettered work of a report again now (after fixing what made it fail), with fresh attempts';
 
 CREATE FUNCTION pipeline.replay_unmatched(report text DEFAULT NULL,
   OUT report text, OUT run_id bigint, OUT status text, OUT objects integer,
