@@ -2,7 +2,8 @@
 //
 // fauxqs (npm) does the storage and the protocols; this file wraps its Fastify app
 // with what our tests need and fauxqs lacks: SigV4 verification, S3 event
-// notifications, ListMultipartUploads, fault injection and a request log.
+// notifications, ListMultipartUploads, fault injection, a request log, and
+// synthetic buckets (lib/synthetic.mjs: generated listings and bodies).
 // Listens on 127.0.0.1 only.
 //
 //   tools/node/node tools/node/emulator.mjs --port 0 --port-file /tmp/emu.port
@@ -18,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { verify, sha256hex, EMPTY_SHA256 } from './lib/sigv4.mjs';
 import { Notifier, ConfigError, parseNotificationConfiguration, notificationConfigurationXml, escapeXml } from './lib/notifications.mjs';
 import { Faults, RequestLog, truncatedBody, throttledBody } from './lib/faults.mjs';
+import { isSynthetic, handleSynthetic } from './lib/synthetic.mjs';
 
 // fauxqs imports node:sqlite (for persistence we do not use), and Node 22 prints an
 // ExperimentalWarning for it on every start: drop that one warning, keep the rest.
@@ -219,6 +221,10 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     const key = request.params?.['*'] ?? '';
     const query = request.query ?? {};
     if (!bucket) return done();
+    if (isSynthetic(bucket)) {
+      return handleSynthetic(request, reply, bucket, key,
+        (status, code, message) => sendError(reply, 's3', status, code, message, bucket ? { BucketName: bucket } : {}));
+    }
     if (!key && 'notification' in query && (request.method === 'PUT' || request.method === 'GET')) {
       return handleNotificationConfiguration(request, reply, bucket);
     }

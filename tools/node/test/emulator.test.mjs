@@ -15,6 +15,7 @@ import {
   S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, CopyObjectCommand, DeleteObjectCommand, DeleteObjectsCommand,
   ListBucketsCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand,
   AbortMultipartUploadCommand, ListMultipartUploadsCommand, PutBucketNotificationConfigurationCommand, GetBucketNotificationConfigurationCommand,
+  ListObjectsV2Command, HeadObjectCommand,
 } from '@aws-sdk/client-s3';
 import { SQSClient, CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { SNSClient, CreateTopicCommand, SubscribeCommand, ListTopicsCommand } from '@aws-sdk/client-sns';
@@ -520,6 +521,65 @@ test('s3: ListMultipartUploads shows the uploads in progress, by prefix', async 
   assert.deepEqual(await list(undefined), [['other/b', b.UploadId], ['tx/a', a.UploadId]]);
   await s3().send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'tx/a', UploadId: a.UploadId }));
   assert.deepEqual(await list('tx/'), []);
+});
+
+test('synthetic: a million objects listed page by page, by prefix, after a token, without storing them', async () => {
+  const Bucket = 'synthetic-1000000-3';
+  const page = await s3().send(new ListObjectsV2Command({ Bucket }));
+  assert.equal(page.Contents.length, 1000);
+  assert.equal(page.IsTruncated, true);
+  assert.deepEqual([page.Contents[0].Key, page.Contents[999].Key], ['part-000000.json', 'part-000999.json']);
+  assert.equal(page.Contents[0].Size, 300);
+  assert.equal(page.Contents[7].LastModified.toISOString(), '2026-01-01T00:00:07.000Z');
+  const next = await s3().send(new ListObjectsV2Command({ Bucket, ContinuationToken: page.NextContinuationToken, MaxKeys: 2 }));
+  assert.deepEqual(next.Contents.map((c) => c.Key), ['part-001000.json', 'part-001001.json']);
+  const last = await s3().send(new ListObjectsV2Command({ Bucket, Prefix: 'part-99999' }));
+  assert.deepEqual(last.Contents.map((c) => c.Key), ['part-999990.json', 'part-999991.json', 'part-999992.json',
+    'part-999993.json', 'part-999994.json', 'part-999995.json', 'part-999996.json', 'part-999997.json',
+    'part-999998.json', 'part-999999.json']);
+  assert.equal(last.IsTruncated, false);
+  const after = await s3().send(new ListObjectsV2Command({ Bucket, StartAfter: 'part-999998.json' }));
+  assert.deepEqual(after.Contents.map((c) => c.Key), ['part-999999.json']);
+  const none = await s3().send(new ListObjectsV2Command({ Bucket, Prefix: 'nothing/' }));
+  assert.equal(none.KeyCount, 0);
+});
+
+test('synthetic: hive layout, directories with a delimiter', async () => {
+  const Bucket = 'synthetic-25-1-hive';
+  const dirs = await s3().send(new ListObjectsV2Command({ Bucket, Delimiter: '/' }));
+  assert.deepEqual(dirs.CommonPrefixes.map((c) => c.Prefix), ['dt=2026-01-01/', 'dt=2026-01-02/', 'dt=2026-01-03/']);
+  assert.equal(dirs.Contents, undefined);
+  const day = await s3().send(new ListObjectsV2Command({ Bucket, Prefix: 'dt=2026-01-03/' }));
+  assert.deepEqual(day.Contents.map((c) => c.Key), ['dt=2026-01-03/part-20.json', 'dt=2026-01-03/part-21.json',
+    'dt=2026-01-03/part-22.json', 'dt=2026-01-03/part-23.json', 'dt=2026-01-03/part-24.json']);
+});
+
+test('synthetic: bodies generated, fixed-length records, ranges, If-Match, HEAD; writes refused', async () => {
+  const Bucket = 'synthetic-2-30000';
+  const body = Buffer.from(await (await s3().send(new GetObjectCommand({ Bucket, Key: 'part-1.json' }))).Body.transformToByteArray());
+  assert.equal(body.length, 30000 * 100);
+  const lines = body.toString('latin1').split('\n');
+  assert.equal(lines.pop(), '');
+  lines.forEach((l, i) => {
+    assert.equal(l.length, 99);
+    const r = JSON.parse(l);
+    assert.deepEqual([r.i, r.o, r.v, r.s], [i, 1, i % 1000, `dev-${String(i % 10000).padStart(4, '0')}`]);
+  });
+  const again = Buffer.from(await (await s3().send(new GetObjectCommand({ Bucket, Key: 'part-1.json' }))).Body.transformToByteArray());
+  assert.ok(again.equals(body), 'deterministic');
+  const r = await s3().send(new GetObjectCommand({ Bucket, Key: 'part-1.json', Range: 'bytes=999950-1000149' }));
+  assert.equal(r.$metadata.httpStatusCode, 206);
+  assert.equal(r.ContentRange, `bytes 999950-1000149/${body.length}`);
+  assert.ok(Buffer.from(await r.Body.transformToByteArray()).equals(body.subarray(999950, 1000150)));
+  const head = await s3().send(new HeadObjectCommand({ Bucket, Key: 'part-1.json' }));
+  assert.equal(head.ContentLength, body.length);
+  await s3().send(new GetObjectCommand({ Bucket, Key: 'part-1.json', IfMatch: head.ETag, Range: 'bytes=0-9' }));
+  await expectError(s3().send(new GetObjectCommand({ Bucket, Key: 'part-1.json', IfMatch: '"other"' })), 'PreconditionFailed', 412);
+  await expectError(s3().send(new GetObjectCommand({ Bucket, Key: 'part-2.json' })), 'NoSuchKey', 404);
+  await expectError(s3().send(new PutObjectCommand({ Bucket, Key: 'x', Body: 'x', ContentType: 'text/plain' })), 'AccessDenied', 403);
+  const csv = Buffer.from(await (await s3().send(new GetObjectCommand({ Bucket: 'synthetic-1-3-80-csv', Key: 'part-0.csv' }))).Body.transformToByteArray()).toString();
+  assert.match(csv, /^i,o,v,s,pad\n {9}0, {9}0, {2}0,dev-0000,x+\n/);
+  assert.equal(csv.split('\n')[2].length, 79);
 });
 
 test('process: binds 127.0.0.1 only, stops cleanly on SIGTERM', async () => {
