@@ -24,9 +24,18 @@ OBJS = \
 	src/decode/json_reader.o \
 	src/decode/csv_reader.o \
 	src/decode/iso8601.o \
+	src/decode/line_records.o \
 	src/fdw/option.o \
 	src/fdw/fdw.o \
+	src/fdw/estimate.o \
 	src/fdw/scan.o \
+	src/fdw/objects.o \
+	src/fdw/listing.o \
+	src/fdw/parallel.o \
+	src/fdw/stream.o \
+	src/fdw/rows.o \
+	src/fdw/analyze.o \
+	src/fdw/rejects.o \
 	src/fdw/convert.o \
 	src/worker/launcher.o \
 	src/worker/worker.o \

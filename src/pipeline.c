@@ -92,6 +92,13 @@ _PG_init(void)
 							2, 0, 16,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.split_size",
+							"Size of the parts a parallel scan reads a large plain object in.",
+							"Objects of at least twice this size whose records are one per line are read in parts by the participants of a parallel scan; 0 reads every object whole.",
+							&pipeline_split_kb,
+							64 * 1024, 0, INT_MAX / 2,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("pipeline.analyze_objects",
 							"Objects ANALYZE reads (chosen at random) to sample a pipeline_s3 table.",
 							"Row counts are extrapolated to all objects by their compressed bytes.",

@@ -10,8 +10,17 @@
  *	  key LIKE 'raw/2026-%'	  starts_with(key, 'raw/')
  *
  * The first kind fetches only the named objects (no listing); the second
- * narrows the listing prefix.  The quals stay in the plan as local filters
- * too, so pushing them down can never change a result, only its cost.
+ * narrows the listing prefix.  Clauses on what is known of an object before
+ * it is read (partition columns, uri, key, size, last_modified) become
+ * object quals, decided per listed object before any GET; those on
+ * partition columns only also prune whole directories.  All of them stay in
+ * the plan as local filters too, so pushing them down can never change a
+ * result, only its cost.
+ *
+ * Estimates come from one page of the listing and what else is known
+ * (estimate.c), never from listing a whole prefix.  What planning hands to
+ * execution is indexed by FdwScanPrivateIndex (fdw.h).  Nothing here is
+ * called by the scan's files: they are below the handler.
  *
  * IDENTIFICATION
  *	  src/fdw/fdw.c
@@ -19,6 +28,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -58,10 +69,17 @@
 typedef struct S3PlanState
 {
 	S3TableOptions opts;
-	S3ScanPlan	plan;
+	int			filter_kind;	/* S3_FILTER_* */
 	Expr	   *filter_expr;	/* for S3_FILTER_URIS / KEYS */
-	List	   *partition_quals;	/* clauses on partition columns only */
+	Expr	   *filter_clause;	/* the clause it comes from */
+	char	   *like_prefix;	/* narrows the listing, or NULL */
+	List	   *dir_quals;		/* clauses on partition columns only */
+	List	   *meta_quals;		/* other clauses on what is known before reading */
 	Bitmapset  *attrs_used;
+	bool		need_line;		/* a "line" column is read */
+	double		objects;		/* estimates */
+	double		bytes;
+	bool		maybe_gzip;		/* compression gzip, or auto and keys ending in .gz */
 } S3PlanState;
 
 PG_FUNCTION_INFO_V1(pipeline_s3_fdw_handler);
@@ -138,10 +156,10 @@ classify_qual(S3PlanState *ps, Expr *clause, Index relid, Oid reloid)
 		if (m != S3_META_URI && m != S3_META_KEY)
 			return;
 
-		if (func == F_TEXTEQ && ps->plan.filter_kind == S3_FILTER_NONE &&
+		if (func == F_TEXTEQ && ps->filter_kind == S3_FILTER_NONE &&
 			is_pseudo_constant_clause(r))
 		{
-			ps->plan.filter_kind = m == S3_META_URI ? S3_FILTER_URIS : S3_FILTER_KEYS;
+			ps->filter_kind = m == S3_META_URI ? S3_FILTER_URIS : S3_FILTER_KEYS;
 			ps->filter_expr = (Expr *) r;
 		}
 		else if ((func == F_TEXTLIKE || func == F_STARTS_WITH) &&
@@ -159,9 +177,9 @@ classify_qual(S3PlanState *ps, Expr *clause, Index relid, Oid reloid)
 					return;
 				prefix += strlen(head);
 			}
-			if (ps->plan.like_prefix == NULL ||
-				strlen(prefix) > strlen(ps->plan.like_prefix))
-				ps->plan.like_prefix = pstrdup(prefix);
+			if (ps->like_prefix == NULL ||
+				strlen(prefix) > strlen(ps->like_prefix))
+				ps->like_prefix = pstrdup(prefix);
 		}
 	}
 	else if (IsA(clause, ScalarArrayOpExpr))
@@ -172,131 +190,55 @@ classify_qual(S3PlanState *ps, Expr *clause, Index relid, Oid reloid)
 
 		if ((m == S3_META_URI || m == S3_META_KEY) && sa->useOr &&
 			get_opcode(sa->opno) == F_TEXTEQ &&
-			ps->plan.filter_kind == S3_FILTER_NONE && is_pseudo_constant_clause(r))
+			ps->filter_kind == S3_FILTER_NONE && is_pseudo_constant_clause(r))
 		{
-			ps->plan.filter_kind = m == S3_META_URI ? S3_FILTER_URIS : S3_FILTER_KEYS;
+			ps->filter_kind = m == S3_META_URI ? S3_FILTER_URIS : S3_FILTER_KEYS;
 			ps->filter_expr = (Expr *) r;
 		}
 	}
 }
 
 /*
- * A clause that only looks at partition columns can be decided per object,
- * from its key, before anything is read: Hive-style partition pruning.
+ * A clause that only looks at what is known of an object before it is
+ * read (its partition columns, uri, key, size and last_modified) can be
+ * decided per object, from the listing: Hive-style partition pruning, and
+ * more.  Returns 0 for other clauses, 1 for clauses on partition columns
+ * only (which can also prune whole directories), 2 for the rest.
  */
-static bool
-is_partition_qual(Expr *clause, Index relid, Oid reloid)
+static int
+object_qual_kind(Expr *clause, Index relid, Oid reloid)
 {
 	Bitmapset  *attnos = NULL;
+	bool		partitions_only = true;
 	int			a = -1;
 
 	if (contain_volatile_functions((Node *) clause) || contain_subplans((Node *) clause))
-		return false;
+		return 0;
 	pull_varattnos((Node *) clause, relid, &attnos);
 	if (bms_is_empty(attnos))
-		return false;
+		return 0;
 	while ((a = bms_next_member(attnos, a)) >= 0)
 	{
 		AttrNumber	attno = a + FirstLowInvalidHeapAttributeNumber;
 		char	   *field;
 
-		if (attno <= 0 || s3_column_meta(reloid, attno, &field) != S3_META_PARTITION)
-			return false;
+		if (attno <= 0)
+			return 0;
+		switch (s3_column_meta(reloid, attno, &field))
+		{
+			case S3_META_PARTITION:
+				break;
+			case S3_META_URI:
+			case S3_META_KEY:
+			case S3_META_SIZE:
+			case S3_META_LAST_MODIFIED:
+				partitions_only = false;
+				break;
+			default:
+				return 0;
+		}
 	}
-	return true;
-}
-
-/*
- * The listing prefix: the table's, or a longer one from a LIKE filter.
- * Returns NULL if the two cannot both hold (no object can match).
- */
-char *
-s3_effective_prefix(const S3TableOptions *opts, const char *like_prefix)
-{
-	if (like_prefix == NULL || !opts->is_prefix)
-		return opts->key;
-	if (strncmp(like_prefix, opts->key, strlen(opts->key)) == 0)
-		return (char *) like_prefix;
-	if (strncmp(opts->key, like_prefix, strlen(like_prefix)) == 0)
-		return opts->key;
-	return NULL;
-}
-
-/* ----------------------------------------------------------------
- *		The listing of one statement, shared by planning and execution
- * ----------------------------------------------------------------
- */
-
-typedef struct ListingCache
-{
-	MemoryContext cxt;
-	MemoryContextCallback cb;
-	TimestampTz stmt_start;
-	Oid			relid;
-	Oid			userid;
-	char	   *bucket;
-	char	   *prefix;
-	List	   *objects;
-} ListingCache;
-
-static ListingCache *listing_cache = NULL;
-
-static void
-listing_cache_forget(void *arg)
-{
-	listing_cache = NULL;
-}
-
-/*
- * s3_cached_listing: the objects under bucket/prefix.  Planning lists to
- * estimate; execution of the same statement reuses that listing instead
- * of asking S3 again.  A plan executed by a later statement lists anew.
- */
-List *
-s3_cached_listing(Oid relid, S3Client *client, const char *bucket, const char *prefix)
-{
-	TimestampTz now = GetCurrentStatementStartTimestamp();
-	ListingCache *lc = listing_cache;
-	List	   *objects;
-	MemoryContext cxt;
-	MemoryContext old;
-	ListCell   *cell;
-
-	if (lc && lc->stmt_start == now && lc->relid == relid && lc->userid == GetUserId() &&
-		strcmp(lc->bucket, bucket) == 0 && strcmp(lc->prefix, prefix) == 0)
-		return lc->objects;
-
-	objects = s3_list_objects(client, bucket, prefix);
-
-	if (listing_cache)
-		MemoryContextDelete(listing_cache->cxt);
-	cxt = AllocSetContextCreate(TopTransactionContext, "pipeline_s3 listing",
-								ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	lc = palloc0(sizeof(ListingCache));
-	lc->cxt = cxt;
-	lc->stmt_start = now;
-	lc->relid = relid;
-	lc->userid = GetUserId();
-	lc->bucket = pstrdup(bucket);
-	lc->prefix = pstrdup(prefix);
-	foreach(cell, objects)
-	{
-		S3Object   *src = lfirst(cell);
-		S3Object   *o = palloc(sizeof(S3Object));
-
-		o->bucket = lc->bucket;
-		o->key = pstrdup(src->key);
-		o->etag = src->etag ? pstrdup(src->etag) : NULL;
-		o->size = src->size;
-		o->last_modified = src->last_modified;
-		lc->objects = lappend(lc->objects, o);
-	}
-	lc->cb.func = listing_cache_forget;
-	MemoryContextRegisterResetCallback(cxt, &lc->cb);
-	MemoryContextSwitchTo(old);
-	listing_cache = lc;
-	return lc->objects;
+	return partitions_only ? 1 : 2;
 }
 
 /* ----------------------------------------------------------------
@@ -310,13 +252,26 @@ plan_userid(RelOptInfo *baserel)
 	return OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
 }
 
+/* Does this key look like gzip (for planning only: scans look at the bytes)? */
+static bool
+key_looks_gzip(const char *key)
+{
+	size_t		len = strlen(key);
+
+	return len >= 3 && (pg_strcasecmp(key + len - 3, ".gz") == 0 ||
+						(len >= 5 && pg_strcasecmp(key + len - 5, ".gzip") == 0));
+}
+
 static void
 s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	S3PlanState *ps = palloc0(sizeof(S3PlanState));
 	ListCell   *lc;
-	double		per_row;
 	double		ntuples;
+	double		per_row = 0;
+	S3Object   *sample = NULL;
+	S3Client   *client = NULL;
+	int			a = -1;
 
 	s3_table_options(foreigntableid, &ps->opts);
 
@@ -325,8 +280,21 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		Expr	   *clause = ((RestrictInfo *) lfirst(lc))->clause;
 
 		classify_qual(ps, clause, baserel->relid, foreigntableid);
-		if (is_partition_qual(clause, baserel->relid, foreigntableid))
-			ps->partition_quals = lappend(ps->partition_quals, clause);
+		if (ps->filter_kind != S3_FILTER_NONE && ps->filter_clause == NULL)
+		{
+			/* it names the objects: deciding them by it again is moot */
+			ps->filter_clause = clause;
+			continue;
+		}
+		switch (object_qual_kind(clause, baserel->relid, foreigntableid))
+		{
+			case 1:
+				ps->dir_quals = lappend(ps->dir_quals, clause);
+				break;
+			case 2:
+				ps->meta_quals = lappend(ps->meta_quals, clause);
+				break;
+		}
 	}
 
 	/* the columns the query needs: only those are parsed and converted */
@@ -334,63 +302,91 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	foreach(lc, baserel->baserestrictinfo)
 		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, baserel->relid,
 					   &ps->attrs_used);
+	while ((a = bms_next_member(ps->attrs_used, a)) >= 0)
+	{
+		AttrNumber	attno = a + FirstLowInvalidHeapAttributeNumber;
+		char	   *field;
 
-	if (ps->plan.filter_kind != S3_FILTER_NONE)
+		if (attno > 0 && s3_column_meta(foreigntableid, attno, &field) == S3_META_LINE)
+			ps->need_line = true;
+	}
+	ps->maybe_gzip = ps->opts.compression == S3_COMPRESSION_GZIP;
+
+	if (ps->filter_kind != S3_FILTER_NONE)
 	{
 		/* named objects: as many as the array has, if we can tell */
 		Expr	   *e = ps->filter_expr;
 
-		ps->plan.objects = 1;
+		ps->objects = 1;
 		if (IsA(e, Const) && !((Const *) e)->constisnull &&
 			type_is_array(((Const *) e)->consttype))
-			ps->plan.objects = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(((Const *) e)->constvalue)),
-											  ARR_DIMS(DatumGetArrayTypeP(((Const *) e)->constvalue)));
+			ps->objects = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(((Const *) e)->constvalue)),
+										 ARR_DIMS(DatumGetArrayTypeP(((Const *) e)->constvalue)));
 		else if (!IsA(e, Const))
-			ps->plan.objects = 10;
-		ps->plan.bytes = ps->plan.objects * 1024 * 1024;
+			ps->objects = 10;
+		ps->bytes = ps->objects * 1024 * 1024;
 	}
 	else
 	{
 		S3Config	cfg;
-		S3Client   *client;
-		char	   *prefix = s3_effective_prefix(&ps->opts, ps->plan.like_prefix);
+		char	   *prefix = s3_effective_prefix(&ps->opts, ps->like_prefix);
 
 		s3_server_config(GetForeignTable(foreigntableid)->serverid, plan_userid(baserel), &cfg);
 		client = s3_client_create(&cfg, CurrentMemoryContext);
 		if (prefix == NULL)
-			ps->plan.objects = 0;
+			ps->objects = 0;
 		else if (ps->opts.is_prefix)
 		{
-			List	   *objects = s3_cached_listing(foreigntableid, client,
-													ps->opts.bucket, prefix);
+			S3Estimate	est;
 
-			foreach(lc, objects)
-				ps->plan.bytes += ((S3Object *) lfirst(lc))->size;
-			ps->plan.objects = list_length(objects);
+			/* one page of the listing, and what is known of the rest */
+			s3_estimate(foreigntableid, client, &ps->opts, prefix, &est,
+						baserel->tuples >= 0 ? (double) baserel->pages * BLCKSZ : 0);
+			ps->objects = est.objects;
+			ps->bytes = est.bytes;
+			per_row = est.bytes_per_row;
+			{
+				S3ListPage *head = s3_listing_head(foreigntableid, client, ps->opts.bucket, prefix);
+
+				if (head->objects != NIL)
+				{
+					sample = linitial(head->objects);
+					if (ps->opts.compression == S3_COMPRESSION_AUTO)
+						ps->maybe_gzip = key_looks_gzip(sample->key);
+				}
+			}
 		}
 		else
 		{
 			/* an estimate only: if HEAD fails, the scan will say why */
-			S3Object   *o = s3_head_object(client, ps->opts.bucket, ps->opts.key, true);
-
-			ps->plan.objects = o ? 1 : 0;
-			ps->plan.bytes = o ? o->size : 0;
+			sample = s3_head_object(client, ps->opts.bucket, ps->opts.key, true);
+			ps->objects = sample ? 1 : 0;
+			ps->bytes = sample ? sample->size : 0;
+			if (ps->opts.compression == S3_COMPRESSION_AUTO)
+				ps->maybe_gzip = key_looks_gzip(ps->opts.key);
 		}
-		http_client_destroy(client->http);
 	}
 
 	/*
-	 * Rows: ANALYZE's rows per 8 kB of compressed bytes if there are any,
-	 * else a guess; scaled to the bytes listed now, then filtered by the
-	 * quals' selectivity (ANALYZE's statistics make that meaningful).
+	 * Rows: ANALYZE's rows per 8 kB page of compressed bytes if there are
+	 * any (pages counted as ANALYZE counts them, rounded up, so that an
+	 * unchanged table gets exactly ANALYZE's rows); else rows per byte as
+	 * this session saw them, or measured on a sample; scaled to the bytes
+	 * listed now, then filtered by the quals' selectivity.
 	 */
 	if (baserel->tuples >= 0 && baserel->pages > 0)
-		ntuples = baserel->tuples / baserel->pages * (ps->plan.bytes / BLCKSZ);
+		ntuples = baserel->tuples / baserel->pages * ceil(ps->bytes / BLCKSZ);
 	else
 	{
-		per_row = ps->opts.compression == S3_COMPRESSION_NONE ? BYTES_PER_ROW_PLAIN : BYTES_PER_ROW_GZIP;
-		ntuples = ps->plan.bytes / per_row;
+		if (per_row <= 0 && client != NULL && sample != NULL)
+			per_row = s3_estimate_bytes_per_row(foreigntableid, client, &ps->opts, sample);
+		if (per_row <= 0)
+			per_row = ps->maybe_gzip || ps->opts.compression == S3_COMPRESSION_AUTO
+				? BYTES_PER_ROW_GZIP : BYTES_PER_ROW_PLAIN;
+		ntuples = ps->bytes / per_row;
 	}
+	if (client != NULL)
+		http_client_destroy(client->http);
 	baserel->tuples = Max(1.0, clamp_row_est(ntuples));
 	baserel->rows = clamp_row_est(baserel->tuples *
 								  clauselist_selectivity(root, baserel->baserestrictinfo,
@@ -398,31 +394,51 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	baserel->fdw_private = ps;
 }
 
+/*
+ * How many pieces of work a parallel scan would have: the objects, plus
+ * the parts a large plain object would be read in.
+ */
+static double
+parallel_units(S3PlanState *ps)
+{
+	double		split = (double) pipeline_split_kb * 1024;
+	double		avg;
+
+	if (ps->objects < 1)
+		return 0;
+	avg = ps->bytes / ps->objects;
+	if (split <= 0 || ps->maybe_gzip || ps->need_line || avg < 2 * split)
+		return ps->objects;
+	return ps->objects * ceil(avg / split);
+}
+
 static void
 s3GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	S3PlanState *ps = baserel->fdw_private;
-	Cost		startup = 10.0 * Max(1.0, Min(ps->plan.objects, 10.0));
+	Cost		startup = 10.0 * Max(1.0, Min(ps->objects, 10.0));
 	Cost		run;
+	double		units = parallel_units(ps);
 
 	/* decoding costs like a sequential page read per 32 kB, plus per row */
-	run = seq_page_cost * ps->plan.bytes / 32768.0 + cpu_tuple_cost * baserel->tuples * 2;
+	run = seq_page_cost * ps->bytes / 32768.0 + cpu_tuple_cost * baserel->tuples * 2;
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
 									 startup, startup + run, NIL, NULL, NULL, NIL));
 
 	/*
-	 * A parallel scan hands whole objects to the participants: worth it with
-	 * several objects.  Workers as for a table of that many bytes.
+	 * A parallel scan hands objects, and parts of large plain objects, to
+	 * the participants: worth it with several of them.  Workers as for a
+	 * table of that many bytes.
 	 */
-	if (baserel->consider_parallel && ps->plan.objects > 1)
+	if (baserel->consider_parallel && units > 1)
 	{
-		int			workers = compute_parallel_worker(baserel, ps->plan.bytes / BLCKSZ, -1,
+		int			workers = compute_parallel_worker(baserel, ps->bytes / BLCKSZ, -1,
 													  max_parallel_workers_per_gather);
 		ForeignPath *path;
 		double		divisor;
 
-		workers = Min(workers, (int) ps->plan.objects - 1);
+		workers = (int) Min((double) workers, units - 1);
 		if (workers <= 0)
 			return;
 		divisor = workers + 1;	/* the leader reads objects too */
@@ -461,10 +477,11 @@ s3GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	bool		whole_row;
 
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
-	if (ps->plan.filter_kind != S3_FILTER_NONE)
+	if (ps->filter_kind != S3_FILTER_NONE)
 		fdw_exprs = list_make1(ps->filter_expr);
 	/* copies: the same clauses stay in the plan's quals, checked per row */
-	fdw_exprs = list_concat(fdw_exprs, copyObject(ps->partition_quals));
+	fdw_exprs = list_concat(fdw_exprs, copyObject(ps->dir_quals));
+	fdw_exprs = list_concat(fdw_exprs, copyObject(ps->meta_quals));
 
 	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, ps->attrs_used);
 	while ((attno = bms_next_member(ps->attrs_used, attno)) >= 0)
@@ -475,11 +492,13 @@ s3GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 			attrs = lappend_int(attrs, a);
 	}
 
-	fdw_private = list_make5(makeInteger(ps->plan.filter_kind),
-							 ps->plan.like_prefix ? makeString(ps->plan.like_prefix) : makeString(""),
-							 makeFloat(psprintf("%.0f", ps->plan.objects)),
-							 makeFloat(psprintf("%.0f", ps->plan.bytes)),
+	/* in the order of FdwScanPrivateIndex */
+	fdw_private = list_make5(makeInteger(ps->filter_kind),
+							 makeString(ps->like_prefix ? ps->like_prefix : ""),
+							 makeFloat(psprintf("%.0f", ps->objects)),
+							 makeFloat(psprintf("%.0f", ps->bytes)),
 							 whole_row ? list_make1_int(-1) : attrs);
+	fdw_private = lappend(fdw_private, makeInteger(list_length(ps->dir_quals)));
 
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
 							fdw_private, NIL, NIL, outer_plan);
@@ -506,9 +525,12 @@ static void
 s3ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	List	   *fdw_private = plan->fdw_private;
 	S3TableOptions opts;
-	int			filter_kind = intVal(linitial(plan->fdw_private));
-	char	   *like_prefix = strVal(lsecond(plan->fdw_private));
+	int			filter_kind = intVal(list_nth(fdw_private, FdwScanPrivateFilterKind));
+	char	   *like_prefix = strVal(list_nth(fdw_private, FdwScanPrivateLikePrefix));
+	int			ndir = intVal(list_nth(fdw_private, FdwScanPrivateNumDirQuals));
+	int			nobject = list_length(plan->fdw_exprs) - (filter_kind != S3_FILTER_NONE ? 1 : 0);
 
 	s3_table_options(RelationGetRelid(node->ss.ss_currentRelation), &opts);
 	ExplainPropertyText("S3 URI", opts.uri, es);
@@ -517,9 +539,11 @@ s3ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (filter_kind != S3_FILTER_NONE)
 		ExplainPropertyText("Objects From", filter_kind == S3_FILTER_URIS ?
 							"filter on uri" : "filter on key", es);
-	if (list_length(plan->fdw_exprs) > (filter_kind != S3_FILTER_NONE ? 1 : 0))
+	if (ndir > 0)
 		ExplainPropertyText("Partition Pruning", "on", es);
-	else if (like_prefix[0] && opts.is_prefix)
+	if (nobject > ndir)
+		ExplainPropertyText("Object Filter", "on", es);
+	if (like_prefix[0] && opts.is_prefix && ndir == 0)
 	{
 		char	   *prefix = s3_effective_prefix(&opts, like_prefix);
 
@@ -529,9 +553,9 @@ s3ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (es->costs)
 	{
 		ExplainPropertyFloat("Estimated Objects", NULL,
-							 floatVal(lthird(plan->fdw_private)), 0, es);
+							 floatVal(list_nth(fdw_private, FdwScanPrivateObjects)), 0, es);
 		ExplainPropertyFloat("Estimated Bytes", NULL,
-							 floatVal(lfourth(plan->fdw_private)), 0, es);
+							 floatVal(list_nth(fdw_private, FdwScanPrivateBytes)), 0, es);
 	}
 	if (es->analyze)
 		s3ExplainScanStats(node, es);
@@ -568,120 +592,3 @@ pipeline_s3_fdw_handler(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(routine);
 }
 
-/* ----------------------------------------------------------------
- *		Rejected records of on_error 'skip' scans
- * ----------------------------------------------------------------
- */
-
-typedef struct Reject
-{
-	Oid			relid;
-	char	   *uri;
-	int64		record;
-	int64		line;
-	char	   *error;
-	char	   *raw;
-} Reject;
-
-/* The rejects of the last statement that had any, in this session. */
-static MemoryContext rejects_cxt = NULL;
-static List *rejects = NIL;
-static int64 rejects_total = 0; /* remembered or not */
-static TimestampTz rejects_stmt = 0;
-
-/* Most rejects remembered per statement; counting goes on beyond. */
-int			pipeline_max_rejects = 1000;
-
-#define REJECT_RAW_MAX 4096
-
-void
-s3_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
-				   const char *error, const char *raw, size_t rawlen)
-{
-	MemoryContext old;
-	Reject	   *r;
-
-	if (rejects_cxt == NULL)
-		rejects_cxt = AllocSetContextCreate(TopMemoryContext, "pipeline_s3 rejects",
-											ALLOCSET_SMALL_SIZES);
-	if (rejects_stmt != GetCurrentStatementStartTimestamp())
-		s3_rejects_reset();
-	rejects_total++;
-	if (list_length(rejects) >= pipeline_max_rejects)
-		return;					/* counted by the scan, not remembered */
-	old = MemoryContextSwitchTo(rejects_cxt);
-	r = palloc(sizeof(Reject));
-	r->relid = relid;
-	r->uri = pstrdup(uri);
-	r->record = record;
-	r->line = line;
-	r->error = pstrdup(error);
-	rawlen = Min(rawlen, REJECT_RAW_MAX);
-	if (raw)
-		rawlen = pg_mbcliplen(raw, (int) rawlen, (int) rawlen);
-	r->raw = raw ? pnstrdup(raw, rawlen) : NULL;
-	rejects = lappend(rejects, r);
-	MemoryContextSwitchTo(old);
-}
-
-/*
- * s3_rejects_reset: forget the rejects remembered so far; a report run
- * starts with none, so that it can keep its own (s3_rejects_foreach).
- */
-void
-s3_rejects_reset(void)
-{
-	if (rejects_cxt)
-		MemoryContextReset(rejects_cxt);
-	rejects = NIL;
-	rejects_total = 0;
-	rejects_stmt = GetCurrentStatementStartTimestamp();
-}
-
-/* The rejects since the last reset: each remembered one, and how many in all. */
-int64
-s3_rejects_foreach(s3_reject_fn fn, void *arg)
-{
-	ListCell   *lc;
-
-	foreach(lc, rejects)
-	{
-		Reject	   *r = lfirst(lc);
-
-		fn(arg, r->uri, r->record, r->line, r->error, r->raw);
-	}
-	return rejects_total;
-}
-
-PG_FUNCTION_INFO_V1(pipeline_rejects);
-
-/*
- * pipeline.rejects(): the records that on_error 'skip' scans of the last
- * statement that skipped any left out, with the reason.
- */
-Datum
-pipeline_rejects(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ListCell   *lc;
-
-	InitMaterializedSRF(fcinfo, 0);
-	foreach(lc, rejects)
-	{
-		Reject	   *r = lfirst(lc);
-		Datum		values[6];
-		bool		nulls[6] = {0};
-
-		values[0] = ObjectIdGetDatum(r->relid);
-		values[1] = CStringGetTextDatum(r->uri);
-		values[2] = Int64GetDatum(r->record);
-		values[3] = Int64GetDatum(r->line);
-		values[4] = CStringGetTextDatum(r->error);
-		if (r->raw)
-			values[5] = CStringGetTextDatum(r->raw);
-		else
-			nulls[5] = true;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
-}

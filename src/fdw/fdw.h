@@ -2,7 +2,8 @@
  *
  * fdw.h
  *	  Private declarations of the pipeline_s3 foreign data wrapper:
- *	  options, planning information, the scan, value conversion.
+ *	  options, what planning hands to execution, the callbacks, estimates,
+ *	  value conversion, rejects.  The scan's own state is in scan.h.
  *
  * IDENTIFICATION
  *	  src/fdw/fdw.h
@@ -125,25 +126,45 @@ extern bool conv_json(const ColumnConv *cc, const JsonValue *v, Datum *d, bool *
 extern bool conv_text(const ColumnConv *cc, const char *s, size_t len, Datum *d,
 					  ConvError *err);
 
-/* scan.c: state kept between planning and execution */
-typedef struct S3ScanPlan
+/*
+ * What planning hands to execution in ForeignScan.fdw_private: a list
+ * indexed by FdwScanPrivateIndex, as postgres_fdw does.
+ */
+enum FdwScanPrivateIndex
 {
-	int			filter_kind;	/* S3_FILTER_* */
-	char	   *like_prefix;	/* narrows the listing, or NULL */
-	double		objects;		/* estimates */
-	double		bytes;
-} S3ScanPlan;
+	/* Integer: S3_FILTER_*, which objects a filter on uri or key names */
+	FdwScanPrivateFilterKind,
+	/* String: the listing prefix a LIKE on uri or key narrows to ("": none) */
+	FdwScanPrivateLikePrefix,
+	/* Float: estimated objects, and their bytes */
+	FdwScanPrivateObjects,
+	FdwScanPrivateBytes,
+	/* List of Integer: the attributes read; (-1) for all (a whole-row Var) */
+	FdwScanPrivateAttrs,
+	/* Integer: how many object quals are on partition columns only */
+	FdwScanPrivateNumDirQuals
+};
 
+/*
+ * ForeignScan.fdw_exprs: the filter's expression (S3_FILTER_URIS / KEYS:
+ * a text or text[] value), if any, then the object quals: clauses that
+ * only look at metadata known before an object is read (partitions, uri,
+ * key, size, last_modified), those on partition columns only first.
+ * They stay in the plan's quals too: deciding objects by them only
+ * changes what is read, never what is returned.
+ */
 #define S3_FILTER_NONE	0
-#define S3_FILTER_URIS	1		/* fdw_exprs[0] gives s3:// URIs */
-#define S3_FILTER_KEYS	2		/* fdw_exprs[0] gives keys */
+#define S3_FILTER_URIS	1		/* the filter gives s3:// URIs */
+#define S3_FILTER_KEYS	2		/* the filter gives keys */
 
-/* fdw.c / scan.c callbacks */
+/* scan.c: the executor's callbacks */
 extern void s3BeginForeignScan(ForeignScanState *node, int eflags);
 extern TupleTableSlot *s3IterateForeignScan(ForeignScanState *node);
 extern void s3ReScanForeignScan(ForeignScanState *node);
 extern void s3EndForeignScan(ForeignScanState *node);
 extern void s3ExplainScanStats(ForeignScanState *node, ExplainState *es);
+
+/* parallel.c */
 extern Size s3EstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt);
 extern void s3InitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 									   void *coordinate);
@@ -152,17 +173,46 @@ extern void s3ReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext
 extern void s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
 										  void *coordinate);
 extern void s3ShutdownForeignScan(ForeignScanState *node);
+
+/* parallel.c: pipeline.split_size, in kB (0: objects are never split) */
+extern int	pipeline_split_kb;
+
+/* analyze.c */
 extern bool s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages);
 extern int	pipeline_analyze_objects;
 
-/* listing shared by planning and execution of one statement */
-extern List *s3_cached_listing(Oid relid, S3Client *client, const char *bucket,
-							   const char *prefix);
-
-/* the listing prefix after a LIKE filter; NULL if nothing can match */
+/*
+ * listing.c: the listing prefix after a LIKE filter (NULL if nothing can
+ * match), and the first page of a listing, shared by the planning and the
+ * execution of one statement.
+ */
 extern char *s3_effective_prefix(const S3TableOptions *opts, const char *like_prefix);
+extern S3ListPage *s3_listing_head(Oid relid, S3Client *client, const char *bucket,
+								   const char *prefix);
 
-/* rejected records of on_error 'skip' scans */
+/*
+ * estimate.c: what planning knows of a table without listing it all:
+ * the first page of its listing, what the last complete listing and scan
+ * of this session saw, ANALYZE's figures, and a sample of records.
+ */
+typedef struct S3Estimate
+{
+	double		objects;
+	double		bytes;
+	double		bytes_per_row;	/* <= 0: unknown */
+	bool		complete;		/* objects and bytes are exact (a listing
+								 * that fitted in its first page) */
+} S3Estimate;
+
+extern void s3_estimate(Oid relid, S3Client *client, const S3TableOptions *opts,
+						const char *prefix, S3Estimate *est, double analyzed_bytes);
+extern double s3_estimate_bytes_per_row(Oid relid, S3Client *client,
+										const S3TableOptions *opts, const S3Object *sample);
+extern void s3_stats_remember_listing(Oid relid, const char *bucket, const char *prefix,
+									  double objects, double bytes);
+extern void s3_stats_remember_rows(Oid relid, double bytes, double rows);
+
+/* rejects.c: rejected records of on_error 'skip' scans */
 extern int	pipeline_max_rejects;
 typedef void (*s3_reject_fn) (void *arg, const char *uri, int64 record, int64 line,
 							 const char *error, const char *raw);

@@ -58,9 +58,25 @@ struct S3Get
 	S3Call		call;
 	HttpTransfer *xfer;
 	S3Object	obj;
+	int64		start;			/* first byte asked for */
+	int64		end;			/* byte after the last asked for; -1: the
+								 * object's end */
+	int64		expect;			/* body bytes the answer announced, -1 if
+								 * it did not say */
+	bool		ranged;			/* a Range request pinned to obj.etag */
 	uint64		delivered;		/* bytes handed to the caller */
 	uint64		received;		/* bytes received, resumed attempts included */
 	int			resumes;
+};
+
+/* One ListObjectsV2 request in flight (s3_list_start). */
+struct S3ListCall
+{
+	S3Client   *client;
+	MemoryContext cxt;
+	S3Call		call;
+	HttpTransfer *xfer;
+	const char *bucket;
 };
 
 static void s3_raise(S3Client *c, const S3Call *call, HttpTransfer *x) pg_attribute_noreturn();
@@ -558,98 +574,187 @@ query_param(StringInfo q, const char *name, const char *value)
 }
 
 /*
- * s3_list_objects: ListObjectsV2, following continuation tokens.
+ * s3_list_start: send one ListObjectsV2 request (a page of at most
+ * "max_keys" keys, 0: S3's default of 1000) for the keys under "prefix"
+ * after continuation "token" (NULL: from the start), grouped by
+ * "delimiter" if not NULL.  The request proceeds while the caller waits
+ * on other transfers of the client; s3_list_finish collects the page.
+ * Everything lives in the current memory context.
  */
-List *
-s3_list_objects(S3Client *c, const char *bucket, const char *prefix)
+S3ListCall *
+s3_list_start(S3Client *c, const char *bucket, const char *prefix, const char *delimiter,
+			  const char *token, int max_keys)
 {
-	List	   *result = NIL;
-	char	   *token = NULL;
-	S3Call		call;
+	S3ListCall *lc = palloc0(sizeof(S3ListCall));
+	StringInfoData q;
 
-	memset(&call, 0, sizeof(call));
-	call.method = "GET";
-	call.bucket = bucket;
-	call.what = "list objects in";
-	call.uri = s3_make_uri(bucket, prefix);
+	lc->client = c;
+	lc->cxt = CurrentMemoryContext;
+	lc->bucket = pstrdup(bucket);
+	lc->call.method = "GET";
+	lc->call.bucket = lc->bucket;
+	lc->call.what = "list objects in";
+	lc->call.uri = s3_make_uri(bucket, prefix);
 
-	for (;;)
+	/* parameters in canonical (sorted) order */
+	initStringInfo(&q);
+	if (token)
+		query_param(&q, "continuation-token", token);
+	if (delimiter)
+		query_param(&q, "delimiter", delimiter);
+	query_param(&q, "list-type", "2");
+	if (max_keys > 0 && max_keys < 1000)
+		query_param(&q, "max-keys", psprintf("%d", max_keys));
+	if (prefix[0])
+		query_param(&q, "prefix", prefix);
+	lc->call.query = q.data;
+	lc->xfer = s3_send(c, &lc->call);
+	return lc;
+}
+
+/* Parse one ListObjectsV2 answer into "page". */
+static void
+list_parse(S3ListCall *lc, S3ListPage *page)
+{
+	const char *body;
+	size_t		len;
+	xmlDocPtr	doc;
+	xmlNodePtr	root;
+	xmlNodePtr	n;
+	bool		truncated = false;
+
+	body = http_body(lc->xfer, &len);
+	doc = xml_parse(body, len);
+	if (doc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not list objects in \"%s\": the answer is not XML",
+						lc->call.uri)));
+	PG_TRY();
 	{
-		StringInfoData q;
-		HttpTransfer *x;
-		const char *body;
-		size_t		len;
-		xmlDocPtr	doc;
-		xmlNodePtr	root;
-		xmlNodePtr	n;
-		bool		truncated;
-
-		/* parameters in canonical (sorted) order */
-		initStringInfo(&q);
-		if (token)
-			query_param(&q, "continuation-token", token);
-		query_param(&q, "list-type", "2");
-		if (prefix[0])
-			query_param(&q, "prefix", prefix);
-		call.query = q.data;
-
-		x = s3_request(c, &call);
-		if (http_info(x)->status != 200)
-			s3_raise(c, &call, x);
-		body = http_body(x, &len);
-		doc = xml_parse(body, len);
-		if (doc == NULL)
+		root = xmlDocGetRootElement(doc);
+		for (n = root ? root->children : NULL; n; n = n->next)
 		{
-			http_finish(x);
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("could not list objects in \"%s\": the answer is not XML",
-							call.uri)));
-		}
-		PG_TRY();
-		{
-			root = xmlDocGetRootElement(doc);
-			for (n = root ? root->children : NULL; n; n = n->next)
+			if (n->type != XML_ELEMENT_NODE)
+				continue;
+			if (strcmp((const char *) n->name, "Contents") == 0)
 			{
 				S3Object   *o;
 				char	   *size;
 				char	   *etag;
 
-				if (n->type != XML_ELEMENT_NODE ||
-					strcmp((const char *) n->name, "Contents") != 0)
-					continue;
 				o = palloc0(sizeof(S3Object));
-				o->bucket = pstrdup(bucket);
+				o->bucket = (char *) lc->bucket;
 				o->key = xml_child_text(n, "Key");
+				if (o->key == NULL)
+					continue;
 				size = xml_child_text(n, "Size");
 				o->size = size ? strtoll(size, NULL, 10) : -1;
 				etag = xml_child_text(n, "ETag");
 				o->etag = etag ? unquote_etag(etag) : NULL;
 				o->last_modified = parse_iso_timestamp(xml_child_text(n, "LastModified"));
-				if (o->key == NULL)
-					continue;
 				/* a "folder" placeholder object holds no records */
 				if (o->size == 0 && o->key[0] && o->key[strlen(o->key) - 1] == '/')
 					continue;
-				result = lappend(result, o);
+				page->objects = lappend(page->objects, o);
 			}
+			else if (strcmp((const char *) n->name, "CommonPrefixes") == 0)
 			{
-				char	   *t = xml_child_text(root, "IsTruncated");
+				char	   *prefix = xml_child_text(n, "Prefix");
 
-				truncated = t && strcmp(t, "true") == 0;
+				if (prefix != NULL)
+					page->prefixes = lappend(page->prefixes, prefix);
 			}
-			token = truncated ? xml_child_text(root, "NextContinuationToken") : NULL;
+			else if (strcmp((const char *) n->name, "IsTruncated") == 0)
+			{
+				xmlChar    *t = xmlNodeGetContent(n);
+
+				truncated = t && strcmp((const char *) t, "true") == 0;
+				if (t)
+					xmlFree(t);
+			}
 		}
-		PG_FINALLY();
-		{
-			xmlFreeDoc(doc);
-		}
-		PG_END_TRY();
-		http_finish(x);
-		if (!truncated || token == NULL || token[0] == '\0')
-			break;
+		page->next_token = truncated ? xml_child_text(root, "NextContinuationToken") : NULL;
+		if (page->next_token && page->next_token[0] == '\0')
+			page->next_token = NULL;
 	}
-	return result;
+	PG_FINALLY();
+	{
+		xmlFreeDoc(doc);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * s3_list_finish: wait for the page of s3_list_start (retrying as S3
+ * asks), and return it.  Errors are raised.
+ */
+S3ListPage *
+s3_list_finish(S3ListCall *lc)
+{
+	S3Client   *c = lc->client;
+	MemoryContext old = MemoryContextSwitchTo(lc->cxt);
+	S3ListPage *page = palloc0(sizeof(S3ListPage));
+	int			attempt;
+
+	for (attempt = 0;; attempt++)
+	{
+		HttpTransfer *x = lc->xfer;
+		bool		ok = http_wait_done(x);
+		long		status = http_info(x)->status;
+
+		if (ok && !s3_status_retryable(status))
+			break;
+		if (attempt >= pipeline_s3_max_retries)
+		{
+			if (!ok)
+			{
+				lc->xfer = NULL;
+				s3_raise(c, &lc->call, x);
+			}
+			break;
+		}
+		http_finish(x);
+		lc->xfer = NULL;
+		s3_backoff(c, attempt);
+		lc->xfer = s3_send(c, &lc->call);
+	}
+	if (http_info(lc->xfer)->status != 200)
+	{
+		HttpTransfer *x = lc->xfer;
+
+		lc->xfer = NULL;
+		s3_raise(c, &lc->call, x);
+	}
+	PG_TRY();
+	{
+		list_parse(lc, page);
+	}
+	PG_FINALLY();
+	{
+		http_finish(lc->xfer);
+		lc->xfer = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	return page;
+}
+
+/* Abandon a listing request that is still in flight. */
+void
+s3_list_cancel(S3ListCall *lc)
+{
+	if (lc->xfer)
+		http_finish(lc->xfer);
+	lc->xfer = NULL;
+}
+
+/* s3_list_page: one page of a listing, waited for. */
+S3ListPage *
+s3_list_page(S3Client *c, const char *bucket, const char *prefix, const char *delimiter,
+			 const char *token, int max_keys)
+{
+	return s3_list_finish(s3_list_start(c, bucket, prefix, delimiter, token, max_keys));
 }
 
 /* Fill an S3Object from the headers of a HEAD or GET answer. */
@@ -692,24 +797,77 @@ s3_head_object(S3Client *c, const char *bucket, const char *key, bool missing_ok
 	return o;
 }
 
+/* The Range header of a GET of bytes [from, g->end). */
+static char *
+range_header(const S3Get *g, int64 from)
+{
+	if (g->end < 0)
+		return psprintf("Range: bytes=" INT64_FORMAT "-", from);
+	return psprintf("Range: bytes=" INT64_FORMAT "-" INT64_FORMAT, from, g->end - 1);
+}
+
+/*
+ * s3_get_start_range: a streamed GET of bytes [start, end) of object "o"
+ * (end -1: to its end), pinned to o->etag when it is known: all the
+ * pieces of one object read by several requests are of one version.
+ * With start 0 and end -1, a plain GET of the whole object, which takes
+ * whatever version S3 has (o->etag is then only used to resume).
+ * Everything of the GET lives in the current memory context: delete it
+ * (after s3_get_close) when the object is done.
+ */
 S3Get *
-s3_get_start(S3Client *c, const char *bucket, const char *key, size_t buffer_size)
+s3_get_start_range(S3Client *c, const S3Object *o, int64 start, int64 end, size_t buffer_size)
 {
 	S3Get	   *g = palloc0(sizeof(S3Get));
 
 	g->client = c;
 	g->cxt = CurrentMemoryContext;
 	g->call.method = "GET";
-	g->call.bucket = pstrdup(bucket);
-	g->call.key = pstrdup(key);
+	g->call.bucket = pstrdup(o->bucket);
+	g->call.key = pstrdup(o->key);
 	g->call.what = "read object";
-	g->call.uri = s3_make_uri(bucket, key);
+	g->call.uri = s3_make_uri(o->bucket, o->key);
 	g->call.stream_buffer = Max(buffer_size, 64 * 1024);
 	g->obj.bucket = (char *) g->call.bucket;
 	g->obj.key = (char *) g->call.key;
-	g->obj.size = -1;
+	g->obj.size = o->size;
+	g->obj.etag = o->etag ? pstrdup(o->etag) : NULL;
+	g->obj.last_modified = o->last_modified;
+	g->start = start;
+	g->end = end;
+	g->expect = -1;
+	g->ranged = start > 0 || end >= 0;
+	if (g->ranged)
+	{
+		g->call.headers = list_make1(range_header(g, start));
+		if (g->obj.etag)
+			g->call.headers = lappend(g->call.headers,
+									  psprintf("If-Match: \"%s\"", g->obj.etag));
+	}
 	g->xfer = s3_send(c, &g->call);
 	return g;
+}
+
+S3Get *
+s3_get_start(S3Client *c, const char *bucket, const char *key, size_t buffer_size)
+{
+	S3Object	o;
+
+	memset(&o, 0, sizeof(o));
+	o.bucket = (char *) bucket;
+	o.key = (char *) key;
+	o.size = -1;
+	return s3_get_start_range(c, &o, 0, -1, buffer_size);
+}
+
+/* 412 on a pinned request: the object is not the version we started with. */
+static void
+s3_get_changed(S3Get *g)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("object \"%s\" changed while it was being read", g->call.uri),
+			 errhint("Run the query again.")));
 }
 
 /*
@@ -720,14 +878,15 @@ s3_get_open(S3Get *g, bool missing_ok)
 {
 	S3Client   *c = g->client;
 	int			attempt;
+	long		status;
 	MemoryContext old = MemoryContextSwitchTo(g->cxt);
 
 	for (attempt = 0;; attempt++)
 	{
 		HttpTransfer *x = g->xfer;
 		bool		ok = http_wait_headers(x);
-		long		status = http_info(x)->status;
 
+		status = http_info(x)->status;
 		if (ok && (status < 200 || status >= 300))
 			ok = http_wait_done(x);
 		if (ok && !s3_status_retryable(status))
@@ -747,21 +906,28 @@ s3_get_open(S3Get *g, bool missing_ok)
 		g->xfer = s3_send(c, &g->call);
 	}
 
-	if (http_info(g->xfer)->status == 404 && missing_ok)
+	status = http_info(g->xfer)->status;
+	if (status == 404 && missing_ok)
 	{
 		http_finish(g->xfer);
 		g->xfer = NULL;
 		MemoryContextSwitchTo(old);
 		return false;
 	}
-	if (http_info(g->xfer)->status != 200)
+	if (status == 412 && g->ranged)
+		s3_get_changed(g);
+	if (status != (g->ranged ? 206 : 200))
 	{
 		HttpTransfer *x = g->xfer;
 
 		g->xfer = NULL;
 		s3_raise(c, &g->call, x);
 	}
-	object_from_headers(&g->obj, http_info(g->xfer));
+	g->expect = http_info(g->xfer)->content_length;
+	if (!g->ranged)
+		object_from_headers(&g->obj, http_info(g->xfer));
+	else if (g->obj.etag == NULL && http_info(g->xfer)->etag[0])
+		g->obj.etag = unquote_etag(http_info(g->xfer)->etag);
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -788,8 +954,7 @@ s3_get_resume(S3Get *g, const char *why)
 	g->xfer = NULL;
 	s3_backoff(c, g->resumes++);
 
-	g->call.headers = list_make1(psprintf("Range: bytes=%llu-",
-										  (unsigned long long) g->delivered));
+	g->call.headers = list_make1(range_header(g, g->start + (int64) g->delivered));
 	if (g->obj.etag)
 		g->call.headers = lappend(g->call.headers,
 								  psprintf("If-Match: \"%s\"", g->obj.etag));
@@ -801,10 +966,7 @@ s3_get_resume(S3Get *g, const char *why)
 	}
 	status = http_info(x)->status;
 	if (status == 412)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("object \"%s\" changed while it was being read", g->call.uri),
-				 errhint("Run the query again.")));
+		s3_get_changed(g);
 	if (s3_status_retryable(status))
 	{
 		http_wait_done(x);
@@ -819,19 +981,38 @@ s3_get_resume(S3Get *g, const char *why)
 	}
 }
 
+/* Bytes the GET is to deliver in all, -1 if unknown. */
+static int64
+get_total(const S3Get *g)
+{
+	if (g->ranged)
+	{
+		int64		end = g->end;
+
+		if (g->obj.size >= 0 && (end < 0 || end > g->obj.size))
+			end = g->obj.size;
+		return end < 0 ? -1 : end - g->start;
+	}
+	return g->obj.size >= 0 ? g->obj.size : g->expect;
+}
+
 size_t
 s3_get_read(S3Get *g, char *dst, size_t len)
 {
 	for (;;)
 	{
-		ssize_t		n = http_read(g->xfer, dst, len);
+		ssize_t		n;
+		int64		total = get_total(g);
 
+		if (g->xfer == NULL)
+			return 0;
+		n = http_read(g->xfer, dst, len);
 		if (n > 0)
 		{
 			g->delivered += n;
 			return (size_t) n;
 		}
-		if (n == 0 && (g->obj.size < 0 || g->delivered >= (uint64) g->obj.size))
+		if (n == 0 && (total < 0 || g->delivered >= (uint64) total))
 			return 0;
 		{
 			MemoryContext old = MemoryContextSwitchTo(g->cxt);
@@ -842,10 +1023,49 @@ s3_get_read(S3Get *g, char *dst, size_t len)
 	}
 }
 
+/*
+ * s3_get_extend: a ranged GET that reached its end goes on to byte
+ * "end" (exclusive; -1: the object's end), pinned to the same version.
+ * Returns false if there is nothing more to read.
+ */
+bool
+s3_get_extend(S3Get *g, int64 end)
+{
+	MemoryContext old;
+	int64		from = g->start + (int64) g->delivered;
+
+	if (!g->ranged || (g->obj.size >= 0 && from >= g->obj.size) ||
+		(end >= 0 && end <= from))
+		return false;
+	old = MemoryContextSwitchTo(g->cxt);
+	if (g->xfer)
+	{
+		g->received += http_bytes_received(g->xfer);
+		http_finish(g->xfer);
+		g->xfer = NULL;
+	}
+	g->end = end;
+	g->call.headers = list_make1(range_header(g, from));
+	if (g->obj.etag)
+		g->call.headers = lappend(g->call.headers,
+								  psprintf("If-Match: \"%s\"", g->obj.etag));
+	g->xfer = s3_send(g->client, &g->call);
+	if (!s3_get_open(g, false))
+		elog(ERROR, "ranged GET found no object");
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
 const S3Object *
 s3_get_object(const S3Get *g)
 {
 	return &g->obj;
+}
+
+uint64
+s3_get_delivered(const S3Get *g)
+{
+	return g->delivered;
 }
 
 uint64

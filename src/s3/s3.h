@@ -64,8 +64,29 @@ extern HttpTransfer *aws_start(S3Client *client, const char *service, const char
 extern void s3_parse_uri(const char *uri, char **bucket, char **key);
 extern char *s3_make_uri(const char *bucket, const char *key);
 
-/* Every object under the prefix (all pages), sorted by key. */
-extern List *s3_list_objects(S3Client *client, const char *bucket, const char *prefix);
+/*
+ * Listing (ListObjectsV2), one page at a time: s3_list_start sends the
+ * request for the page after continuation "token" (NULL: the first), which
+ * proceeds while the caller waits on other transfers of the client;
+ * s3_list_finish waits for it (retrying) and returns the page.  With a
+ * delimiter, keys that have it after the prefix are grouped into common
+ * prefixes.  max_keys 0 is S3's default (1000).
+ */
+typedef struct S3ListPage
+{
+	List	   *objects;		/* of S3Object, in key order */
+	List	   *prefixes;		/* of char *: common prefixes (delimiter) */
+	char	   *next_token;		/* NULL on the last page */
+} S3ListPage;
+
+typedef struct S3ListCall S3ListCall;
+
+extern S3ListCall *s3_list_start(S3Client *client, const char *bucket, const char *prefix,
+								 const char *delimiter, const char *token, int max_keys);
+extern S3ListPage *s3_list_finish(S3ListCall *call);
+extern void s3_list_cancel(S3ListCall *call);
+extern S3ListPage *s3_list_page(S3Client *client, const char *bucket, const char *prefix,
+								const char *delimiter, const char *token, int max_keys);
 
 /*
  * HEAD; with missing_ok, NULL if the object does not exist or cannot be
@@ -83,10 +104,21 @@ extern S3Object *s3_head_object(S3Client *client, const char *bucket,
  */
 extern S3Get *s3_get_start(S3Client *client, const char *bucket, const char *key,
 						   size_t buffer_size);
+
+/*
+ * A GET of bytes [start, end) of an object (end -1: to its end), pinned to
+ * o->etag if known (a changed object is an error, never a mix of two
+ * versions).  s3_get_read returns 0 at the end of the range; s3_get_extend
+ * goes on from there to a new end.
+ */
+extern S3Get *s3_get_start_range(S3Client *client, const S3Object *o, int64 start, int64 end,
+								 size_t buffer_size);
+extern bool s3_get_extend(S3Get *get, int64 end);
 extern bool s3_get_open(S3Get *get, bool missing_ok);
 extern size_t s3_get_read(S3Get *get, char *dst, size_t len);
 extern const S3Object *s3_get_object(const S3Get *get);
-extern uint64 s3_get_bytes(const S3Get *get);
+extern uint64 s3_get_bytes(const S3Get *get);	/* received, for EXPLAIN */
+extern uint64 s3_get_delivered(const S3Get *get);	/* handed to the caller */
 extern void s3_get_close(S3Get *get);
 
 /* PUT of a whole body; returns the ETag. */
