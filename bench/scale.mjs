@@ -12,6 +12,9 @@
 //	  one process (target: 1.6x).
 //	Every figure is also written to bench/scale-results.json (committed: the
 //	README quotes it), with the load average before each measurement.
+//	Peak memory is measured in sessions with jit = off: LLVM's library alone
+//	adds 50 MB of resident pages to a backend that JIT-compiles (a scan of a
+//	1 GB object is estimated costly enough to be), which is not the scan's.
 import { writeFileSync, readFileSync } from "node:fs";
 import { execSync } from "node:child_process";
 import os from "node:os";
@@ -23,14 +26,20 @@ const o = options(process.argv.slice(2), {
 });
 const only = new Set(String(o.only).split(","));
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+// the figures of earlier runs of other parts are kept: each says when and under which load it was measured
+let previous = {};
+try {
+  previous = JSON.parse(readFileSync(o.out, "utf8")).results ?? {};
+} catch {
+  previous = {};
+}
+const git = execSync("git rev-parse --short HEAD; git status --porcelain src | wc -l").toString().trim().split("\n");
 const out = {
-  started: new Date().toISOString(),
   host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, mem_gb: Math.round(os.totalmem() / 2 ** 30) },
-  git: execSync("git rev-parse --short HEAD; git status --porcelain src | wc -l").toString().trim().split("\n"),
-  options: o, results: {},
+  results: previous,
 };
 const save = (name, data) => {
-  out.results[name] = data;
+  out.results[name] = { measured_at: new Date().toISOString(), git, options: o, ...data };
   record("scale", name, data);
   writeFileSync(o.out, JSON.stringify(out, null, 1) + "\n");
 };
@@ -43,6 +52,45 @@ await setup.query(`
   CREATE USER MAPPING FOR CURRENT_USER SERVER lake OPTIONS (access_key_id 'test', secret_access_key 'test');`);
 const COLS = `i int, o int, v int, s text, k text OPTIONS (metadata 'key'), bytes bigint OPTIONS (metadata 'size')`;
 await setup.end();
+
+/*
+ * CPU seconds (user + system) of the processes a scan keeps busy: the
+ * session's backend, the parallel workers (reaped by the postmaster: its
+ * children's times), and the S3 emulator.  From /proc, outside the timings.
+ */
+const TICKS = 100; // USER_HZ
+function procTimes(pid, children = false) {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+    return (children ? Number(f[13]) + Number(f[14]) : Number(f[11]) + Number(f[12])) / TICKS;
+  } catch {
+    return NaN;
+  }
+}
+const postmasterPid = process.env.TESTENV_DIR
+  ? Number(readFileSync(`${process.env.TESTENV_DIR}/data/postmaster.pid`, "utf8").split("\n")[0]) : NaN;
+const emulatorPid = Number(process.env.EMULATOR_PID ?? NaN);
+async function cpuProbe(c) {
+  const backend = (await c.query(`SELECT pg_read_file('/proc/' || pg_backend_pid() || '/stat') AS s`)).rows[0].s;
+  const f = backend.slice(backend.lastIndexOf(")") + 2).split(" ");
+  return { backend: (Number(f[11]) + Number(f[12])) / TICKS, workers: procTimes(postmasterPid, true),
+    emulator: procTimes(emulatorPid) };
+}
+/** Time fn, reps times, with the CPU of backend, workers and emulator per run. */
+async function measureCpu(reps, c, fn) {
+  const cpu = [];
+  const m = await measure(reps, fn, undefined, undefined);
+  // a separate run for the CPU figures (the probes are queries of their own)
+  const a = await cpuProbe(c);
+  const t0 = now();
+  await fn();
+  const wall = now() - t0;
+  const b = await cpuProbe(c);
+  cpu.push({ wall, backend: b.backend - a.backend, workers: b.workers - a.workers, emulator: b.emulator - a.emulator });
+  return { ...m, cpu: cpu[0] };
+}
+const fmtCpu = (x) => x ? `${x.backend.toFixed(1)}+${x.workers.toFixed(1)}+${Number.isFinite(x.emulator) ? x.emulator.toFixed(1) : "?"} s` : "-";
 
 /** A fresh connection (a fresh backend: its peak memory is the scan's). */
 async function session(settings = {}) {
@@ -63,34 +111,37 @@ async function table_(name, uri) {
 }
 
 // ---- a million objects in one prefix
-if (only.has("objects1m")) {
+if (only.has("objects1m") || only.has("objects1m-parallel")) {
   const n = o.objects;
   await table_("million", `s3://synthetic-${n}-1/`);
   const rows = [];
-  let c = await session(SERIAL);
-  const load0 = loadavg();
-  const list = await measure(o.reps, () => c.query("SELECT count(*) FROM million WHERE bytes < 0"));
-  rows.push(["listing (WHERE size < 0: no GET)", fmtS(list.median), `${fmtRate(n / list.median)} objects/s`, "", load0]);
-  save("objects1m_listing", { objects: n, ...list, objects_per_s: n / list.median, loadavg: load0 });
-  await c.end();
-
-  const ttfr = [];
-  const load1 = loadavg();
-  for (let r = 0; r < Math.max(o.reps, 5); r++) {
+  let c;
+  if (only.has("objects1m")) {
     c = await session(SERIAL);
-    const t0 = now();
-    await c.query("SELECT k FROM million LIMIT 1");
-    ttfr.push(now() - t0);
+    const load0 = loadavg();
+    const list = await measure(o.reps, () => c.query("SELECT count(*) FROM million WHERE bytes < 0"));
+    rows.push(["listing (WHERE size < 0: no GET)", fmtS(list.median), `${fmtRate(n / list.median)} objects/s`, "", load0]);
+    save("objects1m_listing", { objects: n, ...list, objects_per_s: n / list.median, loadavg: load0 });
     await c.end();
+
+    const ttfr = [];
+    const load1 = loadavg();
+    for (let r = 0; r < Math.max(o.reps, 5); r++) {
+      c = await session(SERIAL);
+      const t0 = now();
+      await c.query("SELECT k FROM million LIMIT 1");
+      ttfr.push(now() - t0);
+      await c.end();
+    }
+    ttfr.sort((a, b) => a - b);
+    const ttfrMedian = ttfr[Math.floor(ttfr.length / 2)];
+    rows.push(["time to first row (planning included)", fmtS(ttfrMedian), "", "", load1]);
+    save("objects1m_first_row", { median: ttfrMedian, times: ttfr, loadavg: load1 });
   }
-  ttfr.sort((a, b) => a - b);
-  const ttfrMedian = ttfr[Math.floor(ttfr.length / 2)];
-  rows.push(["time to first row (planning included)", fmtS(ttfrMedian), "", "", load1]);
-  save("objects1m_first_row", { median: ttfrMedian, times: ttfr, loadavg: load1 });
 
   for (const [mode, settings] of [["serial", SERIAL], ["2 workers", PARALLEL]]) {
-    if (mode === "2 workers" && !only.has("objects1m-parallel")) continue;
-    c = await session(settings);
+    if (mode === "2 workers" ? !only.has("objects1m-parallel") : !only.has("objects1m")) continue;
+    c = await session({ ...settings, jit: "off" });
     const idle = await c.peakKb();
     const load2 = loadavg();
     const t0 = now();
@@ -119,18 +170,20 @@ if (only.has("small100k")) {
     for (const [qname, q] of queries) {
       const c = await session(settings);
       const load = loadavg();
-      const small = await measure(o.reps, () => c.query(q.replace("$T", "small_objects")));
-      const large = await measure(o.reps, () => c.query(q.replace("$T", "one_object")));
+      const small = await measureCpu(o.reps, c, () => c.query(q.replace("$T", "small_objects")));
+      const large = await measureCpu(o.reps, c, () => c.query(q.replace("$T", "one_object")));
       await c.end();
       const ratio = large.median / small.median;
       rows.push([`${qname}, ${mode}`, fmtS(small.median), fmtS(large.median),
-        `${fmtRate(n * per / small.median)} / ${fmtRate(n * per / large.median)}`, fmtPct(ratio), load]);
-      save(`small_${qname.replace(/\W+/g, "_")}_${mode.replace(" ", "_")}`, { objects: n, records: n * per,
+        `${fmtRate(n * per / small.median)} / ${fmtRate(n * per / large.median)}`, fmtPct(ratio),
+        fmtCpu(small.cpu), fmtCpu(large.cpu), load]);
+      save(`small${n}x${per}_${qname.replace(/\W+/g, "_")}_${mode.replace(" ", "_")}`, { objects: n, records: n * per,
         small, large, throughput_ratio: ratio, target: 0.7, loadavg: load });
     }
   }
   table(`${n.toLocaleString()} objects of ${per} records (100 bytes each) against one object of the same bytes`,
-    ["query", `${n / 1000}k objects`, "1 object", "rows/s", "ratio (target 70%)", "load avg"], rows);
+    ["query", `${n / 1000}k objects`, "1 object", "rows/s", "ratio (target 70%)", "CPU objects", "CPU 1 object", "load avg"], rows);
+  console.log("(CPU: seconds of one run, backend + workers + S3 emulator, on 2 cores)");
 }
 
 // ---- one 1 GB object: 2 workers against one process
@@ -142,25 +195,29 @@ if (only.has("large1g")) {
   const rows = [];
   for (const [qname, q] of queries) {
     const c1 = await session(SERIAL);
-    const idle = await c1.peakKb();
     const load = loadavg();
-    const one = await measure(o.reps, () => c1.query(q));
-    const growthMb = ((await c1.peakKb()) - idle) / 1024;
+    const one = await measureCpu(o.reps, c1, () => c1.query(q));
     await c1.end();
+    const m = await session({ ...SERIAL, jit: "off" });
+    const idle = await m.peakKb();
+    await m.query(q);
+    const growthMb = ((await m.peakKb()) - idle) / 1024;
+    await m.end();
     const c2 = await session(PARALLEL);
     const plan = (await c2.query(`EXPLAIN ${q}`)).rows.map((x) => x["QUERY PLAN"]).join("\n");
-    const two = await measure(o.reps, () => c2.query(q));
+    const two = await measureCpu(o.reps, c2, () => c2.query(q));
     await c2.end();
     const speedup = one.median / two.median;
     rows.push([qname, fmtS(one.median), fmtS(two.median), fmtX(speedup), `+${growthMb.toFixed(1)} MB`,
-      /Gather/.test(plan) ? "yes" : "NO", load]);
+      /Gather/.test(plan) ? "yes" : "NO", fmtCpu(one.cpu), fmtCpu(two.cpu), load]);
     save(`large_${qname.replace(/\W+/g, "_")}`, { records: r, bytes: r * 100, one_process: one, two_workers: two,
       speedup, target: 1.6, peak_growth_mb_serial: growthMb, parallel_plan: /Gather/.test(plan), loadavg: load });
   }
   table(`one object of ${(r * 100 / 1e9).toFixed(1)} GB (${r.toLocaleString()} records of 100 bytes)`,
-    ["query", "1 process", "2 workers", "speed-up (target 1.6x)", "peak memory", "Gather", "load avg"], rows);
+    ["query", "1 process", "2 workers", "speed-up (target 1.6x)", "peak memory (jit off)", "Gather",
+      "CPU 1 process", "CPU 2 workers", "load avg"], rows);
+  console.log("(CPU: seconds of one run, leader + workers + S3 emulator, on 2 cores)");
 }
 
-out.finished = new Date().toISOString();
 writeFileSync(o.out, JSON.stringify(out, null, 1) + "\n");
 console.log(`\n(results in ${o.out.replace(/^.*\/bench\//, "bench/")})`);

@@ -38,8 +38,18 @@ export function isSynthetic(bucket) {
   return typeof bucket === 'string' && bucket.startsWith('synthetic-');
 }
 
-/** The bucket's parameters, or undefined if its name does not parse. */
+const parsed = new Map();
+
+/** The bucket's parameters, or undefined if its name does not parse (kept: they hold the record template). */
 export function parseSynthetic(bucket) {
+  if (parsed.has(bucket)) return parsed.get(bucket);
+  const p = parseName(bucket);
+  if (parsed.size > 1000) parsed.clear();
+  parsed.set(bucket, p);
+  return p;
+}
+
+function parseName(bucket) {
   const parts = bucket.split('-').slice(1);
   const nums = [];
   while (parts.length && /^\d+$/.test(parts[0])) nums.push(Number(parts.shift()));
@@ -222,7 +232,8 @@ function cycleOf(p, o, zero) {
 function recordsBlock(p, cache, o, first, count) {
   const t = recordTemplate(p);
   const L = p.recordBytes;
-  if (CYCLE * L > (8 << 20)) {
+  // a request for less than a cycle (small objects), or very long records: each record written out
+  if (!cache.cycles || CYCLE * L > (8 << 20)) {
     const out = Buffer.allocUnsafe(count * L);
     for (let r = 0; r < count; r++) {
       const base = r * L;
@@ -242,24 +253,32 @@ function recordsBlock(p, cache, o, first, count) {
   // within one cycle: the caller never asks across a cycle's end
   const q = Math.floor(first / CYCLE);
   const r0 = first % CYCLE;
-  let cycle;
-  if (q === 0) cycle = cache.zero ??= cycleOf(p, o, true);
-  else cycle = cache.rest ??= cycleOf(p, o, false);
-  const out = Buffer.from(cycle.subarray(r0 * L, (r0 + count) * L));
-  if (q > 0) {
-    const digits = Buffer.alloc(NUM_WIDTH - 4);
-    writeRight(digits, 0, NUM_WIDTH - 4, q);
-    for (let r = 0; r < count; r++) digits.copy(out, r * L + t.iPos);
+  if (cache.q !== q) {
+    // this cycle's records, laid out once: a fresh buffer, never changed
+    // afterwards, so blocks are slices of it (no copy)
+    const template = q === 0 ? (cache.zero ??= cycleOf(p, o, true)) : (cache.rest ??= cycleOf(p, o, false));
+    const cycle = Buffer.allocUnsafe(template.length);
+    template.copy(cycle);
+    if (q > 0) {
+      const digits = Buffer.alloc(NUM_WIDTH - 4);
+      writeRight(digits, 0, NUM_WIDTH - 4, q);
+      const d = Array.from(digits);
+      for (let r = 0, at = t.iPos; r < CYCLE; r++, at += L) {
+        for (let k = 0; k < d.length; k++) cycle[at + k] = d[k];
+      }
+    }
+    cache.q = q;
+    cache.cycle = cycle;
   }
-  return out;
+  return cache.cycle.subarray(r0 * L, (r0 + count) * L);
 }
 
-/** The bytes [start, end] (inclusive) of object o, block by block. */
 function* chunksOf(p, o, start, end) {
   const L = p.recordBytes;
   const H = p.header.length;
-  const BLOCK = Math.max(1, Math.floor((256 * 1024) / L));
-  const cache = {};
+  const BLOCK = Math.max(1, Math.floor((1024 * 1024) / L));
+  // laying a cycle out pays off only for requests of a cycle or more
+  const cache = { cycles: end - start + 1 >= CYCLE * L };
   let pos = start;
   while (pos <= end) {
     let chunk;
