@@ -40,6 +40,8 @@ OBJS = \
 	src/report/dispatch.o \
 	src/report/run.o \
 	src/report/chart.o \
+	src/report/chart_axis.o \
+	src/report/chart_draw.o \
 	src/report/export.o \
 	src/report/webhook.o
 
