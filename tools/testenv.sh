@@ -106,7 +106,7 @@ testenv_start() {
 	PIPELINE_S3_ENDPOINT="http://127.0.0.1:$(cat "$TESTENV_DIR/emulator.port")"
 	export PIPELINE_S3_ENDPOINT
 
-	_testenv_stage
+	_testenv_stage || return 1
 
 	# the cluster
 	mkdir -p "$TESTENV_DIR/data" "$TESTENV_DIR/sock"
