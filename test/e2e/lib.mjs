@@ -213,7 +213,8 @@ export function restartServer() {
   const asPg = process.getuid() === 0 ? ["runuser", "-u", "postgres", "--"] : [];
   const cmd = [...asPg, "env", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
     `${pgbin}/pg_ctl`, "-D", `${dir}/data`, "-l", `${dir}/postgres.log`, "-w", "-t", "60", "restart", "-m", "fast"];
-  execFileSync(cmd[0], cmd.slice(1), { stdio: "ignore" });
+  // (from dir: pg_ctl cannot enter a checkout in a 0700 directory)
+  execFileSync(cmd[0], cmd.slice(1), { stdio: "ignore", cwd: dir });
 }
 
 /** Lines of the server log that match a pattern. */
