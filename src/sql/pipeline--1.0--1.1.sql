@@ -162,6 +162,14 @@ CREATE TABLE pipeline.queue_counters (
 );
 COMMENT ON TABLE pipeline.queue_counters IS 'messages each queue delivered (first deliveries and redeliveries), objects, unmatched, ignored and invalid';
 
+-- pg_dump dumps the rows of the config tables; their sequences must come
+-- along (1.0 forgot them: a restored database would number runs from 1 again)
+SELECT pg_catalog.pg_extension_config_dump('pipeline.runs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.dead_letters_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.webhooks_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.tasks_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.unmatched_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.exports_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.tasks', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.unmatched', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.exports', '');
