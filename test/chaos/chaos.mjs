@@ -207,43 +207,48 @@ async function arrivals() {
 // Faults: the emulator's fault routes, scoped to the worker's requests
 // ----------------------------------------------------------------
 
+// (big: more than pipeline.s3_max_retries (5) in a row, so that the run fails)
 const faultKinds = [
-  { kind: "s3 GET 503", spec: { service: "s3", method: "GET", path_prefix: `/${bucket}/raw/`, action: "status", status: 503, code: "SlowDown" } },
-  { kind: "s3 GET 500", spec: { service: "s3", method: "GET", path_prefix: `/${bucket}/`, action: "status", status: 500, code: "InternalError" } },
-  { kind: "s3 GET reset", spec: { service: "s3", method: "GET", path_prefix: `/${bucket}/`, action: "reset" } },
+  { kind: "s3 GET 503", big: true, spec: { service: "s3", method: "GET", path_prefix: `/${bucket}/raw/`, action: "status", status: 503, code: "SlowDown" } },
+  { kind: "s3 GET 500", big: true, spec: { service: "s3", method: "GET", path_prefix: `/${bucket}/`, action: "status", status: 500, code: "InternalError" } },
+  { kind: "s3 GET reset", big: true, spec: { service: "s3", method: "GET", path_prefix: `/${bucket}/`, action: "reset" } },
   { kind: "s3 GET truncated", spec: { service: "s3", method: "GET", path_prefix: `/${bucket}/raw/`, action: "truncate" } },
   { kind: "s3 GET slow", spec: { service: "s3", method: "GET", path_prefix: `/${bucket}/raw/`, action: "slow", bytes_per_second: 2000 } },
-  { kind: "s3 export PUT 500", spec: { service: "s3", method: "PUT", path_prefix: `/${bucket}/processed/`, action: "status", status: 500, code: "InternalError" } },
-  { kind: "s3 export POST 503", spec: { service: "s3", method: "POST", path_prefix: `/${bucket}/processed/`, action: "status", status: 503, code: "SlowDown" } },
+  { kind: "s3 export PUT 500", big: true, spec: { service: "s3", method: "PUT", path_prefix: `/${bucket}/processed/`, action: "status", status: 500, code: "InternalError" } },
+  { kind: "s3 export POST 503", big: true, spec: { service: "s3", method: "POST", path_prefix: `/${bucket}/processed/`, action: "status", status: 503, code: "SlowDown" } },
   { kind: "s3 export POST reset", spec: { service: "s3", method: "POST", path_prefix: `/${bucket}/processed/`, action: "reset" } },
   { kind: "sqs ReceiveMessage 500", spec: { service: "sqs", target: "ReceiveMessage", action: "status", status: 500, code: "InternalError" } },
   { kind: "sqs ReceiveMessage reset", spec: { service: "sqs", target: "ReceiveMessage", action: "reset" } },
-  { kind: "sqs ReceiveMessage slow", spec: { service: "sqs", target: "ReceiveMessage", action: "slow", bytes_per_second: 500 } },
+  { kind: "sqs ReceiveMessage slow", spec: { service: "sqs", target: "ReceiveMessage", action: "slow", bytes_per_second: 4000 } },
   { kind: "sqs DeleteMessageBatch 500", spec: { service: "sqs", target: "DeleteMessageBatch", action: "status", status: 500, code: "InternalError" } },
   { kind: "sqs DeleteMessageBatch reset", spec: { service: "sqs", target: "DeleteMessageBatch", action: "reset" } },
 ];
 const added = new Map();	// fault id -> { kind, count }
 const fired = {};			// kind -> requests that got the fault
 
+/** Count what the faults added so far did; returns the faults still waiting for requests. */
 async function tallyFaults() {
-  const live = new Map((await emulator("GET", "/_emulator/faults")).map((f) => [f.id, f.fired]));
+  const list = await emulator("GET", "/_emulator/faults");
+  const live = new Map(list.map((f) => [f.id, f.fired]));
   for (const [id, f] of added) {
     const n = live.has(id) ? live.get(id) : f.count;
     fired[f.kind] = (fired[f.kind] ?? 0) - (f.counted ?? 0) + n;
     f.counted = n;
     if (!live.has(id)) added.delete(id);
   }
+  return list;
 }
 
 async function faults(until) {
   while (at() < until) {
+    await new Promise((res) => setTimeout(res, 500 + randomInt(1500)));
+    // a new fault once the worker has met the last ones: faults follow the traffic
+    if ((await tallyFaults()).length >= 2) continue;
     const f = pick(faultKinds);
-    // mostly what retries absorb; now and then more than pipeline.s3_max_retries (5)
-    const count = Math.random() < 0.15 ? 7 : 1 + randomInt(3);
+    // mostly what retries absorb; now and then more than they do
+    const count = f.big && Math.random() < 0.2 ? 7 : 1 + randomInt(3);
     const r = await emulator("POST", "/_emulator/faults", { ...f.spec, count });
     added.set(r.id, { kind: f.kind, count });
-    await new Promise((res) => setTimeout(res, 500 + randomInt(1500)));
-    await tallyFaults();
   }
 }
 
