@@ -35,9 +35,10 @@ const bucket = `chaos-${process.pid}`;
 const queue = "chaos-q";
 const reports = ["rows", "summary"];		// the reports of raw objects
 const objectTarget = Math.round(seconds * 5);	// objects to put
-const arrivalsEnd = seconds * 0.9;		// seconds into the chaos
-const kills = seconds >= 300 ? 4 : 2;
-const failureProbability = 0.1;
+// (to look into one cause at a time: CHAOS_KILLS=0, CHAOS_FAULTS=0, CHAOS_FAILURE_P=0)
+const kills = Number(process.env.CHAOS_KILLS ?? (seconds >= 300 ? 4 : 2));
+const injectFaults = process.env.CHAOS_FAULTS !== "0";
+const failureProbability = Number(process.env.CHAOS_FAILURE_P ?? 0.1);
 const drainLimit = 300;					// seconds
 const t0 = Date.now();
 const at = () => (Date.now() - t0) / 1000;
@@ -191,9 +192,9 @@ async function batch(size) {
   }
 }
 
-async function arrivals() {
-  const rate = objectTarget / arrivalsEnd;
-  while (at() < arrivalsEnd && objects.length < objectTarget) {
+async function arrivals(until) {
+  const rate = objectTarget / (until - at());
+  while (at() < until && objects.length < objectTarget) {
     const interval = 0.5 + Math.random() * 2;
     const size = Math.max(1, Math.min(objectTarget - objects.length, Math.round(rate * interval * (0.5 + Math.random()))));
     const started = Date.now();
@@ -259,8 +260,9 @@ async function faults(until) {
 const killTimes = [];
 const rss = [];		// { t, pid, vmRss, rssAnon } (kB)
 
-async function killer() {
-  const slots = Array.from({ length: kills }, (_, i) => seconds * (0.1 + (0.45 * (i + Math.random())) / kills));
+async function killer(from) {
+  // in the first half, so that the last worker lives long enough to have its memory watched
+  const slots = Array.from({ length: kills }, (_, i) => from + seconds * (0.1 + (0.45 * (i + Math.random())) / kills));
   for (const when of slots) {
     while (at() < when) await new Promise((r) => setTimeout(r, 200));
     const pid = await workerPid();
@@ -451,9 +453,9 @@ async function main() {
   const tChaos = at();
   const samplerDone = sampler();
   const chaosEnd = tChaos + seconds;
-  const arriving = arrivals();
-  const faulting = faults(chaosEnd);
-  const killing = killer();
+  const arriving = arrivals(chaosEnd);
+  const faulting = injectFaults ? faults(chaosEnd) : Promise.resolve();
+  const killing = killer(tChaos);
   await arriving;
   log(`${objects.length} objects put (${objects.filter((o) => o.bad).length} bad)`);
   await killing;
