@@ -516,14 +516,17 @@ test("10. kill -9 in the middle of a run: the message was already gone, the run 
                                       AND datname = $1 AND wait_event = 'advisory'`, [db]);
     return r[0]?.pid;
   });
-  await waitFor("the message to be deleted from SQS", async () => (await queueDepth(queue)) === 0);
-  const during = await sql("postgres", `SELECT wait_event FROM pg_stat_activity WHERE pid = $1`, [pid]);
-  assert.deepEqual(during, [{ wait_event: "advisory" }], "while the run is still under way");
-  assert.equal(await count(`SELECT count(*) AS n FROM pipeline.tasks WHERE report = 'held'`), 1, "the work is in the tasks table");
-
-  process.kill(pid, "SIGKILL");
-  await waitForServer();
-  try { await lock.end(); } catch { /* the crash closed it */ }
+  try {
+    await waitFor("the message to be deleted from SQS", async () => (await queueDepth(queue)) === 0);
+    const during = await sql("postgres", `SELECT wait_event FROM pg_stat_activity WHERE pid = $1`, [pid]);
+    assert.deepEqual(during, [{ wait_event: "advisory" }], "while the run is still under way");
+    assert.equal(await count(`SELECT count(*) AS n FROM pipeline.tasks WHERE report = 'held'`), 1, "the work is in the tasks table");
+    process.kill(pid, "SIGKILL");
+    await waitForServer();
+  } finally {
+    // (the crash closed it; if the test failed before, the run must not stay held for the tests after)
+    try { await lock.end(); } catch { /* closed */ }
+  }
   await waitFor("the run to complete after the restart", async () =>
     (await runs("held")).some((r) => r.status === "succeeded"), 60000, 250);
   await waitFor("its task to end", async () =>
