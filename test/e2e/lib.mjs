@@ -4,6 +4,7 @@
 //	bounded waits.  The environment comes from tools/testenv.sh.
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
 const require = createRequire(new URL("../../tools/node/package.json", import.meta.url));
@@ -220,6 +221,7 @@ export function restartServer() {
 /** Lines of the server log that match a pattern. */
 export function serverLog(pattern) {
   const dir = process.env.TESTENV_DIR;
-  const text = execFileSync("cat", [`${dir}/postgres.log`]).toString();
+  // (not through a child process: its output is capped at 1 MB, which a long run's log outgrows)
+  const text = readFileSync(`${dir}/postgres.log`, "utf8");
   return text.split("\n").filter((l) => pattern.test(l));
 }
