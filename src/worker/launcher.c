@@ -333,10 +333,22 @@ pipeline_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOn
 	bool		roles = IsA(pstmt->utilityStmt, DropRoleStmt) ||
 		IsA(pstmt->utilityStmt, DropOwnedStmt) || IsA(pstmt->utilityStmt, ReassignOwnedStmt);
 
+	bool		drops = drops_extension(pstmt->utilityStmt);
+	char	   *mydb = drops ? get_database_name(MyDatabaseId) : NULL;
+
 	if (dbname)
 		pause_db_worker(dbname, 60000);
-	if (drops_extension(pstmt->utilityStmt))
-		pipeline_wake_worker_at_commit(false);
+
+	/*
+	 * DROP EXTENSION takes its objects' locks one by one, while the worker's
+	 * transactions take them in their own order: ask the worker to leave
+	 * first (it finds no extension when it comes back, and stays away).
+	 */
+	if (drops)
+	{
+		pause_db_worker(mydb, 60000);
+		pipeline_wake_worker_at_commit(true);
+	}
 	if (roles)
 		registry_role_utility(pstmt->utilityStmt, false);
 	PG_TRY();
@@ -352,6 +364,9 @@ pipeline_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOn
 	}
 	PG_FINALLY();
 	{
+		/* without the extension, its worker comes back only to leave */
+		if (drops)
+			resume_db_worker(mydb);
 		/* a renamed or copied database gets its worker back */
 		if (dbname && !dropping)
 		{

@@ -207,6 +207,19 @@ export async function workerPid(database) {
   return rows.length ? rows[0].pid : null;
 }
 
+/**
+ * kill -9 a backend (the worker, say) and wait until the crash is over: the
+ * postmaster restarts every process after it, so wait for a new worker of
+ * the database, which exists only once recovery has finished.
+ */
+export async function killAndRecover(pid, database) {
+  process.kill(pid, "SIGKILL");
+  await waitFor("the server to recover and start a new worker", async () => {
+    const now = await workerPid(database);
+    return now !== null && now !== pid;
+  }, 90000, 250);
+}
+
 /** Restart the cluster (pg_ctl as the postgres OS user, as testenv does). */
 export function restartServer() {
   const dir = process.env.TESTENV_DIR;
