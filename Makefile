@@ -14,6 +14,7 @@ PGFILEDESC = "pipeline - S3 event pipelines inside PostgreSQL"
 OBJS = \
 	src/pipeline.o \
 	src/util/privilege.o \
+	src/util/progress.o \
 	src/s3/sigv4.o \
 	src/s3/http.o \
 	src/s3/http_header.o \

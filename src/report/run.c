@@ -49,6 +49,7 @@
 #include "s3/s3.h"
 #include "s3/sigv4.h"
 #include "util/privilege.h"
+#include "util/progress.h"
 
 List	   *report_trigger_uris = NIL;
 uint64		pipeline_scan_bytes = 0;
@@ -533,6 +534,7 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
 	RunRecord	rec;
 	ListCell   *lc;
 	uint64		bytes_before;
+	int			level;
 
 	r->report = pstrdup(name);
 	r->status = "skipped";
@@ -575,6 +577,8 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
 	if (report_timeout_id == MAX_TIMEOUTS)
 		report_timeout_id = RegisterTimeout(USER_TIMEOUT, report_timeout_handler);
 
+	level = progress_start(PROGRESS_RUN, name);
+	progress_set_total(list_length(rec.uris));
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -613,11 +617,13 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		progress_end(level);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
+		progress_end(level);
 		disable_timeout(report_timeout_id, false);
 		report_trigger_uris = NIL;
 		MemoryContextSwitchTo(cxt);

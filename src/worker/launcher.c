@@ -54,6 +54,7 @@
 
 #include "report/outbox.h"
 #include "report/report.h"
+#include "util/progress.h"
 #include "worker/worker.h"
 
 PipelineShared *pipeline_shared = NULL;
@@ -89,6 +90,7 @@ pipeline_shmem_request(void)
 	RequestNamedLWLockTranche("pipeline", 1);
 	RequestAddinShmemSpace(outbox_shmem_size());
 	RequestNamedLWLockTranche("pipeline outbox", 1);
+	RequestAddinShmemSpace(progress_shmem_size());
 }
 
 static void
@@ -107,6 +109,7 @@ pipeline_shmem_startup(void)
 		pipeline_shared->nslots = shared_slots();
 	}
 	outbox_shmem_init();
+	progress_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
