@@ -6,7 +6,9 @@
 
 EXTENSION = pipeline
 MODULE_big = pipeline
-DATA = $(wildcard src/sql/pipeline--*.sql)
+# (found in the source directory, also when building elsewhere: pg_buildext
+# builds in build-15/ with VPATH pointing at the source)
+DATA = $(patsubst $(or $(VPATH),.)/%,%,$(wildcard $(or $(VPATH),.)/src/sql/pipeline--*.sql))
 PGFILEDESC = "pipeline - S3 event pipelines inside PostgreSQL"
 
 OBJS = \
@@ -70,6 +72,13 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 override CXXFLAGS += $(PG_CXXFLAGS)
+
+# A build outside the source tree (VPATH, as the Debian package's) makes the
+# object files' directories first.
+# (Not as a rule's prerequisites: VPATH would find them in the source tree.)
+ifdef VPATH
+$(shell mkdir -p $(sort $(dir $(OBJS))))
+endif
 
 unit:
 	$(MAKE) -C test/unit check PG_CONFIG=$(PG_CONFIG)
