@@ -40,6 +40,7 @@ OBJS = \
 	src/report/tasks.o \
 	src/report/outbox.o \
 	src/report/target.o \
+	src/report/load.o \
 	src/report/dispatch.o \
 	src/report/run.o \
 	src/report/chart.o \

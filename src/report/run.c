@@ -262,7 +262,10 @@ execute_report(ReportDef *def)
 
 	(void) target_resolve(def->target, &relid);
 	if (!OidIsValid(relid))
+	{
 		target_create(def->target, columns);
+		(void) target_resolve(def->target, &relid);
+	}
 	else
 	{
 		target_check_columns(relid, def->target, columns, !def->append);
@@ -273,10 +276,7 @@ execute_report(ReportDef *def)
 				elog(ERROR, "DELETE failed: %s", SPI_result_code_string(rc));
 		}
 	}
-	rc = SPI_execute(target_insert_sql(def->target, columns, def->query), false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "INSERT failed: %s", SPI_result_code_string(rc));
-	return (int64) SPI_processed;
+	return target_write(def->target, relid, columns, def->query);
 }
 
 /* What a run records in pipeline.runs. */

@@ -319,6 +319,14 @@ LANGUAGE C;
 COMMENT ON FUNCTION pipeline.replay_unmatched(text) IS
   'run the objects in pipeline.unmatched that a report (default: each of yours) takes now';
 
+-- a table's rows into another at COPY speed, as a report's run writes
+CREATE FUNCTION pipeline.load(source regclass, target regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pipeline_load'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION pipeline.load(regclass, regclass) IS
+  'every row of source (a pipeline_s3 foreign table, say) into target, by column name, the way COPY writes; returns the rows';
+
 -------------------------------------------------------------------------------
 -- Monitoring
 -------------------------------------------------------------------------------
