@@ -6,12 +6,15 @@
 
 EXTENSION = pipeline
 MODULE_big = pipeline
-DATA = $(wildcard src/sql/pipeline--*.sql)
+# (found in the source directory, also when building elsewhere: pg_buildext
+# builds in build-15/ with VPATH pointing at the source)
+DATA = $(patsubst $(or $(VPATH),.)/%,%,$(wildcard $(or $(VPATH),.)/src/sql/pipeline--*.sql))
 PGFILEDESC = "pipeline - S3 event pipelines inside PostgreSQL"
 
 OBJS = \
 	src/pipeline.o \
 	src/util/privilege.o \
+	src/util/progress.o \
 	src/s3/sigv4.o \
 	src/s3/http.o \
 	src/s3/http_header.o \
@@ -46,9 +49,12 @@ OBJS = \
 	src/report/tasks.o \
 	src/report/outbox.o \
 	src/report/target.o \
+	src/report/load.o \
 	src/report/dispatch.o \
 	src/report/run.o \
 	src/report/chart.o \
+	src/report/chart_axis.o \
+	src/report/chart_draw.o \
 	src/report/export.o \
 	src/report/webhook.o
 
@@ -76,6 +82,13 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 override CXXFLAGS += $(PG_CXXFLAGS)
+
+# A build outside the source tree (VPATH, as the Debian package's) makes the
+# object files' directories first.
+# (Not as a rule's prerequisites: VPATH would find them in the source tree.)
+ifdef VPATH
+$(shell mkdir -p $(sort $(dir $(OBJS))))
+endif
 
 unit:
 	$(MAKE) -C test/unit check PG_CONFIG=$(PG_CONFIG)

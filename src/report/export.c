@@ -46,6 +46,7 @@
 #include "report/outbox.h"
 #include "s3/credentials.h"
 #include "s3/s3.h"
+#include "util/progress.h"
 
 /* S3's rules: parts of at least 5 MiB (but the last), at most 10,000. */
 #define PART_MIN		(8 * 1024 * 1024)
@@ -269,6 +270,8 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 	StringInfoData row;
 	MemoryContext cxt = CurrentMemoryContext;
 	MemoryContext batch_cxt;
+	int			level;
+	int64		reported = 0;	/* bytes told to progress */
 
 	memset(&result, 0, sizeof(result));
 	s3_server_config(serverid, GetUserId(), &cfg);
@@ -310,6 +313,7 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	level = progress_start(PROGRESS_EXPORT, uri);
 	PG_TRY();
 	{
 		if (format == EXPORT_SVG)
@@ -377,6 +381,8 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 				}
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(batch_cxt);
+				progress_add(0, w->bytes - reported, SPI_processed, 0);
+				reported = w->bytes;
 				SPI_freetuptable(SPI_tuptable);
 			}
 			SPI_cursor_close(portal);
@@ -432,6 +438,8 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	progress_add(0, w->bytes - reported, 0, 0);
+	progress_end(level);
 	SPI_finish();
 	PopActiveSnapshot();
 	MemoryContextDelete(batch_cxt);

@@ -49,6 +49,7 @@
 #include "s3/s3.h"
 #include "s3/sigv4.h"
 #include "util/privilege.h"
+#include "util/progress.h"
 
 List	   *report_trigger_uris = NIL;
 uint64		pipeline_scan_bytes = 0;
@@ -261,7 +262,10 @@ execute_report(ReportDef *def)
 
 	(void) target_resolve(def->target, &relid);
 	if (!OidIsValid(relid))
+	{
 		target_create(def->target, columns);
+		(void) target_resolve(def->target, &relid);
+	}
 	else
 	{
 		target_check_columns(relid, def->target, columns, !def->append);
@@ -272,10 +276,7 @@ execute_report(ReportDef *def)
 				elog(ERROR, "DELETE failed: %s", SPI_result_code_string(rc));
 		}
 	}
-	rc = SPI_execute(target_insert_sql(def->target, columns, def->query), false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "INSERT failed: %s", SPI_result_code_string(rc));
-	return (int64) SPI_processed;
+	return target_write(def->target, relid, columns, def->query);
 }
 
 /* What a run records in pipeline.runs. */
@@ -533,6 +534,7 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
 	RunRecord	rec;
 	ListCell   *lc;
 	uint64		bytes_before;
+	int			level;
 
 	r->report = pstrdup(name);
 	r->status = "skipped";
@@ -575,6 +577,8 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
 	if (report_timeout_id == MAX_TIMEOUTS)
 		report_timeout_id = RegisterTimeout(USER_TIMEOUT, report_timeout_handler);
 
+	level = progress_start(PROGRESS_RUN, name);
+	progress_set_total(list_length(rec.uris));
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -613,11 +617,13 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		progress_end(level);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
+		progress_end(level);
 		disable_timeout(report_timeout_id, false);
 		report_trigger_uris = NIL;
 		MemoryContextSwitchTo(cxt);

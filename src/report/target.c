@@ -213,14 +213,14 @@ target_check_columns(Oid relid, const char *target, TupleDesc columns, bool repl
 		if (attnum == InvalidAttrNumber || attnum < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of the report's query is not a column of %s",
+					 errmsg("column \"%s\" of the query is not a column of %s",
 							NameStr(att->attname), target),
 					 errhint("Results are written by column name: name the query's columns (AS ...) after the table's, or add the column to the table.")));
 		to = get_atttype(relid, attnum);
 		if (!can_coerce_type(1, &att->atttypid, &to, COERCION_ASSIGNMENT))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column \"%s\" of the report's query is of type %s, but column \"%s\" of %s is of type %s",
+					 errmsg("column \"%s\" of the query is of type %s, but column \"%s\" of %s is of type %s",
 							NameStr(att->attname), format_type_be(att->atttypid),
 							NameStr(att->attname), target, format_type_be(to))));
 	}

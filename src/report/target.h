@@ -40,6 +40,13 @@ extern void target_check_columns(Oid relid, const char *target, TupleDesc column
 /* Create the (empty) table with the query's columns, as the current user. */
 extern void target_create(const char *target, TupleDesc columns);
 
+/*
+ * Run "query" (as the current user) into the table, by column name, the way
+ * COPY writes when the table allows it (load.c), else by INSERT ... SELECT;
+ * returns the rows written.
+ */
+extern int64 target_write(const char *target, Oid relid, TupleDesc columns, const char *query);
+
 /* INSERT INTO target (the query's columns, by name) query */
 extern char *target_insert_sql(const char *target, TupleDesc columns, const char *query);
 

@@ -56,9 +56,10 @@ webhook_enqueue(const char *report, int64 run_id, const char *url, const char *p
 	pipeline_wake_worker_at_commit(false);
 }
 
-/* A POST in flight. */
+/* A POST in flight; everything of it lives in its own memory context. */
 typedef struct Delivery
 {
+	MemoryContext cxt;
 	int64		id;
 	int			attempts;		/* with this one */
 	char	   *url;
@@ -179,8 +180,10 @@ webhook_start(HttpClient *http, MemoryContext cxt)
 					(errmsg("pipeline refuses to deliver a run summary to a webhook: %s", refused)));
 			continue;
 		}
-		old = MemoryContextSwitchTo(cxt);
+		old = MemoryContextSwitchTo(AllocSetContextCreate(cxt, "webhook delivery",
+														  ALLOCSET_SMALL_SIZES));
 		d = palloc0(sizeof(Delivery));
+		d->cxt = CurrentMemoryContext;
 		d->id = id;
 		d->url = pstrdup(target);
 		d->payload = SPI_getvalue(tup, td, 3);
@@ -194,6 +197,7 @@ webhook_start(HttpClient *http, MemoryContext cxt)
 		req.body_len = strlen(d->payload);
 		req.timeout_ms = WEBHOOK_TIMEOUT_MS;
 		d->x = http_start(http, &req);
+		MemoryContextSwitchTo(cxt);
 		inflight = lappend(inflight, d);
 		MemoryContextSwitchTo(old);
 	}
@@ -272,9 +276,7 @@ webhook_finish(void)
 					(errmsg("pipeline gave up delivering a run summary to webhook \"%s\" after %d attempts",
 							d->url, d->attempts),
 					 errdetail_internal("%s", err)));
-		pfree(d->url);
-		pfree(d->payload);
-		pfree(d);
+		MemoryContextDelete(d->cxt);
 	}
 	SPI_finish();
 	PopActiveSnapshot();

@@ -21,12 +21,21 @@
 
 #include <jansson.h>
 
-#include "s3/sqs.h"
-#include "s3/url.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "s3/sqs.h"
+#include "s3/url.h"
+
+/*
+ * A request in flight owns a small memory context: its body (which libcurl
+ * sends from our memory), headers and signature, and the struct itself.  The
+ * worker polls for its whole life, so a request's memory goes when the
+ * request is finished or cancelled, never later.
+ */
 struct SqsReceive
 {
+	MemoryContext cxt;
 	S3Client   *client;
 	char	   *queue_url;
 	HttpTransfer *xfer;
@@ -118,6 +127,9 @@ SqsReceive *
 sqs_receive_start(S3Client *c, const char *queue_url, int max_messages,
 				  int wait_seconds, int visibility_timeout)
 {
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "SQS receive",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
 	SqsReceive *r = palloc0(sizeof(SqsReceive));
 	json_t	   *body = json_pack("{s:s, s:i, s:i, s:[s], s:[s]}",
 								 "QueueUrl", queue_url,
@@ -132,9 +144,11 @@ sqs_receive_start(S3Client *c, const char *queue_url, int max_messages,
 				 errmsg("out of memory building an SQS request")));
 	if (visibility_timeout > 0)
 		json_object_set_new(body, "VisibilityTimeout", json_integer(visibility_timeout));
+	r->cxt = cxt;
 	r->client = c;
 	r->queue_url = pstrdup(queue_url);
 	r->xfer = sqs_start(c, queue_url, "ReceiveMessage", body);
+	MemoryContextSwitchTo(old);
 	return r;
 }
 
@@ -144,13 +158,16 @@ sqs_receive_done(const SqsReceive *r)
 	return http_done(r->xfer);
 }
 
-/* Abandon a receive in flight (its messages come back after the visibility timeout). */
+/*
+ * Abandon a receive in flight (its messages come back after the visibility
+ * timeout); r is gone afterwards.
+ */
 void
 sqs_receive_cancel(SqsReceive *r)
 {
 	if (r->xfer)
 		http_finish(r->xfer);
-	r->xfer = NULL;
+	MemoryContextDelete(r->cxt);
 }
 
 List *
@@ -207,6 +224,7 @@ sqs_receive_finish(SqsReceive *r, char **error)
 		if (doc)
 			json_decref(doc);
 		http_finish(x);
+		MemoryContextDelete(r->cxt);
 	}
 	PG_END_TRY();
 	return result;
@@ -215,6 +233,7 @@ sqs_receive_finish(SqsReceive *r, char **error)
 
 struct SqsDelete
 {
+	MemoryContext cxt;			/* as a receive's */
 	HttpTransfer *xfer;
 	int			count;
 };
@@ -231,6 +250,9 @@ struct SqsDelete
 SqsDelete *
 sqs_delete_start(S3Client *c, const char *queue_url, List *receipts)
 {
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "SQS delete",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
 	SqsDelete  *d = palloc0(sizeof(SqsDelete));
 	json_t	   *entries = json_array();
 	json_t	   *body;
@@ -247,8 +269,10 @@ sqs_delete_start(S3Client *c, const char *queue_url, List *receipts)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory building an SQS request")));
+	d->cxt = cxt;
 	d->count = list_length(receipts);
 	d->xfer = sqs_start(c, queue_url, "DeleteMessageBatch", body);
+	MemoryContextSwitchTo(old);
 	return d;
 }
 
@@ -266,43 +290,52 @@ sqs_delete_wait(SqsDelete *d, int timeout_ms)
 								TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms));
 }
 
-/* Abandon a delete in flight (the messages come back by themselves). */
+/* Abandon a delete in flight (the messages come back by themselves); d is gone. */
 void
 sqs_delete_cancel(SqsDelete *d)
 {
 	if (d->xfer)
 		http_finish(d->xfer);
-	d->xfer = NULL;
+	MemoryContextDelete(d->cxt);
 }
 
 /*
  * sqs_delete_finish: how many messages were deleted; on failure of the
- * whole request, -1 and *error.  Frees the transfer.
+ * whole request, -1 and *error.  d is gone afterwards.
  */
 int
 sqs_delete_finish(SqsDelete *d, char **error)
 {
 	HttpTransfer *x = d->xfer;
-	int			failed = -1;
+	int			count = d->count;
+	volatile int failed = -1;
 
 	*error = NULL;
-	if (!http_wait_done(x) || http_info(x)->status != 200)
-		*error = sqs_error(x);
-	else
+	PG_TRY();
 	{
-		size_t		len;
-		const char *text = http_body(x, &len);
-		json_t	   *doc = json_loadb(text, len, 0, NULL);
-
-		if (doc == NULL)
-			*error = pstrdup("the answer to DeleteMessageBatch is not JSON");
+		if (!http_wait_done(x) || http_info(x)->status != 200)
+			*error = sqs_error(x);
 		else
 		{
-			failed = (int) json_array_size(json_object_get(doc, "Failed"));
-			json_decref(doc);
+			size_t		len;
+			const char *text = http_body(x, &len);
+			json_t	   *doc = json_loadb(text, len, 0, NULL);
+
+			if (doc == NULL)
+				*error = pstrdup("the answer to DeleteMessageBatch is not JSON");
+			else
+			{
+				failed = (int) json_array_size(json_object_get(doc, "Failed"));
+				json_decref(doc);
+			}
 		}
 	}
-	http_finish(x);
-	d->xfer = NULL;
-	return failed < 0 ? -1 : d->count - failed;
+	PG_FINALLY();
+	{
+		/* whatever happens, the transfer leaves the shared client */
+		http_finish(x);
+		MemoryContextDelete(d->cxt);
+	}
+	PG_END_TRY();
+	return failed < 0 ? -1 : count - failed;
 }

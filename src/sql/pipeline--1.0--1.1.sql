@@ -162,6 +162,14 @@ CREATE TABLE pipeline.queue_counters (
 );
 COMMENT ON TABLE pipeline.queue_counters IS 'messages each queue delivered (first deliveries and redeliveries), objects, unmatched, ignored and invalid';
 
+-- pg_dump dumps the rows of the config tables; their sequences must come
+-- along (1.0 forgot them: a restored database would number runs from 1 again)
+SELECT pg_catalog.pg_extension_config_dump('pipeline.runs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.dead_letters_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.webhooks_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.tasks_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.unmatched_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.exports_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.tasks', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.unmatched', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.exports', '');
@@ -311,6 +319,14 @@ LANGUAGE C;
 COMMENT ON FUNCTION pipeline.replay_unmatched(text) IS
   'run the objects in pipeline.unmatched that a report (default: each of yours) takes now';
 
+-- a table's rows into another at COPY speed, as a report's run writes
+CREATE FUNCTION pipeline.load(source regclass, target regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pipeline_load'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION pipeline.load(regclass, regclass) IS
+  'every row of source (a pipeline_s3 foreign table, say) into target, by column name, the way COPY writes; returns the rows';
+
 -------------------------------------------------------------------------------
 -- Monitoring
 -------------------------------------------------------------------------------
@@ -336,6 +352,24 @@ CREATE OR REPLACE VIEW pipeline.status WITH (security_invoker = true) AS
   LEFT JOIN pipeline.queue_stats() s ON s.queue = q.name
   LEFT JOIN pipeline.queue_counters c ON c.queue = q.name;
 COMMENT ON VIEW pipeline.status IS 'each queue: worker state, last poll, messages received (first deliveries) and redelivered, objects, unmatched, pending work, dead letters, runs';
+
+-- long work in progress, as pg_stat_progress_copy shows a COPY
+CREATE FUNCTION pipeline.progress_info(
+  OUT pid integer, OUT leader_pid integer, OUT userid oid, OUT kind text, OUT what text,
+  OUT within text, OUT objects_done bigint, OUT objects_total bigint, OUT bytes bigint,
+  OUT rows bigint, OUT rejects bigint, OUT started_at timestamptz, OUT elapsed float8,
+  OUT remaining float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pipeline_progress'
+LANGUAGE C STRICT;
+CREATE VIEW pipeline.progress WITH (security_invoker = true) AS
+  SELECT p.pid, p.leader_pid, p.userid::regrole AS usename, p.kind, p.what, p.within,
+         p.objects_done, p.objects_total, p.bytes, p.rows, p.rejects, p.started_at,
+         make_interval(secs => p.elapsed) AS elapsed,
+         make_interval(secs => p.remaining) AS remaining
+  FROM pipeline.progress_info() p;
+GRANT SELECT ON pipeline.progress TO PUBLIC;
+COMMENT ON VIEW pipeline.progress IS 'long scans, exports and report runs under way in this database: objects done of total, bytes, rows, rejects, elapsed, an estimate of what is left';
 
 -- the worker takes up the new schema at once
 SELECT pipeline._notify_worker();

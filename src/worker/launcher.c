@@ -54,6 +54,7 @@
 
 #include "report/outbox.h"
 #include "report/report.h"
+#include "util/progress.h"
 #include "worker/worker.h"
 
 PipelineShared *pipeline_shared = NULL;
@@ -89,6 +90,7 @@ pipeline_shmem_request(void)
 	RequestNamedLWLockTranche("pipeline", 1);
 	RequestAddinShmemSpace(outbox_shmem_size());
 	RequestNamedLWLockTranche("pipeline outbox", 1);
+	RequestAddinShmemSpace(progress_shmem_size());
 }
 
 static void
@@ -107,6 +109,7 @@ pipeline_shmem_startup(void)
 		pipeline_shared->nslots = shared_slots();
 	}
 	outbox_shmem_init();
+	progress_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -330,10 +333,22 @@ pipeline_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOn
 	bool		roles = IsA(pstmt->utilityStmt, DropRoleStmt) ||
 		IsA(pstmt->utilityStmt, DropOwnedStmt) || IsA(pstmt->utilityStmt, ReassignOwnedStmt);
 
+	bool		drops = drops_extension(pstmt->utilityStmt);
+	char	   *mydb = drops ? get_database_name(MyDatabaseId) : NULL;
+
 	if (dbname)
 		pause_db_worker(dbname, 60000);
-	if (drops_extension(pstmt->utilityStmt))
-		pipeline_wake_worker_at_commit(false);
+
+	/*
+	 * DROP EXTENSION takes its objects' locks one by one, while the worker's
+	 * transactions take them in their own order: ask the worker to leave
+	 * first (it finds no extension when it comes back, and stays away).
+	 */
+	if (drops)
+	{
+		pause_db_worker(mydb, 60000);
+		pipeline_wake_worker_at_commit(true);
+	}
 	if (roles)
 		registry_role_utility(pstmt->utilityStmt, false);
 	PG_TRY();
@@ -349,6 +364,9 @@ pipeline_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOn
 	}
 	PG_FINALLY();
 	{
+		/* without the extension, its worker comes back only to leave */
+		if (drops)
+			resume_db_worker(mydb);
 		/* a renamed or copied database gets its worker back */
 		if (dbname && !dropping)
 		{

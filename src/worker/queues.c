@@ -203,6 +203,7 @@ queues_reload(HttpClient *http, MemoryContext cxt)
 	List	   *fresh = NIL;
 	ListCell   *lc;
 	uint64		i;
+	MemoryContext caller = CurrentMemoryContext;
 
 	queues_cxt = cxt;
 	SetCurrentStatementStartTimestamp();
@@ -293,6 +294,7 @@ queues_reload(HttpClient *http, MemoryContext cxt)
 	layout_stats();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller);
 }
 
 /* ----------------------------------------------------------------
@@ -611,9 +613,8 @@ finish_deletes(Queue *q)
 
 		if (!sqs_delete_done(d))
 			continue;
-		deleted = sqs_delete_finish(d, &error);
 		q->deletes = foreach_delete_current(q->deletes, lc);
-		pfree(d);
+		deleted = sqs_delete_finish(d, &error);
 		if (deleted < 0)
 			ereport(LOG,
 					(errmsg("pipeline worker could not delete messages from queue \"%s\"", q->name),

@@ -4,19 +4,11 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
   sql, waitFor, createDatabase, createBucket, createQueue, notifyQueue, put, queueDepth,
-  queueUrl, workerPid, emulator,
+  queueUrl, workerPid, emulator, killAndRecover,
 } from "./lib.mjs";
 
 const db = "e2e_crash";
 const bucket = `crash-${process.pid}`;
-
-/** kill -9 makes the postmaster restart every process: wait until it takes connections again. */
-async function waitForServer() {
-  await waitFor("the server to accept connections again", async () => {
-    await sql("postgres", "SELECT 1");
-    return true;
-  }, 60000, 250);
-}
 
 before(async () => {
   await createDatabase(db);
@@ -61,9 +53,8 @@ test("kill -9 of the worker in the middle of a run: the event is processed exact
                                         AND wait_event = 'PgSleep'`, [db]);
     return r[0]?.pid;
   });
-  process.kill(pid, "SIGKILL");
-  await waitForServer();
-  // SQS delivers the message again once its visibility timeout expires
+  await killAndRecover(pid, db);
+  // the task comes back after its back-off
   await waitFor("the report to have run", async () =>
     (await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'slowreport' AND status = 'succeeded'`))[0].n === 1,
   60000, 250);
@@ -80,10 +71,11 @@ test("kill -9 after the commit, before the message is deleted: the redelivery ru
   await put(bucket, "in/fast/b.json", [{ device_id: "c", battery: 3 }]);
   await waitFor("the committed run", async () =>
     (await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'fastreport'`))[0].n === 1);
-  const pid = await waitFor("the worker to hang on the delete", () => workerPid(db));
-  await new Promise((r) => setTimeout(r, 300));
-  process.kill(pid, "SIGKILL");
-  await waitForServer();
+  const pid = await waitFor("the worker", () => workerPid(db));
+  // the DeleteMessageBatch is in the emulator's hands, and will never be answered
+  await waitFor("the worker's delete to hang", async () =>
+    (await emulator("GET", "/_emulator/requests")).some((r) => r.target?.endsWith("DeleteMessageBatch") && r.fault === "hang"));
+  await killAndRecover(pid, db);
   await waitFor("the redelivered message to be deleted", async () => (await queueDepth("crash-q")) === 0, 60000, 250);
   assert.equal((await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'fastreport'`))[0].n, 1,
     "one run");

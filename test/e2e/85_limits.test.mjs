@@ -91,3 +91,34 @@ test("an export's memory stays flat in the number of rows", async () => {
   }
   await exported(db, `s3://${bucket}/out/million.json.gz`, 60000);
 });
+
+test("pipeline.progress shows a report run while it goes on, to those who may see it", async () => {
+  await sql(db, `
+    CREATE FUNCTION slow_rows(n int) RETURNS SETOF int LANGUAGE plpgsql AS $$
+    BEGIN FOR i IN 1..n LOOP PERFORM pg_advisory_xact_lock_shared(4711); RETURN NEXT i; END LOOP; END $$;
+    SELECT pipeline.create_report(name => 'slowrun', query => 'SELECT i FROM slow_rows(3) i', target => 'slowrun');
+    DROP ROLE IF EXISTS limits_peer;
+    CREATE ROLE limits_peer;`);
+  // hold the run inside its query
+  const lock = await connect(db);
+  await lock.query("SELECT pg_advisory_lock(4711)");
+  const runner = await connect(db);
+  const running = runner.query("SELECT pipeline.run_report('slowrun')");
+  const peer = await connect(db);
+  try {
+    const p = await waitFor("the run in pipeline.progress", async () =>
+      (await sql(db, `SELECT kind, what, within, usename::text, objects_total FROM pipeline.progress`))[0]);
+    assert.deepEqual(p, { kind: "run", what: "slowrun", within: null, usename: "postgres", objects_total: "0" });
+    // a role without the rights of the running backend's user sees nothing of it
+    await peer.query("SET ROLE limits_peer");
+    assert.deepEqual((await peer.query("SELECT count(*)::int AS n FROM pipeline.progress")).rows, [{ n: 0 }]);
+  } finally {
+    await lock.query("SELECT pg_advisory_unlock(4711)");
+    await lock.end();
+    await peer.end();
+  }
+  await running;
+  await runner.end();
+  assert.deepEqual(await sql(db, `SELECT * FROM pipeline.progress`), [], "nothing once it is over");
+  await sql(db, `DROP ROLE limits_peer`);
+});

@@ -4,6 +4,7 @@
 //	bounded waits.  The environment comes from tools/testenv.sh.
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
 const require = createRequire(new URL("../../tools/node/package.json", import.meta.url));
@@ -206,6 +207,19 @@ export async function workerPid(database) {
   return rows.length ? rows[0].pid : null;
 }
 
+/**
+ * kill -9 a backend (the worker, say) and wait until the crash is over: the
+ * postmaster restarts every process after it, so wait for a new worker of
+ * the database, which exists only once recovery has finished.
+ */
+export async function killAndRecover(pid, database) {
+  process.kill(pid, "SIGKILL");
+  await waitFor("the server to recover and start a new worker", async () => {
+    const now = await workerPid(database);
+    return now !== null && now !== pid;
+  }, 90000, 250);
+}
+
 /** Restart the cluster (pg_ctl as the postgres OS user, as testenv does). */
 export function restartServer() {
   const dir = process.env.TESTENV_DIR;
@@ -213,12 +227,14 @@ export function restartServer() {
   const asPg = process.getuid() === 0 ? ["runuser", "-u", "postgres", "--"] : [];
   const cmd = [...asPg, "env", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
     `${pgbin}/pg_ctl`, "-D", `${dir}/data`, "-l", `${dir}/postgres.log`, "-w", "-t", "60", "restart", "-m", "fast"];
-  execFileSync(cmd[0], cmd.slice(1), { stdio: "ignore" });
+  // (from dir: pg_ctl cannot enter a checkout in a 0700 directory)
+  execFileSync(cmd[0], cmd.slice(1), { stdio: "ignore", cwd: dir });
 }
 
 /** Lines of the server log that match a pattern. */
 export function serverLog(pattern) {
   const dir = process.env.TESTENV_DIR;
-  const text = execFileSync("cat", [`${dir}/postgres.log`]).toString();
+  // (not through a child process: its output is capped at 1 MB, which a long run's log outgrows)
+  const text = readFileSync(`${dir}/postgres.log`, "utf8");
   return text.split("\n").filter((l) => pattern.test(l));
 }

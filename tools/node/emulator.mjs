@@ -20,6 +20,7 @@ import { verify, sha256hex, EMPTY_SHA256 } from './lib/sigv4.mjs';
 import { Notifier, ConfigError, parseNotificationConfiguration, notificationConfigurationXml, escapeXml } from './lib/notifications.mjs';
 import { Faults, RequestLog, truncatedBody, throttledBody } from './lib/faults.mjs';
 import { isSynthetic, handleSynthetic } from './lib/synthetic.mjs';
+import { SQS_ACTIONS, queryToJson, successXml, errorXml, jsonErrorToXml } from './lib/sqs_query.mjs';
 
 // fauxqs imports node:sqlite (for persistence we do not use), and Node 22 prints an
 // ExperimentalWarning for it on every start: drop that one warning, keep the rest.
@@ -57,6 +58,8 @@ export function parseCredentials(spec) {
 /**
  * What a request is addressed to, decided the way fauxqs's own router decides:
  * SQS (JSON protocol) and SNS (query protocol) are POSTs to "/", all else is S3.
+ * A form-encoded POST to "/" signed for SQS is SQS's query protocol
+ * ("sqs-query": older AWS CLIs and SDKs), which the emulator translates.
  * "admin" routes are unsigned: ours, fauxqs's inspection routes and /health.
  */
 function classify(method, path, headers) {
@@ -65,15 +68,23 @@ function classify(method, path, headers) {
   const ct = headers['content-type'] ?? '';
   if (method === 'POST' && path === '/') {
     if (ct.includes('application/x-amz-json-1.0')) return 'sqs';
-    if (ct.includes('application/x-www-form-urlencoded')) return 'sns';
+    if (ct.includes('application/x-www-form-urlencoded')) {
+      const scope = /Credential=[^/\s,]+\/\d{8}\/[^/\s,]+\/([^/\s,]+)\//.exec(headers.authorization ?? '');
+      return scope?.[1] === 'sqs' ? 'sqs-query' : 'sns';
+    }
   }
   return 's3';
 }
 
+/** The service a request's signature and faults are for (sqs-query is SQS). */
+const signedService = (service) => (service === 'sqs-query' ? 'sqs' : service);
+
 /** An error in the wire format of the service the client talked to. */
 function sendError(reply, service, status, code, message, extra = {}) {
   const requestId = newRequestId();
-  if (service === 'sqs') {
+  if (service === 'sqs-query') {
+    reply.code(status).header('content-type', 'text/xml').send(errorXml(status, code, message));
+  } else if (service === 'sqs') {
     reply.code(status).header('content-type', 'application/x-amz-json-1.0')
       .header('x-amzn-requestid', requestId)
       .header('x-amzn-query-error', `${code};${status >= 500 ? 'Receiver' : 'Sender'}`)
@@ -139,7 +150,7 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     // fauxqs parses any x-www-form-urlencoded body as SNS form fields, which breaks S3
     // object bodies (a 500) and our JSON admin bodies: take those as bytes instead.
     const ct = request.headers['content-type'];
-    if (service !== 'sns' && ct?.includes('x-www-form-urlencoded')) {
+    if (service !== 'sns' && service !== 'sqs-query' && ct?.includes('x-www-form-urlencoded')) {
       emu.contentType = ct;
       request.raw.headers['content-type'] = 'application/octet-stream';
     }
@@ -149,7 +160,7 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     }
 
     const entry = emu.entry = log.add({
-      time: new Date().toISOString(), method: request.method, path: rawPath, query: rawQuery, service,
+      time: new Date().toISOString(), method: request.method, path: rawPath, query: rawQuery, service: signedService(service),
       access_key_id: /Credential=([^/\s,]+)\//.exec(request.headers.authorization ?? '')?.[1] ?? null,
       status: null,
     });
@@ -162,7 +173,8 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
       log.finish(entry);
     });
 
-    const fault = faults.take({ method: request.method, path: safeDecode(rawPath), service, target: entry.target });
+    if (service === 'sqs-query') entry.protocol = 'query';
+    const fault = faults.take({ method: request.method, path: safeDecode(rawPath), service: signedService(service), target: entry.target });
     if (!fault) return done();
     entry.fault = fault.action;
     switch (fault.action) {
@@ -192,7 +204,7 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     const check = (body) => {
       const result = verify({
         method: request.method, rawPath: emu.rawPath, rawQuery: emu.rawQuery, rawHeaders: request.raw.rawHeaders,
-        service: emu.service, bodySha256: needBody ? (body ? sha256hex(body) : EMPTY_SHA256) : undefined,
+        service: signedService(emu.service), bodySha256: needBody ? (body ? sha256hex(body) : EMPTY_SHA256) : undefined,
         credentials, region,
       });
       if (!result.ok) {
@@ -215,6 +227,7 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
   app.addHook('preHandler', (request, reply, done) => {
     const emu = request.emu;
     if (emu.service === 'sns' && emu.entry) emu.entry.target = request.body?.Action;
+    if (emu.service === 'sqs-query') return sqsQueryRequest(request, reply, done);
     if (emu.service !== 's3') return done();
     if (emu.contentType) request.raw.headers['content-type'] = emu.contentType; // store what the client sent
     const bucket = request.params?.bucket;
@@ -245,6 +258,22 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     }
     return done();
   });
+
+  // SQS's query protocol: the form's fields become the JSON request fauxqs's
+  // SQS router takes (X-Amz-Target, JSON body); its answer becomes XML in onSend.
+  function sqsQueryRequest(request, reply, done) {
+    const emu = request.emu;
+    const { action, body } = queryToJson(request.body ?? {});
+    if (emu.entry) emu.entry.target = action;
+    if (!SQS_ACTIONS.has(action)) {
+      return sendError(reply, 'sqs-query', 400, 'InvalidAction', `The action ${action} is not valid for this endpoint.`);
+    }
+    emu.sqsAction = action;
+    request.body = body;
+    request.raw.headers['x-amz-target'] = `AmazonSQS.${action}`;
+    request.raw.headers['content-type'] = 'application/x-amz-json-1.0';
+    return done();
+  }
 
   // ListMultipartUploads, which fauxqs answers empty: the uploads in progress
   // (one page; enough for tests that check what is left behind).
@@ -290,6 +319,11 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
   app.addHook('onSend', (request, reply, payload, done) => {
     const emu = request.emu;
     if (!emu || emu.service === 'admin') return done(null, payload);
+    if (emu.sqsAction && typeof payload === 'string' && reply.getHeader('content-type')?.includes('x-amz-json-1.0')) {
+      payload = reply.statusCode < 300 ? successXml(emu.sqsAction, payload)
+        : jsonErrorToXml(reply.statusCode, payload, reply.getHeader('x-amzn-query-error'));
+      reply.header('content-type', 'text/xml');
+    }
     if (reply.statusCode >= 400 && typeof payload === 'string' && emu.entry && !emu.entry.error) {
       emu.entry.error = /<Code>([^<]+)<\/Code>/.exec(payload)?.[1] ?? /"__type":"(?:[^"#]*#)?([^"]+)"/.exec(payload)?.[1];
     }

@@ -224,6 +224,138 @@ test('sigv4: curl --aws-sigv4 is accepted for PUT, GET (odd key, query) and SQS'
   assert.ok(Array.isArray(JSON.parse(q.stdout.toString()).QueueUrls), q.stdout.toString());
 });
 
+// ------------------------------------------- SQS query protocol, AWS CLI -----
+
+/** Debian 12's AWS CLI v2 (2.9: SQS over the query protocol); { code, stdout, stderr }. */
+const AWS = '/usr/bin/aws';
+function awsCli(args, { secret = 'test' } = {}) {
+  return new Promise((resolve) => {
+    execFile(AWS, ['--endpoint-url', emu.endpoint, '--output', 'json', ...args], {
+      env: { PATH: process.env.PATH, HOME: tmp, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: secret,
+        AWS_DEFAULT_REGION: REGION, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' },
+    }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr, json: () => JSON.parse(stdout) }));
+  });
+}
+
+test('sqs query protocol: form-encoded requests signed for sqs get XML answers in the query API\'s shapes', async () => {
+  const { queryToJson, successXml, jsonErrorToXml } = await import('../lib/sqs_query.mjs');
+  assert.deepEqual(queryToJson({
+    Action: 'SendMessageBatch', Version: '2012-11-05', QueueUrl: 'http://q',
+    'SendMessageBatchRequestEntry.2.Id': 'b', 'SendMessageBatchRequestEntry.2.MessageBody': 'two',
+    'SendMessageBatchRequestEntry.1.Id': 'a', 'SendMessageBatchRequestEntry.1.MessageBody': 'one',
+    'SendMessageBatchRequestEntry.1.DelaySeconds': '3',
+    'SendMessageBatchRequestEntry.1.MessageAttribute.1.Name': 'k',
+    'SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType': 'String',
+    'SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue': 'v',
+  }), { action: 'SendMessageBatch', body: { QueueUrl: 'http://q', Entries: [
+    { Id: 'a', MessageBody: 'one', DelaySeconds: 3, MessageAttributes: { k: { DataType: 'String', StringValue: 'v' } } },
+    { Id: 'b', MessageBody: 'two' }] } });
+  assert.deepEqual(queryToJson({ Action: 'CreateQueue', QueueName: 'x', 'Attribute.1.Name': 'VisibilityTimeout',
+    'Attribute.1.Value': '7', 'Tag.1.Key': 't', 'Tag.1.Value': 'u' }).body,
+  { QueueName: 'x', Attributes: { VisibilityTimeout: '7' }, tags: { t: 'u' } });
+  assert.deepEqual(queryToJson({ Action: 'ReceiveMessage', QueueUrl: 'u', MaxNumberOfMessages: '10',
+    'AttributeName.1': 'All', 'MessageAttributeName.1': 'All' }).body,
+  { QueueUrl: 'u', MaxNumberOfMessages: 10, AttributeNames: ['All'], MessageAttributeNames: ['All'] });
+  assert.equal(successXml('ListQueues', '{"QueueUrls":["a&b"]}').replace(/<RequestId>\w+</, '<RequestId>X<'),
+    '<?xml version="1.0"?>\n<ListQueuesResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><ListQueuesResult>' +
+    '<QueueUrl>a&amp;b</QueueUrl></ListQueuesResult><ResponseMetadata><RequestId>X</RequestId></ResponseMetadata></ListQueuesResponse>');
+  assert.match(successXml('DeleteMessage', '{}'), /^<\?xml version="1.0"\?>\n<DeleteMessageResponse [^>]+><ResponseMetadata>/);
+  assert.match(jsonErrorToXml(400, '{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"gone"}',
+    'AWS.SimpleQueueService.NonExistentQueue;Sender'),
+  /<Error><Type>Sender<\/Type><Code>AWS\.SimpleQueueService\.NonExistentQueue<\/Code><Message>gone<\/Message>/);
+
+  // over the wire, signed by curl: the form goes to SQS, not to SNS
+  const name = unique('qq');
+  const made = await curl(['-H', 'content-type: application/x-www-form-urlencoded', '-d', `Action=CreateQueue&QueueName=${name}&Version=2012-11-05`,
+    `${emu.endpoint}/`], { service: 'sqs' });
+  assert.match(made.stdout.toString(), new RegExp(`<CreateQueueResult><QueueUrl>http://sqs\\.${REGION}\\.localhost:\\d+/000000000000/${name}</QueueUrl>`));
+  const bad = await curl(['-H', 'content-type: application/x-www-form-urlencoded', '-d', 'Action=Frobnicate', `${emu.endpoint}/`], { service: 'sqs' });
+  assert.match(bad.stdout.toString(), /<Code>InvalidAction<\/Code>/);
+  const wrong = await curl(['-H', 'content-type: application/x-www-form-urlencoded', '-d', 'Action=ListQueues', `${emu.endpoint}/`],
+    { service: 'sqs', user: 'test:nope' });
+  assert.match(wrong.stdout.toString(), /^<\?xml[^]*<ErrorResponse[^]*<Code>SignatureDoesNotMatch<\/Code>/);
+});
+
+test('aws cli: Debian\'s AWS CLI v2 works for S3, SQS and SNS', async () => {
+  assert.ok(existsSync(AWS), `${AWS} (tools/install-deps installs Debian's awscli)`);
+  const ok = async (args) => {
+    const r = await awsCli(args);
+    assert.equal(r.code, 0, `aws ${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  // (independent commands at once: each CLI run costs a second of Python start-up)
+  const bucket = unique('cli');
+  const qname = unique('cliq');
+  const file = join(tmp, 'cli-body.json');
+  writeFileSync(file, '{"v":1}\n');
+  const [, made, madeTopic] = await Promise.all([
+    ok(['s3', 'mb', `s3://${bucket}`]),
+    ok(['sqs', 'create-queue', '--queue-name', qname, '--attributes', 'VisibilityTimeout=7']),
+    ok(['sns', 'create-topic', '--name', unique('clit')]),
+  ]);
+  const url = made.json().QueueUrl;
+  const topic = madeTopic.json().TopicArn;
+
+  // S3; SQS over the query protocol: attributes, send with attributes,
+  // errors; wrong secrets in each service
+  const [, byName, attrs, , missing, ...denied] = await Promise.all([
+    ok(['s3', 'cp', file, `s3://${bucket}/in/a b+c.json`]),
+    ok(['sqs', 'get-queue-url', '--queue-name', qname]),
+    ok(['sqs', 'get-queue-attributes', '--queue-url', url, '--attribute-names', 'All']),
+    ok(['sqs', 'send-message', '--queue-url', url, '--message-body', 'hello <&> "world"',
+      '--message-attributes', '{"k":{"DataType":"String","StringValue":"v"}}']),
+    awsCli(['sqs', 'get-queue-url', '--queue-name', unique('nope')]),
+    ...[['s3', 'ls'], ['sqs', 'list-queues'], ['sns', 'list-topics']].map((args) => awsCli(args, { secret: 'wrong' })),
+  ]);
+  assert.equal(byName.json().QueueUrl, url);
+  assert.equal(attrs.json().Attributes.VisibilityTimeout, '7');
+  const arn = attrs.json().Attributes.QueueArn;
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /AWS\.SimpleQueueService\.NonExistentQueue/);
+  for (const d of denied) {
+    assert.notEqual(d.code, 0);
+    assert.match(d.stderr, /SignatureDoesNotMatch/, d.stderr);
+  }
+
+  // receive (the CLI checks the MD5s of body and attributes), read back
+  const [ls, back, received] = await Promise.all([
+    ok(['s3', 'ls', `s3://${bucket}/in/`]),
+    ok(['s3', 'cp', `s3://${bucket}/in/a b+c.json`, '-']),
+    ok(['sqs', 'receive-message', '--queue-url', url, '--wait-time-seconds', '2',
+      '--attribute-names', 'All', '--message-attribute-names', 'All']),
+  ]);
+  assert.match(ls.stdout, /a b\+c\.json/);
+  assert.equal(back.stdout, '{"v":1}\n');
+  const got = received.json().Messages;
+  assert.equal(got.length, 1);
+  assert.equal(got[0].Body, 'hello <&> "world"');
+  assert.deepEqual(got[0].MessageAttributes, { k: { DataType: 'String', StringValue: 'v' } });
+  assert.equal(got[0].Attributes.ApproximateReceiveCount, '1');
+
+  // delete, batch, purge; SNS -> SQS, and S3 -> SNS notifications set with s3api
+  const [, batch] = await Promise.all([
+    ok(['sqs', 'delete-message', '--queue-url', url, '--receipt-handle', got[0].ReceiptHandle]),
+    ok(['sqs', 'send-message-batch', '--queue-url', url, '--entries', 'Id=a,MessageBody=one', 'Id=b,MessageBody=two']),
+    ok(['sns', 'subscribe', '--topic-arn', topic, '--protocol', 'sqs', '--notification-endpoint', arn,
+      '--attributes', 'RawMessageDelivery=true']),
+  ]);
+  assert.deepEqual(batch.json().Successful.map((e) => e.Id).sort(), ['a', 'b']);
+  await ok(['sqs', 'purge-queue', '--queue-url', url]);
+  await ok(['sns', 'publish', '--topic-arn', topic, '--message', 'via sns']);
+  await ok(['s3api', 'put-bucket-notification-configuration', '--bucket', bucket, '--notification-configuration',
+    JSON.stringify({ TopicConfigurations: [{ TopicArn: topic, Events: ['s3:ObjectCreated:*'] }] })]);
+  await ok(['s3', 'cp', file, `s3://${bucket}/in/b.json`]);
+  const bodies = [];
+  for (let i = 0; i < 10 && bodies.length < 3; i++) {
+    const r = (await ok(['sqs', 'receive-message', '--queue-url', url, '--max-number-of-messages', '10',
+      '--wait-time-seconds', '1'])).json();
+    bodies.push(...(r.Messages ?? []).map((m) => m.Body));
+  }
+  assert.equal(bodies[0], 'via sns');
+  assert.match(bodies[1], /"Event":"s3:TestEvent"/);
+  assert.equal(JSON.parse(bodies[2]).Records[0].s3.object.key, 'in/b.json');
+});
+
 // ------------------------------------------------------- notifications ---------
 
 test('notifications: test event, then AWS-shaped records with form-encoded keys to SQS', async () => {
