@@ -5,7 +5,7 @@
 -- emulator's synthetic buckets (tools/node/README.md) hold the objects.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(19);
+SELECT plan(20);
 
 -- what S3 was asked, as the emulator logged it
 CREATE FUNCTION pg_temp.lists() RETURNS SETOF jsonb LANGUAGE sql AS $$
@@ -68,6 +68,13 @@ SELECT is(pg_temp.gets('synthetic-3000-2'), 3000::bigint, 'each object fetched o
 SELECT ok((SELECT count(*) FROM pg_temp.lists() r WHERE r->>'query' LIKE '%continuation-token=%max-keys=%') >= 2,
   'the participants listed a page at a time, as the shared queue ran short');
 
+-- a report's run (a SELECT that may be parallel) records the bytes its workers read too
+SET LOCAL parallel_leader_participation = off;
+SELECT pipeline.create_report(name => 'par_bytes', query => 'SELECT count(*) AS n FROM par3k', target => 'par_bytes');
+SELECT pipeline.run_report('par_bytes');
+SELECT is((SELECT (rows, bytes) FROM pipeline.runs WHERE report = 'par_bytes'), (1::bigint, 3000 * 200::bigint),
+  'a run records the bytes its scan''s parallel workers read');
+RESET parallel_leader_participation;
 RESET max_parallel_workers_per_gather;
 
 -- 4. Partitions narrow the listing: of 20,000 objects in 2,000 daily
