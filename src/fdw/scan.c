@@ -44,7 +44,7 @@ int			pipeline_max_record_mb = 256;
  * still defines the same counter itself; its definition is the one kept
  * then, and both name the same variable.
  */
-uint64		pipeline_scan_bytes __attribute__((weak)) = 0;
+uint64		pipeline_scan_bytes = 0;
 
 static void scan_cleanup(void *arg);
 

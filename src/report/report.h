@@ -37,9 +37,6 @@ typedef struct RunResult
 /* the objects of the run in progress, for pipeline.trigger_uris() */
 extern List *report_trigger_uris;
 
-/* bytes read from S3 by scans of this backend (for pipeline.runs) */
-extern uint64 pipeline_scan_bytes;
-
 /*
  * Run one report now.  "objects" (of EventObject) are the objects that
  * triggered it (NIL for a manual or chained run); versions already

@@ -39,6 +39,7 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
+#include "fdw/counters.h"
 #include "fdw/fdw.h"
 #include "report/export.h"
 #include "report/outbox.h"
@@ -52,7 +53,6 @@
 #include "util/progress.h"
 
 List	   *report_trigger_uris = NIL;
-uint64		pipeline_scan_bytes = 0;
 int			pipeline_report_timeout = 300000;
 
 /* Our own timeout: a report that runs too long is cancelled. */
