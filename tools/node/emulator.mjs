@@ -137,6 +137,8 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
   const notifier = new Notifier({ sqsStore, snsStore, SqsStore, fanOutToSubscriptions, region });
   const faults = new Faults();
   const log = new RequestLog({ stream: logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined });
+  const held = []; // requests a "hold" fault keeps waiting: their onRequest continuations
+  const releaseHeld = () => { for (const done of held.splice(0)) done(); };
   app.decorateRequest('emu', null);
 
   // 1. Classify, log, and fire request-level faults before anything else runs.
@@ -166,6 +168,8 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     });
     if (request.headers['x-amz-target']) entry.target = request.headers['x-amz-target'];
     if (request.headers.range) entry.range = request.headers.range;
+    if (request.headers['if-match']) entry.if_match = request.headers['if-match'];
+    entry.host = request.headers.host;
     reply.raw.once('close', () => {
       if (reply.raw.headersSent) entry.status = reply.raw.statusCode;
       if (!reply.raw.writableFinished) entry.aborted = true;
@@ -174,7 +178,8 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     });
 
     if (service === 'sqs-query') entry.protocol = 'query';
-    const fault = faults.take({ method: request.method, path: safeDecode(rawPath), service: signedService(service), target: entry.target });
+    const fault = faults.take({ method: request.method, path: safeDecode(rawPath), service: signedService(service),
+      target: entry.target, query: rawQuery });
     if (!fault) return done();
     entry.fault = fault.action;
     switch (fault.action) {
@@ -186,6 +191,9 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
         return request.raw.socket.destroy();
       case 'hang':
         reply.hijack(); // no answer; the socket closes when the client gives up (or on shutdown)
+        return undefined;
+      case 'hold': // served as usual once the faults are cleared
+        held.push(done);
         return undefined;
       default: // truncate, slow: applied to the real response in onSend
         emu.streamFault = fault;
@@ -389,7 +397,7 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     }
   });
   app.get('/_emulator/faults', async () => faults.list);
-  app.delete('/_emulator/faults', async () => { faults.clear(); return { cleared: true }; });
+  app.delete('/_emulator/faults', async () => { faults.clear(); releaseHeld(); return { cleared: true }; });
   app.get('/_emulator/requests', async () => log.entries);
   app.delete('/_emulator/requests', async () => { log.clear(); return { cleared: true }; });
 
