@@ -69,6 +69,8 @@ HAVE_ISAL := $(shell test -f /usr/include/isa-l/igzip_lib.h && echo yes)
 ifeq ($(HAVE_ISAL),yes)
 PG_CPPFLAGS += -DHAVE_ISAL
 ISAL_LIBS = -lisal
+else
+$(warning ISA-L headers not found (libisal-dev): gzip objects will be inflated with zlib, about 3x slower)
 endif
 
 PG_CPPFLAGS += -I$(srcdir)/src
