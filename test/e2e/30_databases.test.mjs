@@ -11,7 +11,7 @@ import {
 const bucket = `dbs-${process.pid}`;
 
 after(async () => {
-  for (const db of ["e2e_db_a", "e2e_db_b", "e2e_ext", "e2e_ext_later", "e2e_drop", "e2e_drop_renamed", "e2e_drop_copy", "e2e_owner"]) {
+  for (const db of ["e2e_db_a", "e2e_db_b", "e2e_ext", "e2e_ext_later", "e2e_prune", "e2e_drop", "e2e_drop_renamed", "e2e_drop_copy", "e2e_owner"]) {
     await sql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   }
   await sql("postgres", `DROP ROLE IF EXISTS pipeline_alice`);
@@ -96,6 +96,39 @@ test("DROP DATABASE, ALTER DATABASE RENAME and CREATE DATABASE ... TEMPLATE are 
   await sql("postgres", `DROP DATABASE e2e_drop_renamed`); // no FORCE
   await sql("postgres", `DROP DATABASE e2e_drop_copy`);
   assert.deepEqual(await sql("postgres", `SELECT datname FROM pg_database WHERE datname LIKE 'e2e_drop%'`), []);
+});
+
+// README: the worker "prunes runs, rejects, processed versions, unmatched
+// objects, completed exports and delivered webhooks older than
+// pipeline.history_retention days" (30).  It prunes when it starts, then
+// hourly: history is planted, then the worker is made to start again.
+test("the worker prunes history older than pipeline.history_retention, and only that", async () => {
+  const db = "e2e_prune";
+  await createDatabase(db);
+  const first = await waitFor("the worker", () => workerPid(db));
+  await sql(db, `
+    INSERT INTO pipeline.runs (id, report, trigger, status, started_at, finished_at) VALUES
+      (1, 'r', 'manual', 'succeeded', now() - interval '40 days', now() - interval '40 days'),
+      (2, 'r', 'manual', 'succeeded', now() - interval '20 days', now() - interval '20 days');
+    INSERT INTO pipeline.processed (report, bucket, key, version, run_id, processed_at) VALUES
+      ('r', 'b', 'old', 'v', 1, now() - interval '40 days'), ('r', 'b', 'recent', 'v', 2, now() - interval '20 days');
+    -- (the pending one is not due, so that no delivery attempt changes it meanwhile)
+    INSERT INTO pipeline.webhooks (report, run_id, url, payload, created_at, delivered_at, next_attempt) VALUES
+      ('r', 1, 'http://127.0.0.1:9/old-delivered', '{}', now() - interval '40 days', now() - interval '40 days', now()),
+      ('r', 1, 'http://127.0.0.1:9/old-pending', '{}', now() - interval '40 days', NULL, now() + interval '1 day'),
+      ('r', 2, 'http://127.0.0.1:9/recent-delivered', '{}', now() - interval '20 days', now() - interval '20 days', now());`);
+  const history = async () => ({
+    runs: (await sql(db, `SELECT id::int FROM pipeline.runs ORDER BY id`)).map((r) => r.id),
+    processed: (await sql(db, `SELECT key FROM pipeline.processed ORDER BY key`)).map((r) => r.key),
+    webhooks: (await sql(db, `SELECT url FROM pipeline.webhooks ORDER BY url`)).map((r) => r.url.replace(/.*\//, "")),
+  });
+  await sql("postgres", `SELECT pg_terminate_backend($1)`, [first]);
+  await waitFor("a new worker", async () => { const p = await workerPid(db); return p && p !== first; }, 60000, 250);
+  await waitFor("the old history to be pruned", async () => (await history()).runs.length === 1, 30000, 250);
+  assert.deepEqual(await history(), {
+    runs: [2], processed: ["recent"], webhooks: ["old-pending", "recent-delivered"],
+  }, "older than 30 days went (a webhook not yet delivered stays); younger stayed");
+  await sql("postgres", `DROP DATABASE ${db} WITH (FORCE)`);
 });
 
 test("a report runs with its owner's rights: no reading a table through it", async () => {
