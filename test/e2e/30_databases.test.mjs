@@ -1,11 +1,17 @@
 // Workers and databases: one worker per database with the extension, its
 // own queues; CREATE/DROP EXTENSION start and stop it without a restart;
-// DROP DATABASE is never blocked; reports run with their owner's rights.
+// DROP DATABASE, RENAME and TEMPLATE are never blocked; reports run with
+// their owner's rights; the worker prunes history; without
+// shared_preload_libraries the FDW works and the worker's parts say why not.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, appendFileSync, chmodSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { createRequire } from "node:module";
 import {
   sql, waitFor, createDatabase, createBucket, createQueue, notifyQueue, put, queueDepth,
-  queueUrl, workerPid, s3Event, serverLog,
+  queueUrl, workerPid, s3Event, serverLog, endpoint,
 } from "./lib.mjs";
 
 const bucket = `dbs-${process.pid}`;
@@ -172,4 +178,54 @@ test("a report runs with its owner's rights: no reading a table through it", asy
   assert.ok(honest.some((r) => r.status === "succeeded"), "the honest report ran");
   assert.deepEqual(await sql(db, `SELECT tableowner FROM pg_tables WHERE tablename = 'mine'`),
     [{ tableowner: "pipeline_alice" }], "its table belongs to the report's owner");
+});
+
+// README: "The foreign data wrapper works without shared_preload_libraries;
+// the worker does not."  A cluster of its own, without it.
+test("without shared_preload_libraries: the FDW reads, exports and queues say they need the worker", async () => {
+  const pgbin = execFileSync("pg_config", ["--bindir"]).toString().trim();
+  const asPg = process.getuid() === 0 ? ["runuser", "-u", "postgres", "--"] : [];
+  const run = (cmd, args, opts = {}) => execFileSync(asPg[0] ?? cmd, asPg.length ? [...asPg.slice(1), cmd, ...args] : args,
+    { stdio: "pipe", cwd: "/", ...opts });
+  const dir = mkdtempSync("/tmp/pipeline-nopreload-");
+  chmodSync(dir, 0o755);
+  mkdirSync(`${dir}/sock`);
+  mkdirSync(`${dir}/data`, { mode: 0o700 });
+  if (asPg.length) execFileSync("chown", ["postgres:", `${dir}/data`, `${dir}/sock`]);
+  const port = await new Promise((r) => { const s = createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => r(p)); }); });
+  let started = false;
+  try {
+    run(`${pgbin}/initdb`, ["-D", `${dir}/data`, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]);
+    appendFileSync(`${dir}/data/postgresql.conf`,
+      `listen_addresses = '127.0.0.1'\nport = ${port}\nunix_socket_directories = '${dir}/sock'\nfsync = off\n`);
+    run(`${pgbin}/pg_ctl`, ["-D", `${dir}/data`, "-l", `${dir}/data/log`, "-w", "-t", "120", "start"]);
+    started = true;
+    const require = createRequire(new URL("../../tools/node/package.json", import.meta.url));
+    const pg = require("pg");
+    const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" });
+    await c.connect();
+    try {
+      const q = async (text) => (await c.query(text)).rows;
+      assert.deepEqual(await q(`SHOW shared_preload_libraries`), [{ shared_preload_libraries: "" }]);
+      await put(bucket, "nopreload/a.json", [{ v: 1 }, { v: 2 }]);
+      await q(`CREATE EXTENSION pipeline;
+        CREATE SERVER lake FOREIGN DATA WRAPPER pipeline_s3 OPTIONS (region 'us-east-1', endpoint '${endpoint}');
+        CREATE USER MAPPING FOR CURRENT_USER SERVER lake OPTIONS (access_key_id 'test', secret_access_key 'test');
+        CREATE FOREIGN TABLE t (v int) SERVER lake OPTIONS (uri 's3://${bucket}/nopreload/');`);
+      assert.deepEqual(await q(`SELECT sum(v)::int AS s FROM t`), [{ s: 3 }], "the FDW reads");
+      await assert.rejects(q(`SELECT * FROM pipeline.export('SELECT 1 AS x', 's3://${bucket}/nopreload/out.json')`),
+        (e) => /exports need the pipeline worker/.test(e.message) && /shared_preload_libraries/.test(e.hint),
+        "an export says it needs the worker, and how to get one");
+      await q(`SELECT pipeline.add_queue('q', '${queueUrl("dbs-a")}', 'lake')`);
+      assert.deepEqual(await q(`SELECT queue, state FROM pipeline.status`), [{ queue: "q", state: "not polled" }],
+        "a queue is kept, and shown as not polled");
+      assert.deepEqual(await q(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type LIKE 'pipeline%'`), [{ n: 0 }],
+        "no launcher, no worker");
+    } finally {
+      await c.end();
+    }
+  } finally {
+    if (started) run(`${pgbin}/pg_ctl`, ["-D", `${dir}/data`, "-m", "immediate", "-w", "stop"]);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
