@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import {
   sql, connect, waitFor, createDatabase, createBucket, createQueue, notifyQueue, put, queueUrl,
-  emulator, exported,
+  emulator, exported, workerPid,
 } from "./lib.mjs";
 
 const db = "e2e_limits";
@@ -27,6 +27,7 @@ before(async () => {
 
 after(async () => {
   await sql("postgres", `ALTER SYSTEM RESET pipeline.poll_wait`);
+  await sql("postgres", `ALTER SYSTEM RESET pipeline.visibility_timeout`);
   await sql("postgres", `SELECT pg_reload_conf()`);
   await sql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
 });
@@ -52,6 +53,26 @@ test("webhook receivers that never answer do not delay an unrelated event", asyn
     for (const req of open) req.socket.destroy();
     server.close();
   }
+});
+
+// README: "Settings reload on SIGHUP."  The worker's ReceiveMessage carries
+// pipeline.poll_wait and pipeline.visibility_timeout (the request log shows
+// them): after pg_reload_conf the same worker polls with the new values.
+test("settings reload on SIGHUP: the same worker polls with the new poll_wait and visibility_timeout", async () => {
+  const pid = await waitFor("the worker", () => workerPid(db));
+  const polls = async (wait, visibility) => (await emulator("GET", "/_emulator/requests")).filter((r) =>
+    r.target === "AmazonSQS.ReceiveMessage" && r.queue_url === queueUrl("limits-q") &&
+    r.wait_time_seconds === wait && r.visibility_timeout === visibility);
+  await waitFor("a poll with the settings of the test cluster (poll_wait 2, visibility_timeout 5)",
+    async () => (await polls(2, 5)).length > 0, 30000, 250);
+  await sql("postgres", `ALTER SYSTEM SET pipeline.poll_wait = 3`);
+  await sql("postgres", `ALTER SYSTEM SET pipeline.visibility_timeout = '13s'`);
+  await sql("postgres", `SELECT pg_reload_conf()`);
+  await waitFor("a poll with the reloaded settings", async () => (await polls(3, 13)).length > 0, 60000, 250);
+  assert.equal(await workerPid(db), pid, "the same worker: reloaded, not restarted");
+  await sql("postgres", `ALTER SYSTEM RESET pipeline.visibility_timeout`);
+  await sql("postgres", `ALTER SYSTEM RESET pipeline.poll_wait`);
+  await sql("postgres", `SELECT pg_reload_conf()`);
 });
 
 test("an SQS endpoint that answers at once is not polled in a tight loop", async () => {

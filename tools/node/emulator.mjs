@@ -235,6 +235,13 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
   app.addHook('preHandler', (request, reply, done) => {
     const emu = request.emu;
     if (emu.service === 'sns' && emu.entry) emu.entry.target = request.body?.Action;
+    // what an SQS JSON request asked for, in the request log (the worker's settings show in them)
+    if (emu.service === 'sqs' && emu.entry && request.body && typeof request.body === 'object') {
+      const b = request.body;
+      if (b.QueueUrl !== undefined) emu.entry.queue_url = b.QueueUrl;
+      if (b.WaitTimeSeconds !== undefined) emu.entry.wait_time_seconds = b.WaitTimeSeconds;
+      if (b.VisibilityTimeout !== undefined) emu.entry.visibility_timeout = b.VisibilityTimeout;
+    }
     if (emu.service === 'sqs-query') return sqsQueryRequest(request, reply, done);
     if (emu.service !== 's3') return done();
     if (emu.contentType) request.raw.headers['content-type'] = emu.contentType; // store what the client sent

@@ -608,6 +608,15 @@ test('request log: method, path, query, status, key id; never signatures; cleara
   assert.deepEqual((await admin('GET', '/_emulator/requests')).json, []);
 });
 
+test('request log: an SQS request\'s queue URL, wait time and visibility timeout', async () => {
+  const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: `logged-${randomBytes(4).toString('hex')}` }));
+  await admin('DELETE', '/_emulator/requests');
+  await sqs().send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 0, VisibilityTimeout: 17 }));
+  const { json: log } = await admin('GET', '/_emulator/requests');
+  const r = log.find((x) => x.target === 'AmazonSQS.ReceiveMessage');
+  assert.deepEqual([r.queue_url, r.wait_time_seconds, r.visibility_timeout], [QueueUrl, 0, 17]);
+});
+
 test('faults: a query matcher, and hold (served once the faults are cleared); the log has Host and If-Match', async () => {
   const bucket = await newBucket();
   await s3().send(new PutObjectCommand({ Bucket: bucket, Key: 'h', Body: 'first', ContentType: 'text/plain' }));
