@@ -40,6 +40,7 @@ OBJS = \
 	src/fdw/analyze.o \
 	src/fdw/rejects.o \
 	src/fdw/convert.o \
+	src/fdw/jsonb_build.o \
 	src/worker/launcher.o \
 	src/worker/worker.o \
 	src/worker/queues.o \
