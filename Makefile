@@ -15,6 +15,7 @@ OBJS = \
 	src/pipeline.o \
 	src/util/privilege.o \
 	src/util/progress.o \
+	src/util/settings.o \
 	src/s3/sigv4.o \
 	src/s3/http.o \
 	src/s3/http_header.o \

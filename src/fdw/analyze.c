@@ -32,8 +32,7 @@
 
 #include "fdw/scan.h"
 #include "s3/credentials.h"
-
-int			pipeline_analyze_objects = 16;
+#include "util/settings.h"
 
 static int	s3_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 								   double *totalrows, double *totaldeadrows);

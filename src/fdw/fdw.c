@@ -60,6 +60,7 @@
 
 #include "fdw/fdw.h"
 #include "s3/credentials.h"
+#include "util/settings.h"
 
 /* Bytes per record when nothing better is known (gzip JSON / plain). */
 #define BYTES_PER_ROW_GZIP	40.0

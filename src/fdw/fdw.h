@@ -174,12 +174,8 @@ extern void s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
 										  void *coordinate);
 extern void s3ShutdownForeignScan(ForeignScanState *node);
 
-/* parallel.c: pipeline.split_size, in kB (0: objects are never split) */
-extern int	pipeline_split_kb;
-
 /* analyze.c */
 extern bool s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages);
-extern int	pipeline_analyze_objects;
 
 /*
  * listing.c: the listing prefix after a LIKE filter (NULL if nothing can
@@ -212,8 +208,7 @@ extern void s3_stats_remember_listing(Oid relid, const char *bucket, const char 
 									  double objects, double bytes);
 extern void s3_stats_remember_rows(Oid relid, double bytes, double rows);
 
-/* rejects.c: rejected records of on_error 'skip' scans */
-extern int	pipeline_max_rejects;
+/* rejects.c: rejected records of on_error 'skip' scans (pipeline.max_rejects) */
 typedef void (*s3_reject_fn) (void *arg, const char *uri, int64 record, int64 line,
 							 const char *error, const char *raw);
 extern void s3_rejects_reset(void);

@@ -38,7 +38,7 @@
 
 #include "fdw/counters.h"
 #include "fdw/scan.h"
-#include "pipeline.h"
+#include "util/settings.h"
 
 /* ----------------------------------------------------------------
  *		Object quals

@@ -46,7 +46,7 @@
 #include "decode/line_records.h"
 #include "fdw/counters.h"
 #include "fdw/scan.h"
-#include "pipeline.h"
+#include "util/settings.h"
 
 #define SHARED_SLOTS	1024	/* listed objects queued at most */
 #define KEY_MAX			1024	/* S3's longest key */
@@ -56,9 +56,6 @@
 #define MAX_PARTS		1024	/* parts of one object at most */
 #define HEADER_MAX		8192	/* longest CSV header of a split object */
 #define SNIFF_BYTES		(256 * 1024)
-
-/* pipeline.split_size, in kB; 0: never split */
-int			pipeline_split_kb = 64 * 1024;
 
 /* An object in shared memory. */
 typedef struct SharedEntry

@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
+#include "util/settings.h"
 
 typedef struct Reject
 {
@@ -36,9 +37,6 @@ static MemoryContext rejects_cxt = NULL;
 static List *rejects = NIL;
 static int64 rejects_total = 0; /* remembered or not */
 static TimestampTz rejects_stmt = 0;
-
-/* Most rejects remembered per statement; counting goes on beyond. */
-int			pipeline_max_rejects = 1000;
 
 #define REJECT_RAW_MAX 4096
 

@@ -27,7 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "fdw/scan.h"
-#include "pipeline.h"
+#include "util/settings.h"
 
 /*
  * The value of Hive-style partition "name" in a key: the "name=value"

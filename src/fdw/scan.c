@@ -31,19 +31,10 @@
 
 #include "fdw/counters.h"
 #include "fdw/scan.h"
-#include "pipeline.h"
 #include "s3/credentials.h"
+#include "util/settings.h"
 
-/* GUCs */
-int			pipeline_read_buffer_kb = 256;
-int			pipeline_prefetch = 2;
-int			pipeline_max_record_mb = 256;
-
-/*
- * The bytes this backend's scans read (counters.h).  Weak while report/
- * still defines the same counter itself; its definition is the one kept
- * then, and both name the same variable.
- */
+/* The bytes this backend's scans read (counters.h). */
 uint64		pipeline_scan_bytes = 0;
 
 static void scan_cleanup(void *arg);

@@ -25,6 +25,13 @@
 
 #include "decode/json_reader.h"
 #include "fdw/stream.h"
+#include "util/settings.h"
+
+/* The data buffer, with the JSON reader's padding, is one palloc at most. */
+StaticAssertDecl((Size) PIPELINE_MAX_BUFFER_KB * 1024 + JSON_READER_PADDING <= MaxAllocSize,
+				 "pipeline.read_buffer_size must fit in one palloc");
+StaticAssertDecl((Size) PIPELINE_MAX_RECORD_MB * 1024 * 1024 + JSON_READER_PADDING <= MaxAllocSize,
+				 "pipeline.max_record_size must fit in one palloc");
 
 /* A part reads this much past its end in its first GET, then this much more at a time. */
 #define PART_MARGIN		(64 * 1024)

@@ -47,12 +47,11 @@
 #include "s3/credentials.h"
 #include "s3/s3.h"
 #include "util/progress.h"
+#include "util/settings.h"
 
 /* S3's rules: parts of at least 5 MiB (but the last), at most 10,000. */
 #define PART_MIN		(8 * 1024 * 1024)
 #define MAX_PARTS		10000
-
-char	   *pipeline_default_server = NULL;
 
 static Oid	find_export_server(const char *name);
 

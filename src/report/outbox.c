@@ -48,9 +48,8 @@
 #include "s3/credentials.h"
 #include "s3/s3.h"
 #include "util/privilege.h"
+#include "util/settings.h"
 #include "worker/worker.h"
-
-int			pipeline_export_max_attempts = 10;
 
 /* ----------------------------------------------------------------
  *		Uploads staged by this backend's transaction

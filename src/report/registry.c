@@ -48,6 +48,7 @@
 #include "s3/s3.h"
 #include "s3/url.h"
 #include "util/privilege.h"
+#include "util/settings.h"
 #include "worker/worker.h"
 
 PG_FUNCTION_INFO_V1(pipeline_add_queue);

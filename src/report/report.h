@@ -90,7 +90,4 @@ extern Oid	check_owned(const char *table, const char *kind, const char *name);
 /* roles.c: DROP ROLE, DROP OWNED, REASSIGN OWNED (from the ProcessUtility hook) */
 extern void registry_role_utility(Node *stmt, bool after);
 
-/* GUC */
-extern int	pipeline_report_timeout;
-
 #endif							/* PIPELINE_REPORT_H */

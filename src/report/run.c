@@ -51,9 +51,9 @@
 #include "s3/sigv4.h"
 #include "util/privilege.h"
 #include "util/progress.h"
+#include "util/settings.h"
 
 List	   *report_trigger_uris = NIL;
-int			pipeline_report_timeout = 300000;
 
 /* Our own timeout: a report that runs too long is cancelled. */
 static TimeoutId report_timeout_id = MAX_TIMEOUTS;

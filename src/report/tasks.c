@@ -41,9 +41,7 @@
 #include "report/tasks.h"
 #include "s3/s3.h"
 #include "util/privilege.h"
-
-int			pipeline_max_attempts = 5;
-int			pipeline_retry_delay = 10;
+#include "util/settings.h"
 
 StaticAssertDecl(sizeof(void *) >= sizeof(int64), "task ids are kept in pointers");
 

@@ -33,10 +33,8 @@
 #include "report/webhook.h"
 #include "s3/url.h"
 #include "util/privilege.h"
+#include "util/settings.h"
 #include "worker/worker.h"
-
-char	   *pipeline_webhook_hosts = NULL;
-int			pipeline_webhook_max_attempts = 8;
 
 #define WEBHOOK_TIMEOUT_MS	10000
 

@@ -31,8 +31,7 @@
 #include "decode/iso8601.h"
 #include "s3/s3.h"
 #include "s3/sigv4.h"
-
-int			pipeline_s3_max_retries = 5;
+#include "util/settings.h"
 
 /* One logical request, re-sent as is on each retry. */
 typedef struct S3Call

@@ -48,8 +48,6 @@ typedef struct S3Object
 /* A streamed GET of one object. */
 typedef struct S3Get S3Get;
 
-extern int	pipeline_s3_max_retries;
-
 extern S3Client *s3_client_create(const S3Config *cfg, MemoryContext mcxt);
 extern S3Client *s3_client_create_shared(const S3Config *cfg, HttpClient *http,
 										 MemoryContext mcxt);

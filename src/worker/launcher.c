@@ -55,11 +55,10 @@
 #include "report/outbox.h"
 #include "report/report.h"
 #include "util/progress.h"
+#include "util/settings.h"
 #include "worker/worker.h"
 
 PipelineShared *pipeline_shared = NULL;
-
-int			pipeline_launcher_naptime = 10;
 
 /* do not start a failed worker again sooner than this */
 #define RESTART_DELAY_MS	5000

@@ -41,6 +41,7 @@
 #include "s3/event.h"
 #include "s3/sqs.h"
 #include "util/privilege.h"
+#include "util/settings.h"
 #include "worker/worker.h"
 
 /* One queue, as this worker polls it. */

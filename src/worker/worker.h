@@ -73,12 +73,6 @@ typedef struct PipelineShared
 
 extern PipelineShared *pipeline_shared;
 
-/* settings */
-extern int	pipeline_launcher_naptime;
-extern int	pipeline_poll_wait;
-extern int	pipeline_visibility_timeout;
-extern int	pipeline_history_days;
-
 /* launcher.c */
 extern void pipeline_worker_init(void);
 extern DbSlot *pipeline_db_slot(Oid dboid, bool create);
