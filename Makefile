@@ -16,6 +16,7 @@ OBJS = \
 	src/util/privilege.o \
 	src/util/progress.o \
 	src/util/settings.o \
+	src/util/shared.o \
 	src/s3/sigv4.o \
 	src/s3/http.o \
 	src/s3/http_header.o \

@@ -49,7 +49,7 @@
 #include "s3/s3.h"
 #include "util/privilege.h"
 #include "util/settings.h"
-#include "worker/worker.h"
+#include "util/shared.h"
 
 /* ----------------------------------------------------------------
  *		Uploads staged by this backend's transaction
@@ -334,7 +334,7 @@ outbox_add_export(const ExportResult *r, Oid serverid, Oid owner, int64 run_id,
 	ListCell   *lc;
 
 	/* nobody would ever complete it */
-	if (pipeline_shared == NULL)
+	if (!pipeline_shared_exists())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("exports need the pipeline worker"),

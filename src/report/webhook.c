@@ -34,7 +34,7 @@
 #include "s3/url.h"
 #include "util/privilege.h"
 #include "util/settings.h"
-#include "worker/worker.h"
+#include "util/shared.h"
 
 #define WEBHOOK_TIMEOUT_MS	10000
 
