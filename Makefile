@@ -15,6 +15,7 @@ OBJS = \
 	src/pipeline.o \
 	src/util/privilege.o \
 	src/util/progress.o \
+	src/util/backoff.o \
 	src/util/settings.o \
 	src/util/shared.o \
 	src/s3/sigv4.o \

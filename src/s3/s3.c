@@ -22,7 +22,6 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-#include "common/pg_prng.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/resowner.h"
@@ -31,6 +30,7 @@
 #include "decode/iso8601.h"
 #include "s3/s3.h"
 #include "s3/sigv4.h"
+#include "util/backoff.h"
 #include "util/settings.h"
 
 /* One logical request, re-sent as is on each retry. */
@@ -330,16 +330,14 @@ s3_status_retryable(long status)
 }
 
 /*
- * Back-off before retry number "attempt" (0-based): exponential with full
- * jitter, so that many clients told "SlowDown" do not come back together.
+ * Wait before retry number "attempt" (0-based): 100 ms doubling, at most
+ * 5 s, with jitter, so that many clients told "SlowDown" do not come back
+ * together.
  */
 static void
 s3_backoff(S3Client *c, int attempt)
 {
-	double		cap = Min(5000.0, 100.0 * (double) (1 << Min(attempt, 10)));
-	long		ms = (long) (cap / 2 + pg_prng_double(&pg_global_prng_state) * cap / 2);
-
-	http_sleep(ms);
+	http_sleep(backoff_ms(attempt, 100, 5000, true));
 }
 
 /*

@@ -40,6 +40,7 @@
 #include "s3/credentials.h"
 #include "s3/event.h"
 #include "s3/sqs.h"
+#include "util/backoff.h"
 #include "util/privilege.h"
 #include "util/settings.h"
 #include "worker/worker.h"
@@ -562,7 +563,7 @@ finish_receive(Queue *q, MemoryContext cxt)
 
 	if (error)
 	{
-		long		backoff = Min(30000L, 500L << Min(q->failures, 6));
+		long		backoff = backoff_ms(q->failures, 500, 30000, false);
 
 		q->failures++;
 		q->next_poll = TimestampTzPlusMilliseconds(now, backoff);
