@@ -661,9 +661,9 @@ queues_count_runs(List *results)
 
 		if (q == NULL)
 			continue;
-		if (strcmp(r->status, "succeeded") == 0)
+		if (r->status == RUN_SUCCEEDED)
 			STATS_UPDATE(q, st_->runs_succeeded++);
-		else if (strcmp(r->status, "failed") == 0)
+		else if (r->status == RUN_FAILED)
 			STATS_UPDATE(q, {
 				st_->runs_failed++;
 				strlcpy(st_->last_error, r->error, sizeof(st_->last_error));
