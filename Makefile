@@ -21,7 +21,11 @@ OBJS = \
 	src/s3/sigv4.o \
 	src/s3/http.o \
 	src/s3/http_header.o \
+	src/s3/aws.o \
 	src/s3/s3.o \
+	src/s3/s3_list.o \
+	src/s3/s3_get.o \
+	src/s3/s3_put.o \
 	src/s3/credentials.o \
 	src/s3/sqs.o \
 	src/s3/url.o \

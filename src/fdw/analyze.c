@@ -67,13 +67,13 @@ s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpa
 {
 	Oid			relid = RelationGetRelid(rel);
 	S3TableOptions opts;
-	S3Config	cfg;
-	S3Client   *client;
+	AwsConfig	cfg;
+	AwsClient  *client;
 	int			k = pipeline_analyze_objects;
 
 	s3_table_options(relid, &opts);
-	s3_server_config(GetForeignTable(relid)->serverid, GetUserId(), &cfg);
-	client = s3_client_create(&cfg, CurrentMemoryContext);
+	aws_server_config(GetForeignTable(relid)->serverid, GetUserId(), &cfg);
+	client = aws_client_create(&cfg, CurrentMemoryContext);
 	analyze_sample = NIL;
 	analyze_objects = 0;
 	analyze_bytes = 0;
@@ -115,7 +115,7 @@ s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpa
 			analyze_bytes = Max(o->size, 0);
 		}
 	}
-	http_client_destroy(client->http);
+	aws_client_destroy(client);
 	*totalpages = (BlockNumber) Max(1.0, ceil(analyze_bytes / BLCKSZ));
 	*func = s3_acquire_sample_rows;
 	return true;

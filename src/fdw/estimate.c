@@ -110,7 +110,7 @@ s3_stats_remember_rows(Oid relid, double bytes, double rows)
  * (relpages), 0 if none.
  */
 void
-s3_estimate(Oid relid, S3Client *client, const S3TableOptions *opts, const char *prefix,
+s3_estimate(Oid relid, AwsClient *client, const S3TableOptions *opts, const char *prefix,
 			S3Estimate *est, double analyzed_bytes)
 {
 	S3ListPage *head = s3_listing_head(relid, client, opts->bucket, prefix);
@@ -201,7 +201,7 @@ count_records(const S3TableOptions *opts, const char *buf, size_t len, bool at_e
  * (an object of the table), once.  0 if it cannot be told.
  */
 double
-s3_estimate_bytes_per_row(Oid relid, S3Client *client, const S3TableOptions *opts,
+s3_estimate_bytes_per_row(Oid relid, AwsClient *client, const S3TableOptions *opts,
 						  const S3Object *sample)
 {
 	RelStats   *rs = stats_entry(relid, false);

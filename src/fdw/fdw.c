@@ -271,7 +271,7 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	double		ntuples;
 	double		per_row = 0;
 	S3Object   *sample = NULL;
-	S3Client   *client = NULL;
+	AwsClient  *client = NULL;
 	int			a = -1;
 
 	s3_table_options(foreigntableid, &ps->opts);
@@ -329,11 +329,11 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 	else
 	{
-		S3Config	cfg;
+		AwsConfig	cfg;
 		char	   *prefix = s3_effective_prefix(&ps->opts, ps->like_prefix);
 
-		s3_server_config(GetForeignTable(foreigntableid)->serverid, plan_userid(baserel), &cfg);
-		client = s3_client_create(&cfg, CurrentMemoryContext);
+		aws_server_config(GetForeignTable(foreigntableid)->serverid, plan_userid(baserel), &cfg);
+		client = aws_client_create(&cfg, CurrentMemoryContext);
 		if (prefix == NULL)
 			ps->objects = 0;
 		else if (ps->opts.is_prefix)
@@ -387,7 +387,7 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		ntuples = ps->bytes / per_row;
 	}
 	if (client != NULL)
-		http_client_destroy(client->http);
+		aws_client_destroy(client);
 	baserel->tuples = Max(1.0, clamp_row_est(ntuples));
 	baserel->rows = clamp_row_est(baserel->tuples *
 								  clauselist_selectivity(root, baserel->baserestrictinfo,

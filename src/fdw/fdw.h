@@ -183,7 +183,7 @@ extern bool s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNum
  * execution of one statement.
  */
 extern char *s3_effective_prefix(const S3TableOptions *opts, const char *like_prefix);
-extern S3ListPage *s3_listing_head(Oid relid, S3Client *client, const char *bucket,
+extern S3ListPage *s3_listing_head(Oid relid, AwsClient *client, const char *bucket,
 								   const char *prefix);
 
 /*
@@ -200,9 +200,9 @@ typedef struct S3Estimate
 								 * that fitted in its first page) */
 } S3Estimate;
 
-extern void s3_estimate(Oid relid, S3Client *client, const S3TableOptions *opts,
+extern void s3_estimate(Oid relid, AwsClient *client, const S3TableOptions *opts,
 						const char *prefix, S3Estimate *est, double analyzed_bytes);
-extern double s3_estimate_bytes_per_row(Oid relid, S3Client *client,
+extern double s3_estimate_bytes_per_row(Oid relid, AwsClient *client,
 										const S3TableOptions *opts, const S3Object *sample);
 extern void s3_stats_remember_listing(Oid relid, const char *bucket, const char *prefix,
 									  double objects, double bytes);

@@ -43,7 +43,7 @@
 
 struct Lister
 {
-	S3Client   *client;
+	AwsClient  *client;
 	char	   *bucket;
 	List	   *tasks;			/* of ListTask */
 	int			task;			/* the task being listed */
@@ -107,7 +107,7 @@ listing_head_forget(void *arg)
  * statement lists anew.
  */
 S3ListPage *
-s3_listing_head(Oid relid, S3Client *client, const char *bucket, const char *prefix)
+s3_listing_head(Oid relid, AwsClient *client, const char *bucket, const char *prefix)
 {
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 	ListingHead *lh = listing_head;
@@ -145,7 +145,7 @@ s3_listing_head(Oid relid, S3Client *client, const char *bucket, const char *pre
 
 /* One page of one task (parallel scans list with this). */
 S3ListPage *
-listing_fetch(S3Client *client, const char *bucket, const ListTask *task,
+listing_fetch(AwsClient *client, const char *bucket, const ListTask *task,
 			  const char *token, int max_keys)
 {
 	return s3_list_page(client, bucket, task->prefix, task->direct ? "/" : NULL,
@@ -157,7 +157,7 @@ listing_fetch(S3Client *client, const char *bucket, const ListTask *task,
  * is the first page of the first task, already listed.
  */
 Lister *
-lister_create(S3Client *client, const char *bucket, List *tasks, S3ListPage *head,
+lister_create(AwsClient *client, const char *bucket, List *tasks, S3ListPage *head,
 			  MemoryContext parent)
 {
 	Lister	   *l = MemoryContextAllocZero(parent, sizeof(Lister));

@@ -99,7 +99,7 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	S3ScanState *st;
-	S3Config	cfg;
+	AwsConfig	cfg;
 	MemoryContext old;
 	int			i;
 
@@ -110,8 +110,8 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 	st->relid = RelationGetRelid(rel);
 	st->relname = pstrdup(RelationGetRelationName(rel));
 	s3_table_options(st->relid, &st->opts);
-	s3_server_config(GetForeignTable(st->relid)->serverid, userid, &cfg);
-	st->client = s3_client_create(&cfg, st->cxt);
+	aws_server_config(GetForeignTable(st->relid)->serverid, userid, &cfg);
+	st->client = aws_client_create(&cfg, st->cxt);
 
 	/* columns */
 	st->natts = tupdesc->natts;

@@ -55,7 +55,7 @@ typedef struct S3ScanState
 	S3TableOptions opts;
 	MemoryContext cxt;			/* everything of this scan */
 	MemoryContextCallback cleanup;
-	S3Client   *client;
+	AwsClient  *client;
 
 	/* columns */
 	int			natts;
@@ -147,12 +147,12 @@ extern bool objects_keep(S3ScanState *st, const WorkUnit *u);
 
 /* listing.c */
 extern List *listing_tasks(S3ScanState *st, const char *prefix);
-extern Lister *lister_create(S3Client *client, const char *bucket, List *tasks,
+extern Lister *lister_create(AwsClient *client, const char *bucket, List *tasks,
 							 S3ListPage *head, MemoryContext parent);
 extern const S3Object *lister_next(Lister *l);
 extern bool lister_complete(const Lister *l);
 extern void lister_free(Lister *l);
-extern S3ListPage *listing_fetch(S3Client *client, const char *bucket, const ListTask *task,
+extern S3ListPage *listing_fetch(AwsClient *client, const char *bucket, const ListTask *task,
 								 const char *token, int max_keys);
 
 /* parallel.c */

@@ -42,7 +42,7 @@ StaticAssertDecl((Size) PIPELINE_MAX_RECORD_MB * 1024 * 1024 + JSON_READER_PADDI
  * context; the inflater is malloc'd: stream_free releases it).
  */
 void
-stream_init(ObjectStream *s, S3Client *client, S3Compression compression,
+stream_init(ObjectStream *s, AwsClient *client, S3Compression compression,
 			size_t data_size, size_t max_record)
 {
 	memset(s, 0, sizeof(ObjectStream));
@@ -75,7 +75,7 @@ get_first_byte(const WorkUnit *u)
  * later made for it, lives in a context of its own under "parent".
  */
 void
-stream_start_get(PendingGet *pg, S3Client *client, const WorkUnit *unit, MemoryContext parent)
+stream_start_get(PendingGet *pg, AwsClient *client, const WorkUnit *unit, MemoryContext parent)
 {
 	MemoryContext old;
 

@@ -57,7 +57,7 @@ static Oid	find_export_server(const char *name);
 
 typedef struct Writer
 {
-	S3Client   *client;
+	AwsClient  *client;
 	char	   *bucket;
 	char	   *key;
 	const char *content_type;
@@ -264,7 +264,7 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 			 Oid serverid, bool allow_empty, const char *title)
 {
 	ExportResult result;
-	S3Config	cfg;
+	AwsConfig	cfg;
 	Writer	   *w = palloc0(sizeof(Writer));
 	StringInfoData row;
 	MemoryContext cxt = CurrentMemoryContext;
@@ -273,8 +273,8 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 	int64		reported = 0;	/* bytes told to progress */
 
 	memset(&result, 0, sizeof(result));
-	s3_server_config(serverid, GetUserId(), &cfg);
-	w->client = s3_client_create(&cfg, cxt);
+	aws_server_config(serverid, GetUserId(), &cfg);
+	w->client = aws_client_create(&cfg, cxt);
 	w->cxt = cxt;
 	w->serverid = serverid;
 	s3_parse_uri(uri, &w->bucket, &w->key);
@@ -443,7 +443,7 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 	PopActiveSnapshot();
 	MemoryContextDelete(batch_cxt);
 	result.bytes = w->bytes;
-	http_client_destroy(w->client->http);
+	aws_client_destroy(w->client);
 	return result;
 }
 

@@ -206,17 +206,17 @@ current_etag(ReportDef *def, const EventObject *o)
 	PG_TRY();
 	{
 		PrivSave	save;
-		S3Config	cfg;
-		S3Client   *client;
+		AwsConfig	cfg;
+		AwsClient  *client;
 		S3Object   *obj;
 
 		priv_enter_role(&save, def->owner, NULL);
-		s3_server_config(export_server(def->server), def->owner, &cfg);
-		client = s3_client_create(&cfg, CurrentMemoryContext);
+		aws_server_config(export_server(def->server), def->owner, &cfg);
+		client = aws_client_create(&cfg, CurrentMemoryContext);
 		obj = s3_head_object(client, o->bucket, o->key, true);
 		if (obj && obj->etag)
 			etag = MemoryContextStrdup(cxt, obj->etag);
-		http_client_destroy(client->http);
+		aws_client_destroy(client);
 		priv_leave(&save);
 		ReleaseCurrentSubTransaction();
 	}

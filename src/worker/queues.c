@@ -52,7 +52,7 @@ typedef struct Queue
 	char	   *url;
 	char	   *server;
 	Oid			owner;
-	S3Client   *client;			/* NULL if its server/credentials failed */
+	AwsClient  *client;			/* NULL if its server/credentials failed */
 	SqsReceive *receive;		/* in flight, or NULL */
 	List	   *deletes;		/* DeleteMessageBatch in flight */
 	TimestampTz receive_started;
@@ -254,15 +254,15 @@ queues_reload(HttpClient *http, MemoryContext cxt)
 		/* the server's region and the owner's credentials */
 		PG_TRY();
 		{
-			S3Config	cfg;
+			AwsConfig	cfg;
 			ForeignServer *fs = GetForeignServerByName(server, false);
 
 			if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
 						 errmsg("its owner no longer exists")));
-			s3_server_config(fs->serverid, owner, &cfg);
-			q->client = s3_client_create_shared(&cfg, http, cxt);
+			aws_server_config(fs->serverid, owner, &cfg);
+			q->client = aws_client_create_shared(&cfg, http, cxt);
 		}
 		PG_CATCH();
 		{
