@@ -34,7 +34,7 @@
 #include "s3/credentials.h"
 #include "util/settings.h"
 
-static int	s3_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
+static int	fdw_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 								   double *totalrows, double *totaldeadrows);
 
 /* what ANALYZE's set-up found, for its sampling */
@@ -60,18 +60,18 @@ sample_unit(const S3Object *o)
 }
 
 /*
- * s3_analyze_setup: list the objects, keeping a random sample of them.
+ * fdw_analyze_setup: list the objects, keeping a random sample of them.
  */
 bool
-s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
+fdw_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
 {
 	Oid			relid = RelationGetRelid(rel);
-	S3TableOptions opts;
+	FdwTableOptions opts;
 	AwsConfig	cfg;
 	AwsClient  *client;
 	int			k = pipeline_analyze_objects;
 
-	s3_table_options(relid, &opts);
+	fdw_table_options(relid, &opts);
 	aws_server_config(GetForeignTable(relid)->serverid, GetUserId(), &cfg);
 	client = aws_client_create(&cfg, CurrentMemoryContext);
 	analyze_sample = NIL;
@@ -102,7 +102,7 @@ s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpa
 			analyze_bytes += Max(o->size, 0);
 		}
 		lister_free(l);
-		s3_stats_remember_listing(relid, opts.bucket, opts.key, analyze_objects, analyze_bytes);
+		fdw_stats_remember_listing(relid, opts.bucket, opts.key, analyze_objects, analyze_bytes);
 	}
 	else
 	{
@@ -117,15 +117,15 @@ s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpa
 	}
 	aws_client_destroy(client);
 	*totalpages = (BlockNumber) Max(1.0, ceil(analyze_bytes / BLCKSZ));
-	*func = s3_acquire_sample_rows;
+	*func = fdw_acquire_sample_rows;
 	return true;
 }
 
 static int
-s3_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
+fdw_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 					   double *totalrows, double *totaldeadrows)
 {
-	S3ScanState *st = scan_create(rel, GetUserId(), NIL, CurrentMemoryContext);
+	FdwScanState *st = scan_create(rel, GetUserId(), NIL, CurrentMemoryContext);
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_s3 analyze row",
 												  ALLOCSET_DEFAULT_SIZES);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
@@ -183,7 +183,7 @@ s3_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 					RelationGetRelationName(rel), list_length(analyze_sample), analyze_objects,
 					seen, numrows, *totalrows)));
 	if (st->bytes_read > 0)
-		s3_stats_remember_rows(st->relid, (double) st->bytes_read, seen);
+		fdw_stats_remember_rows(st->relid, (double) st->bytes_read, seen);
 	ExecDropSingleTupleTableSlot(slot);
 	MemoryContextDelete(st->cxt);
 	return numrows;

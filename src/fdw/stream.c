@@ -42,7 +42,7 @@ StaticAssertDecl((Size) PIPELINE_MAX_RECORD_MB * 1024 * 1024 + JSON_READER_PADDI
  * context; the inflater is malloc'd: stream_free releases it).
  */
 void
-stream_init(ObjectStream *s, AwsClient *client, S3Compression compression,
+stream_init(ObjectStream *s, AwsClient *client, FdwCompression compression,
 			size_t data_size, size_t max_record)
 {
 	memset(s, 0, sizeof(ObjectStream));
@@ -275,8 +275,8 @@ stream_refill(ObjectStream *s, size_t consumed)
 		if (!s->sniffed)
 		{
 			s->sniffed = true;
-			s->gzip = s->compression == S3_COMPRESSION_GZIP ||
-				(s->compression == S3_COMPRESSION_AUTO && s->cur.unit.part < 0 &&
+			s->gzip = s->compression == FDW_COMPRESSION_GZIP ||
+				(s->compression == FDW_COMPRESSION_AUTO && s->cur.unit.part < 0 &&
 				 inflate_is_gzip(s->comp, s->comp_len));
 		}
 		if (s->gzip)

@@ -54,7 +54,7 @@ typedef struct ObjectStream
 {
 	/* set once */
 	AwsClient  *client;
-	S3Compression compression;
+	FdwCompression compression;
 	size_t		max_record;		/* the data buffer grows up to this */
 
 	/* the object (part) being read */
@@ -87,7 +87,7 @@ typedef struct ObjectStream
 #define STREAM_COMP_BUFFER	(256 * 1024)
 #define STREAM_GET_BUFFER	(STREAM_COMP_BUFFER * 4)
 
-extern void stream_init(ObjectStream *s, AwsClient *client, S3Compression compression,
+extern void stream_init(ObjectStream *s, AwsClient *client, FdwCompression compression,
 						size_t data_size, size_t max_record);
 extern void stream_free(ObjectStream *s);
 

@@ -386,7 +386,7 @@ new_run_id(void)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* pipeline.run_rejects: what the run's scans skipped (s3_rejects_foreach). */
+/* pipeline.run_rejects: what the run's scans skipped (fdw_rejects_foreach). */
 static void
 record_reject(void *arg, const char *uri, int64 record, int64 line, const char *error,
 			  const char *raw)
@@ -634,7 +634,7 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 		priv_enter_role(&save, def->owner, def->search_path);
 		report_trigger_uris = rec.uris;
 		report_timed_out = false;
-		s3_rejects_reset();
+		fdw_rejects_reset();
 		if (def->timeout_ms > 0)
 			enable_timeout_after(report_timeout_id, def->timeout_ms);
 		r->rows = execute_report(def);
@@ -646,8 +646,8 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 		priv_leave(&save);
 
 		r->status = RUN_SUCCEEDED;
-		r->rejects = s3_rejects_foreach(record_reject, &r->run_id);
-		s3_rejects_reset();
+		r->rejects = fdw_rejects_foreach(record_reject, &r->run_id);
+		fdw_rejects_reset();
 		rec.bytes = pipeline_scan_bytes - bytes_before;
 		record_run(r, &rec);
 		foreach(lc, todo)
@@ -674,7 +674,7 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		s3_rejects_reset();
+		fdw_rejects_reset();
 		/* an export it staged is no object, and never will be */
 		outbox_abort_abandoned();
 
