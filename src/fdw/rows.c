@@ -18,7 +18,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -27,6 +26,7 @@
 #include "utils/timestamp.h"
 
 #include "fdw/scan.h"
+#include "s3/url.h"
 #include "util/settings.h"
 
 /*
@@ -47,24 +47,12 @@ partition_value(const char *key, const char *name)
 
 		if ((size_t) (end - seg) > nlen && seg[nlen] == '=' && strncmp(seg, name, nlen) == 0)
 		{
-			StringInfoData buf;
-			const char *p;
+			const char *value = seg + nlen + 1;
+			char	   *buf = palloc(end - value + 1);
+			size_t		n;
 
-			initStringInfo(&buf);
-			for (p = seg + nlen + 1; p < end; p++)
-			{
-				if (*p == '%' && p + 2 < end && isxdigit((unsigned char) p[1]) &&
-					isxdigit((unsigned char) p[2]))
-				{
-					char		hex[3] = {p[1], p[2], 0};
-
-					appendStringInfoChar(&buf, (char) strtol(hex, NULL, 16));
-					p += 2;
-				}
-				else
-					appendStringInfoChar(&buf, *p);
-			}
-			return buf.data;
+			(void) url_percent_decode(value, end - value, false, false, buf, &n);
+			return buf;
 		}
 		seg = end + 1;
 	}
