@@ -31,6 +31,10 @@ OBJS = \
 	src/s3/url.o \
 	src/s3/event.o \
 	src/decode/inflate.o \
+	src/decode/json_scan.o \
+	src/decode/json_trie.o \
+	src/decode/json_number.o \
+	src/decode/json_walk.o \
 	src/decode/json_reader.o \
 	src/decode/csv_reader.o \
 	src/decode/iso8601.o \
