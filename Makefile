@@ -34,6 +34,7 @@ OBJS = \
 	src/decode/json_scan.o \
 	src/decode/json_trie.o \
 	src/decode/json_number.o \
+	src/decode/json_string.o \
 	src/decode/json_walk.o \
 	src/decode/json_reader.o \
 	src/decode/csv_reader.o \

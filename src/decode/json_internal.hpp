@@ -14,6 +14,7 @@
  *						(json_number.h) for their unit tests
  *	  json_walk.cpp		the walk of one record: requested values
  *						converted, the others skipped
+ *	  json_string.cpp	strings with escapes, unescaped
  *	  json_reader.cpp	the API: records out of a stream of buffers,
  *						layouts, bad records
  *
@@ -366,6 +367,15 @@ extern JR_INTERNAL const char *walk_object(Walker *w, const char *p, TrieNode *n
 
 /* Check the whole value at p against the JSON grammar; the byte after it, or NULL. */
 extern JR_INTERNAL const char *validate_value(Walker *w, const char *p);
+
+/*
+ * Unescape the string whose text starts at s and whose first '"' or '\\'
+ * is the backslash at q, into dst (json_string.cpp); *end receives the
+ * closing quote.  The byte after the last one written, or NULL for an
+ * invalid escape.
+ */
+extern JR_INTERNAL char *unescape_string(const char *s, const char *q, const char **end,
+										 char *dst, bool *has_nul);
 
 /* Remember why and where the record failed; returns NULL for the caller. */
 static inline const char *
