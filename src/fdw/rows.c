@@ -691,9 +691,17 @@ next_json_row(FdwScanState *st, TupleTableSlot *slot)
 				refill(st);
 				continue;
 			case JSON_FATAL:
-				stream_error(st, "decode", json_reader_error(st->jr)->message);
-				reader_feed(st);
-				continue;
+				/*
+				 * Out of memory: an error whatever on_error says (skipping
+				 * the rest of the object here once looped for ever, since
+				 * the reader says JSON_FATAL until it is reset).
+				 */
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory"),
+						 errdetail("Decoding a record of \"%s\" failed: %s.",
+								   st->stream.uri, json_reader_error(st->jr)->message)));
+				break;
 			case JSON_END:
 				part_end(st);
 				return false;
