@@ -91,8 +91,9 @@ EXTRA_CLEAN += $(OBJS:.o=.d)
 PG_CXXFLAGS += -std=c++17 -fno-exceptions -fno-rtti
 SHLIB_LINK += -lcurl -lz $(ISAL_LIBS) -ljansson -lxml2 -lsimdjson -lstdc++
 
-# The JSON reader is C++ (simdjson) and gains nothing from JIT inlining;
-# skipping LLVM bitcode keeps the build simple and fast.
+# No LLVM bitcode for any of the extension's files (all of them, not only
+# the C++ JSON reader), and so no clang needed to build: JIT still compiles
+# queries, it only cannot inline the extension's functions into them.
 override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)

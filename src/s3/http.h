@@ -28,6 +28,7 @@
 
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 
 #include "s3/http_header.h"		/* HttpResponseInfo */
 
