@@ -53,8 +53,8 @@
 #include "util/settings.h"
 #include "worker/worker.h"
 
-/* the schema this library works with */
-#define PIPELINE_SCHEMA_VERSION "1.1"
+/* the schema this library works with (PIPELINE_VERSION: from the control file) */
+#define PIPELINE_SCHEMA_VERSION PIPELINE_VERSION
 
 /* How often queues are reread even if nobody woke us. */
 #define RELOAD_INTERVAL_MS	30000
