@@ -82,6 +82,38 @@ has_part(CURLU *h, CURLUPart what)
 	return rc == CURLUE_OK;
 }
 
+/* Does libcurl, reading url->url again, find the same host and port? */
+static UrlStatus
+same_on_rereading(const Url *url)
+{
+	CURLU	   *h = curl_url();
+	char	   *v = NULL;
+	UrlStatus	st = URL_OK;
+	CURLUcode	rc;
+
+	if (h == NULL)
+		return URL_OUT_OF_MEMORY;
+	rc = curl_url_set(h, CURLUPART_URL, url->url, CURLU_DISALLOW_USER);
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(h, CURLUPART_HOST, &v, 0);
+	if (rc != CURLUE_OK)
+		st = from_curl(rc);
+	else if (strcasecmp(v, url->host) != 0)
+		st = URL_MALFORMED;
+	curl_free(v);
+	v = NULL;
+	if (st == URL_OK)
+	{
+		rc = curl_url_get(h, CURLUPART_PORT, &v, CURLU_NO_DEFAULT_PORT);
+		if (rc == CURLUE_OK ? (url->port == 0 || atoi(v) != url->port)
+			: (rc != CURLUE_NO_PORT || url->port != 0))
+			st = rc == CURLUE_OUT_OF_MEMORY ? URL_OUT_OF_MEMORY : URL_MALFORMED;
+		curl_free(v);
+	}
+	curl_url_cleanup(h);
+	return st;
+}
+
 /*
  * url_parse: see url.h.  The scheme and the authority must be spelled out
  * ("http://host"; any case): libcurl would also take "http:/host" and
@@ -237,7 +269,19 @@ url_parse(const char *text, Url *url)
 	}
 	if (url->path == NULL || url->url == NULL || url->authority == NULL ||
 		(url->query == NULL && has_part(h, CURLUPART_QUERY)))
+	{
 		st = URL_OUT_OF_MEMORY;
+		goto done;
+	}
+
+	/*
+	 * What is checked must be what is used: the request reads url->url
+	 * again, and libcurl decodes a percent-encoded host only after deciding
+	 * whether it is an IPv4 number, so "http://%36/" is host "6" on the
+	 * first reading and 0.0.0.6 on the second (found by the URL fuzzer).
+	 * A host that a second reading changes is refused.
+	 */
+	st = same_on_rereading(url);
 
 done:
 	curl_free(v);

@@ -191,6 +191,13 @@ test_refused(void)
 	refused("http://[::1/", URL_MALFORMED);
 	refused("http://host%00.amazonaws.com/", URL_MALFORMED);
 	refused("http://h%2fx.amazonaws.com/", URL_MALFORMED);
+	/*
+	 * A percent-encoded number: host "6" when first read, 0.0.0.6 when
+	 * libcurl reads the URL again to send the request (found by the URL
+	 * fuzzer); what would be checked is not what would be used.
+	 */
+	refused("HTTP://%36", URL_MALFORMED);
+	refused("http://%32%38%35%32%30%33%39%31%36%36/latest/", URL_MALFORMED);
 	{
 		Url			u;
 
