@@ -383,3 +383,55 @@ url_host_in_list(const char *host, const char *list)
 	}
 	return false;
 }
+
+/* The value of a hexadecimal digit, or -1. */
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+UrlDecodeStatus
+url_percent_decode(const char *s, size_t len, bool form, bool strict, char *out,
+				   size_t *out_len)
+{
+	size_t		n = 0;
+	size_t		i;
+	UrlDecodeStatus status = URL_DECODE_OK;
+
+	for (i = 0; i < len; i++)
+	{
+		int			hi;
+		int			lo;
+
+		if (s[i] == '+' && form)
+			out[n++] = ' ';
+		else if (s[i] == '%' && i + 2 < len &&
+				 (hi = hex_value(s[i + 1])) >= 0 && (lo = hex_value(s[i + 2])) >= 0)
+		{
+			if (strict && hi == 0 && lo == 0)
+			{
+				status = URL_DECODE_NUL;
+				break;
+			}
+			out[n++] = (char) (hi * 16 + lo);
+			i += 2;
+		}
+		else if (s[i] == '%' && strict)
+		{
+			status = URL_DECODE_MALFORMED;
+			break;
+		}
+		else
+			out[n++] = s[i];
+	}
+	out[n] = '\0';
+	*out_len = n;
+	return status;
+}
