@@ -685,7 +685,7 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
-			s3_rejects_reset();
+			fdw_rejects_reset();
 			ReThrowError(edata);
 		}
 		/* also gives back the user id and settings of before the run */
