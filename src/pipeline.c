@@ -26,6 +26,7 @@
 #include "report/report.h"
 #include "report/tasks.h"
 #include "report/webhook.h"
+#include "s3/credentials.h"
 #include "s3/http.h"
 #include "s3/s3.h"
 #include "worker/worker.h"
@@ -194,6 +195,8 @@ _PG_init(void)
 							8, 1, 100,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+	/* credentials from the server's environment (src/s3/cred_cache.c) */
+	s3_credentials_define_gucs();
 
 	MarkGUCPrefixReserved("pipeline");
 

@@ -221,6 +221,9 @@ aws_start(S3Client *c, const char *service, const char *method,
 	HttpRequest req;
 	ResourceOwner save_owner = CurrentResourceOwner;
 
+	/* temporary keys about to expire are renewed first */
+	if (c->cfg.source)
+		s3_credentials_renew(&c->cfg, c->mcxt);
 	initStringInfo(&url);
 	appendStringInfo(&url, "%s://%s%s", scheme, host, path);
 	if (CurrentResourceOwner == NULL)
@@ -557,6 +560,8 @@ s3_client_create_shared(const S3Config *cfg, HttpClient *http, MemoryContext mcx
 	c->cfg.access_key_id = cfg->access_key_id ? pstrdup(cfg->access_key_id) : NULL;
 	c->cfg.secret_access_key = cfg->secret_access_key ? pstrdup(cfg->secret_access_key) : NULL;
 	c->cfg.session_token = cfg->session_token ? pstrdup(cfg->session_token) : NULL;
+	c->cfg.source = s3_credential_source_copy(cfg->source, mcxt);
+	c->cfg.renew_at = cfg->renew_at;
 	c->mcxt = mcxt;
 	c->http = http ? http : http_client_create(mcxt);
 	MemoryContextSwitchTo(old);

@@ -26,6 +26,10 @@ typedef struct S3Config
 	char	   *access_key_id;	/* NULL: requests are not signed */
 	char	   *secret_access_key;
 	char	   *session_token;	/* NULL if none */
+	/* temporary keys (credentials.c): renewed before they expire */
+	struct CredSource *source;	/* NULL: the keys above never change */
+	TimestampTz renew_at;		/* when to look at the source again; 0:
+								 * never */
 } S3Config;
 
 typedef struct S3Client
@@ -49,6 +53,11 @@ typedef struct S3Object
 typedef struct S3Get S3Get;
 
 extern int	pipeline_s3_max_retries;
+
+/* credentials: a client's copy of its source; new keys before a request */
+extern struct CredSource *s3_credential_source_copy(const struct CredSource *src,
+													MemoryContext mcxt);
+extern void s3_credentials_renew(S3Config *cfg, MemoryContext mcxt);
 
 extern S3Client *s3_client_create(const S3Config *cfg, MemoryContext mcxt);
 extern S3Client *s3_client_create_shared(const S3Config *cfg, HttpClient *http,
