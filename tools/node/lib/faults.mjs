@@ -45,11 +45,13 @@ export class Faults {
 
   /**
    * The first matching fault, consumed by one. requireService: only faults that name
-   * the service (the credential endpoints of lib/identity.mjs take no S3 fault).
+   * the service (the credential endpoints of lib/identity.mjs take no S3 fault);
+   * actions: only faults with one of these actions.
    */
-  take({ method, path, service, target }, { requireService = false } = {}) {
+  take({ method, path, service, target }, { requireService = false, actions } = {}) {
     const fault = this.list.find((f) =>
       (!requireService || f.service === service) &&
+      (!actions || actions.includes(f.action)) &&
       (!f.method || f.method === method) &&
       (!f.path_prefix || path.startsWith(f.path_prefix)) &&
       (!f.service || f.service === service) &&

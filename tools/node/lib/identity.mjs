@@ -179,17 +179,22 @@ export class Identity {
     const form = new URLSearchParams(body.toString('utf8'));
     if (service === 'sts') entry.target = form.get('Action') ?? undefined;
 
-    const fault = this.faults.take({ method: req.method, path, service, target: entry.target }, { requireService: true });
+    const match = { method: req.method, path, service, target: entry.target };
+    const fault = this.faults.take(match, { requireService: true, actions: ['hang', 'reset', 'status'] });
     if (fault) {
       entry.fault = fault.action;
       switch (fault.action) {
         case 'hang': return undefined; // no answer; the socket closes when the client gives up
         case 'reset': req.socket.destroy(); return undefined;
-        case 'status': return this.error(res, service, fault.status, fault.code, fault.message);
-        default: break; // "expired" is applied where credentials are issued
+        default: return this.error(res, service, fault.status, fault.code, fault.message);
       }
     }
-    const expired = fault?.action === 'expired';
+    // "expired" applies to the next answer that issues credentials
+    const expired = () => {
+      const f = this.faults.take(match, { requireService: true, actions: ['expired'] });
+      if (f) entry.fault = f.action;
+      return f !== undefined;
+    };
     if (service === 'imds') return this.imds(req, res, path, expired);
     if (service === 'container') return this.container(req, res, expired);
     return this.sts(req, res, path, body, form, entry, expired);
@@ -245,7 +250,7 @@ export class Identity {
       return res.end(role);
     }
     if (path.startsWith(prefix) && role && decodeURIComponent(path.slice(prefix.length)) === role) {
-      const c = this.issue('instance', role, { expired });
+      const c = this.issue('instance', role, { expired: expired() });
       res.writeHead(200, { 'content-type': 'text/plain' });
       return res.end(this.imdsCredentials(c));
     }
@@ -259,7 +264,7 @@ export class Identity {
       return this.error(res, 'container', 401, 'AccessDenied',
         req.headers.authorization === undefined ? 'Authorization header missing' : 'Authorization header invalid');
     }
-    const c = this.issue('container', 'pipeline-task', { expired });
+    const c = this.issue('container', 'pipeline-task', { expired: expired() });
     res.writeHead(200, { 'content-type': 'application/json' });
     return res.end(JSON.stringify({
       RoleArn: `arn:aws:iam::${ACCOUNT}:role/pipeline-task`, AccessKeyId: c.access_key_id,
@@ -316,7 +321,7 @@ export class Identity {
     } else {
       return err(400, 'InvalidAction', `Could not find operation ${action} for version 2011-06-15`);
     }
-    const c = this.issue('role', roleArn, { expired });
+    const c = this.issue('role', roleArn, { expired: expired() });
     const name = roleArn.slice(roleArn.lastIndexOf('/') + 1);
     const extra = action === 'AssumeRoleWithWebIdentity'
       ? '<SubjectFromWebIdentityToken>system:serviceaccount:pipeline:pipeline</SubjectFromWebIdentityToken>' +
