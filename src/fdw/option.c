@@ -46,6 +46,8 @@ static const S3Option valid_options[] = {
 	{"external_id", UserMappingRelationId},
 	{"role_session_name", UserMappingRelationId},
 	{"duration_seconds", UserMappingRelationId},
+	/* ... or the database server's identity, if a superuser allows it */
+	{"use_server_identity", UserMappingRelationId},
 	/* foreign table: what is read and how */
 	{"uri", ForeignTableRelationId},
 	{"format", ForeignTableRelationId},

@@ -5,10 +5,16 @@
  *	  user mapping of the user the request is made for.
  *
  * Keys live only in user mappings (like postgres_fdw's passwords), so
- * PostgreSQL hides them from other roles in pg_user_mappings.  Only when
- * both the user and the server's owner are superusers may a mapping
- * without keys use the server process's own identity, found the way the
- * AWS SDKs' default credential provider chain finds it:
+ * PostgreSQL hides them from other roles in pg_user_mappings.  A mapping
+ * without keys may use the server process's own identity only on a
+ * server owned by a superuser, and only for a superuser or for a role
+ * whose mapping a superuser gave use_server_identity 'true' (an option
+ * only superusers may set, and a mapping holding it only superusers may
+ * change: the role cannot swap the role_arn under it).  Default deny: an
+ * ordinary role never makes the server fetch its instance, container or
+ * web identity credentials unless a superuser said so for that role.
+ * The identity is found the way the AWS SDKs' default credential
+ * provider chain finds it:
  *
  *   1. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN)
  *   2. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN
@@ -26,8 +32,8 @@
  * the pod's web identity fails) could silently give a broader identity.
  *
  * A user mapping's role_arn is assumed (STS AssumeRole) with the mapping's
- * own keys; only a superuser's mapping without keys assumes it with the
- * server's identity.  So an ordinary role can never make the database
+ * own keys; only a mapping allowed the server's identity (above) assumes
+ * it with that.  So an ordinary role can never make the database
  * server use its own identity on its behalf (the confused deputy): STS
  * checks the role's trust policy against the principal of keys the role
  * brought itself.
@@ -65,6 +71,7 @@ typedef struct CredOptions
 	char	   *external_id;
 	char	   *role_session_name;
 	int			duration_seconds;
+	bool		use_server_identity;	/* granted by a superuser */
 	char	   *sts_endpoint;	/* server */
 } CredOptions;
 
@@ -460,6 +467,8 @@ s3_server_config(Oid serverid, Oid userid, S3Config *cfg)
 			o.role_session_name = defGetString(d);
 		else if (strcmp(d->defname, "duration_seconds") == 0)
 			o.duration_seconds = atoi(defGetString(d));
+		else if (strcmp(d->defname, "use_server_identity") == 0)
+			o.use_server_identity = defGetBoolean(d);
 	}
 
 	if ((o.access_key_id != NULL) != (o.secret_access_key != NULL))
@@ -478,18 +487,25 @@ s3_server_config(Oid serverid, Oid userid, S3Config *cfg)
 		return;
 	}
 
-	/* whose keys: the mapping's own, or (superusers only) the server's */
+	/*
+	 * Whose keys: the mapping's own, or the server's identity, which only a
+	 * superuser, or a role whose mapping a superuser gave
+	 * use_server_identity, may use, on a superuser's server.
+	 */
 	if (o.access_key_id != NULL)
 		src = static_source(o.access_key_id, o.secret_access_key, o.session_token);
-	else if (!superuser_arg(userid) || !superuser_arg(server->owner))
+	else if (!superuser_arg(server->owner) ||
+			 !(superuser_arg(userid) || o.use_server_identity))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("user mapping for \"%s\" on server \"%s\" has no S3 credentials",
 						GetUserNameFromId(userid, false), server->servername),
-				 errdetail(o.role_arn ?
-						   "Only a superuser using a server owned by a superuser may use the database server's own credentials; a role_arn is assumed with the user mapping's own keys." :
-						   "Only a superuser using a server owned by a superuser may use the database server's own credentials."),
-				 errhint("Set access_key_id and secret_access_key with ALTER USER MAPPING.")));
+				 errdetail(!superuser_arg(server->owner) ?
+						   "The server is not owned by a superuser, so no user mapping on it may use the database server's own credentials." :
+						   o.role_arn ?
+						   "Only a superuser, or a role whose user mapping a superuser gave use_server_identity 'true', may use the database server's own credentials; a role_arn is assumed with the user mapping's own keys." :
+						   "Only a superuser, or a role whose user mapping a superuser gave use_server_identity 'true', may use the database server's own credentials."),
+				 errhint("Set access_key_id and secret_access_key with ALTER USER MAPPING, or ask a superuser for use_server_identity.")));
 	else
 		src = server_identity(server, &o, cfg->region);
 
@@ -565,6 +581,8 @@ s3_credential_options_check(List *options, Oid catalog)
 {
 	ListCell   *lc;
 	bool		have_role = false;
+	bool		have_keys = false;
+	bool		server_identity = false;
 	DefElem    *needs_role = NULL;
 
 	foreach(lc, options)
@@ -601,7 +619,11 @@ s3_credential_options_check(List *options, Oid catalog)
 		}
 		if (catalog != UserMappingRelationId)
 			continue;
-		if (strcmp(def->defname, "role_arn") == 0)
+		if (strcmp(def->defname, "access_key_id") == 0)
+			have_keys = true;
+		else if (strcmp(def->defname, "use_server_identity") == 0)
+			server_identity = defGetBoolean(def);
+		else if (strcmp(def->defname, "role_arn") == 0)
 		{
 			v = defGetString(def);
 			if (strncmp(v, "arn:", 4) != 0 || strstr(v, ":iam::") == NULL ||
@@ -636,4 +658,22 @@ s3_credential_options_check(List *options, Oid catalog)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("option \"%s\" needs option \"role_arn\"", needs_role->defname)));
+	if (server_identity && have_keys)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("options \"use_server_identity\" and \"access_key_id\" exclude each other"),
+				 errhint("A user mapping signs with its own keys or with the database server's identity.")));
+
+	/*
+	 * The database server's identity is a superuser's to hand out, and a
+	 * mapping that has it is a superuser's to change: otherwise its role
+	 * could point the role_arn it was given somewhere else.  The validator
+	 * sees a mapping's whole option list, so this covers every ALTER.
+	 */
+	if (server_identity && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set or change a user mapping with option \"use_server_identity\""),
+				 errdetail("Only superusers may let a role use the database server's own credentials, or change what such a mapping does."),
+				 errhint("Drop the user mapping and create one with keys of its own, or ask a superuser.")));
 }
