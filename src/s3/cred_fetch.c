@@ -44,6 +44,8 @@
 /* Attempts at one request: metadata endpoints (as the SDKs), STS. */
 #define METADATA_ATTEMPTS	2
 #define STS_ATTEMPTS		3
+/* Fetches of a source that answers with keys that had already expired. */
+#define EXPIRED_ATTEMPTS	2
 
 /* IMDSv2 session token lifetime asked for (the SDKs' 6 hours). */
 #define IMDS_TOKEN_TTL		"21600"
@@ -183,7 +185,11 @@ cred_raise(CredCall *call, const char *hint)
 			 hint ? errhint("%s", hint) : 0));
 }
 
-/* Check a fetched expiration, and move the keys of an answer into *out. */
+/*
+ * Move the keys of an answer into *out, with their expiration.  Keys that
+ * had already expired are the caller's to refuse (cred_fetch asks again
+ * once: a source may hand out its old keys just as it renews them).
+ */
 static void
 take_answer(CredAnswer *a, const char *what, CredKeys *out)
 {
@@ -192,17 +198,6 @@ take_answer(CredAnswer *a, const char *what, CredKeys *out)
 	if (a->has_expiration)
 		exp = (TimestampTz) (a->expiration -
 							 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
-	if (a->has_expiration && exp <= GetCurrentTimestamp())
-	{
-		char	   *when = pstrdup(timestamptz_to_str(exp));
-
-		cred_answer_free(a);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("%s gave credentials that had already expired", what),
-				 errdetail("They expired at %s.", when),
-				 errhint("Check the clock of the database server, and that the source renews its credentials.")));
-	}
 	out->access_key_id = pstrdup(a->access_key_id);
 	out->secret_access_key = pstrdup(a->secret_access_key);
 	out->session_token = a->session_token ? pstrdup(a->session_token) : NULL;
@@ -577,23 +572,43 @@ cred_fetch(const CredSource *src, const CredKeys *base, CredKeys *out)
 	PG_TRY();
 	{
 		HttpClient *http;
+		int			attempt;
 
 		MemoryContextSwitchTo(cxt);
 		http = http_client_create(cxt);
-		switch (src->kind)
+		for (attempt = 1;; attempt++)
 		{
-			case CRED_SOURCE_IMDS:
-				fetch_imds(http, src, &keys);
+			memset(&keys, 0, sizeof(keys));
+			switch (src->kind)
+			{
+				case CRED_SOURCE_IMDS:
+					fetch_imds(http, src, &keys);
+					break;
+				case CRED_SOURCE_CONTAINER:
+					fetch_container(http, src, &keys);
+					break;
+				case CRED_SOURCE_WEB_IDENTITY:
+				case CRED_SOURCE_ASSUME_ROLE:
+					fetch_sts(http, src, base, &keys);
+					break;
+				case CRED_SOURCE_STATIC:
+					elog(ERROR, "static credentials are not fetched");
+			}
+			if (keys.expiration == 0 || keys.expiration > GetCurrentTimestamp())
 				break;
-			case CRED_SOURCE_CONTAINER:
-				fetch_container(http, src, &keys);
-				break;
-			case CRED_SOURCE_WEB_IDENTITY:
-			case CRED_SOURCE_ASSUME_ROLE:
-				fetch_sts(http, src, base, &keys);
-				break;
-			case CRED_SOURCE_STATIC:
-				elog(ERROR, "static credentials are not fetched");
+			/* keys that had already expired: ask once more, then refuse */
+			if (attempt >= EXPIRED_ATTEMPTS)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("%s gave credentials that had already expired",
+								cred_source_describe(src)),
+						 errdetail("They expired at %s (%d attempts).",
+								   timestamptz_to_str(keys.expiration), attempt),
+						 errhint("Check the clock of the database server, and that the source renews its credentials.")));
+			explicit_bzero(keys.secret_access_key, strlen(keys.secret_access_key));
+			if (keys.session_token)
+				explicit_bzero(keys.session_token, strlen(keys.session_token));
+			http_sleep(100L);
 		}
 		MemoryContextSwitchTo(caller);
 		out->access_key_id = pstrdup(keys.access_key_id);

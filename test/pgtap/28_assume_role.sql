@@ -7,7 +7,7 @@
 -- no secret in any error or view.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(35);
+SELECT plan(37);
 
 -- the emulator's STS (its own port) and its roles: who may assume what
 SELECT set_config('pipeline_test.sts', pg_temp.emulator('GET', '/_emulator/identity')->>'endpoint', false) \g /dev/null
@@ -194,10 +194,17 @@ SELECT alike((SELECT e FROM errors ORDER BY ctid DESC LIMIT 1),
 SELECT pg_temp.clear_faults();
 ALTER USER MAPPING FOR CURRENT_USER SERVER sts OPTIONS (SET role_session_name 'expired-1');
 SELECT pg_temp.fault('{"service":"sts","action":"expired","count":1}');
+SELECT pg_temp.clear_requests();
+SELECT is((SELECT sum(i) FROM ar), 6::bigint, 'credentials that had already expired once: asked for again');
+SELECT results_eq($$SELECT action, status FROM pg_temp.sts_requests()$$, $$VALUES ('AssumeRole', 200), ('AssumeRole', 200)$$,
+  'two AssumeRole calls');
+SELECT pg_temp.clear_faults();
+ALTER USER MAPPING FOR CURRENT_USER SERVER sts OPTIONS (SET role_session_name 'expired-2');
+SELECT pg_temp.fault('{"service":"sts","action":"expired","count":0}');
 INSERT INTO errors SELECT pg_temp.err('SELECT sum(i) FROM ar');
 SELECT alike((SELECT e FROM errors ORDER BY ctid DESC LIMIT 1),
-  'HV000 | role "arn:aws:iam::000000000000:role/ops" gave credentials that had already expired | They expired at %',
-  'credentials that had already expired are refused');
+  'HV000 | role "arn:aws:iam::000000000000:role/ops" gave credentials that had already expired | They expired at % (2 attempts). | Check the clock%',
+  'a source that only gives expired credentials: refused, with a hint');
 SELECT pg_temp.clear_faults();
 ALTER USER MAPPING FOR CURRENT_USER SERVER sts OPTIONS (SET role_session_name 'validated', ADD duration_seconds '43200');
 SELECT pg_temp.fault('{"service":"sts","action":"status","status":400,"code":"ValidationError","message":"The requested DurationSeconds exceeds the MaxSessionDuration set for this role.","count":1}');
