@@ -135,7 +135,8 @@ cred_send(HttpClient *http, CredCall *call)
 			req.headers = call->headers;
 			req.body = call->body;
 			req.body_len = call->body ? strlen(call->body) : 0;
-			req.timeout_ms = call->timeout_ms;
+			/* (a backstop: the deadline below ends the wait first) */
+			req.timeout_ms = call->timeout_ms + 1000;
 			x = http_start(http, &req);
 		}
 
