@@ -6,9 +6,9 @@
  *
  * Keys are cached by their source's fingerprint (cred_source.h): the
  * role, the base keys, the user they are for and the endpoints, so no
- * user or role ever gets keys cached for another.  A client (S3Config)
+ * user or role ever gets keys cached for another.  A client (AwsConfig)
  * holds a copy of its keys and, with them, when to look at the cache
- * again; aws_start() calls s3_credentials_renew() before signing, which
+ * again; aws_start() calls aws_credentials_renew() before signing, which
  * is where renewal happens:
  *
  *   - at "refresh_at" (5 minutes before the expiration, or half-way
@@ -31,7 +31,6 @@
  */
 #include "postgres.h"
 
-#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -64,42 +63,6 @@ static HTAB *cache = NULL;
 static MemoryContext cache_cxt = NULL;
 
 /* ----------------------------------------------------------------
- *		Settings
- * ----------------------------------------------------------------
- */
-
-/*
- * s3_credentials_define_gucs: the settings of the credential sources, in
- * one block (called from _PG_init).  Superuser-only: they are about the
- * database server's own identity, which only superusers use.
- */
-void
-s3_credentials_define_gucs(void)
-{
-	DefineCustomIntVariable("pipeline.metadata_timeout",
-							"Time to wait for one answer of the EC2 instance metadata service or a container credentials endpoint.",
-							"Each request is tried twice; a peer that never answers costs at most twice this.",
-							&pipeline_metadata_timeout_ms,
-							1000, 100, 600000,
-							PGC_SUSET, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pipeline.sts_timeout",
-							"Time to wait for one answer of STS (AssumeRole, AssumeRoleWithWebIdentity).",
-							"Each request is tried three times.",
-							&pipeline_sts_timeout_ms,
-							10000, 100, 600000,
-							PGC_SUSET, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomStringVariable("pipeline.container_credentials_endpoint",
-							   "Where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is resolved.",
-							   "The ECS agent's address; a scheme, a host and an optional port.",
-							   &pipeline_container_credentials_endpoint,
-							   "http://169.254.170.2",
-							   PGC_SUSET, 0,
-							   NULL, NULL, NULL);
-}
-
-/* ----------------------------------------------------------------
  *		Sources
  * ----------------------------------------------------------------
  */
@@ -111,12 +74,12 @@ dup_in(MemoryContext mcxt, const char *s)
 }
 
 /*
- * s3_credential_source_copy: a deep copy of a source in "mcxt" (a client
+ * aws_credential_source_copy: a deep copy of a source in "mcxt" (a client
  * keeps its own, so that it never points into the cache or into a
  * context that goes away before it).
  */
 CredSource *
-s3_credential_source_copy(const CredSource *src, MemoryContext mcxt)
+aws_credential_source_copy(const CredSource *src, MemoryContext mcxt)
 {
 	CredSource *c;
 
@@ -140,7 +103,7 @@ s3_credential_source_copy(const CredSource *src, MemoryContext mcxt)
 	c->duration_seconds = src->duration_seconds;
 	c->sts_url = dup_in(mcxt, src->sts_url);
 	c->region = dup_in(mcxt, src->region);
-	c->base = s3_credential_source_copy(src->base, mcxt);
+	c->base = aws_credential_source_copy(src->base, mcxt);
 	return c;
 }
 
@@ -391,11 +354,11 @@ cred_cache_get(const CredSource *src, CredKeys *out, MemoryContext mcxt)
 }
 
 /*
- * s3_credentials_renew: called before every request of a client whose keys
+ * aws_credentials_renew: called before every request of a client whose keys
  * come from a source; gets the current keys once their time has come.
  */
 void
-s3_credentials_renew(S3Config *cfg, MemoryContext mcxt)
+aws_credentials_renew(AwsConfig *cfg, MemoryContext mcxt)
 {
 	CredKeys	keys;
 

@@ -37,9 +37,10 @@
 #include "s3/cred_answer.h"
 #include "s3/cred_source.h"
 #include "s3/http.h"
-#include "s3/s3.h"
+#include "s3/aws.h"
 #include "s3/sigv4.h"
 #include "s3/url.h"
+#include "util/settings.h"
 
 /* Attempts at one request: metadata endpoints (as the SDKs), STS. */
 #define METADATA_ATTEMPTS	2
@@ -55,10 +56,6 @@
 
 #define STS_VERSION			"2011-06-15"
 
-int			pipeline_metadata_timeout_ms = 1000;
-int			pipeline_sts_timeout_ms = 10000;
-char	   *pipeline_container_credentials_endpoint = NULL;
-
 /* One request, and what came back. */
 typedef struct CredCall
 {
@@ -70,7 +67,7 @@ typedef struct CredCall
 	int			timeout_ms;
 	int			attempts;
 	/* signed requests: a client with the base keys, and the URL's parts */
-	S3Client   *signer;
+	AwsClient   *signer;
 	const char *scheme;
 	const char *authority;
 	const char *path;
@@ -506,14 +503,14 @@ fetch_sts(HttpClient *http, const CredSource *src, const CredKeys *base, CredKey
 	call.attempts = STS_ATTEMPTS;
 	if (!web)
 	{
-		S3Config	cfg;
+		AwsConfig	cfg;
 
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.region = src->region;
 		cfg.access_key_id = base->access_key_id;
 		cfg.secret_access_key = base->secret_access_key;
 		cfg.session_token = base->session_token;
-		call.signer = s3_client_create_shared(&cfg, http, CurrentMemoryContext);
+		call.signer = aws_client_create_shared(&cfg, http, CurrentMemoryContext);
 	}
 	cred_send(http, &call);
 

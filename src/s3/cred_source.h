@@ -7,8 +7,8 @@
  *
  * A CredSource says how to obtain one identity's keys again: IMDS, a
  * container endpoint, web identity, or AssumeRole on top of a base
- * identity.  It is immutable once made and copied with the S3Client that
- * uses it (s3_credential_source_copy), so a client never points into the
+ * identity.  It is immutable once made and copied with the AwsClient that
+ * uses it (aws_credential_source_copy), so a client never points into the
  * cache; the cache finds the keys by the source's fingerprint, which
  * covers everything that makes the identity (the role, the base keys, the
  * user it is for, the endpoints), so that two users or two roles never
@@ -84,10 +84,5 @@ extern void cred_fetch(const CredSource *src, const CredKeys *base, CredKeys *ou
  * looked at again (0: never).
  */
 extern TimestampTz cred_cache_get(const CredSource *src, CredKeys *out, MemoryContext mcxt);
-
-/* Timeouts (GUCs, milliseconds) and the container endpoint (GUC). */
-extern int	pipeline_metadata_timeout_ms;
-extern int	pipeline_sts_timeout_ms;
-extern char *pipeline_container_credentials_endpoint;
 
 #endif							/* PIPELINE_CRED_SOURCE_H */

@@ -60,6 +60,7 @@
 #include "s3/cred_source.h"
 #include "s3/credentials.h"
 #include "s3/url.h"
+#include "util/settings.h"
 
 /* The user mapping's and server's options about credentials. */
 typedef struct CredOptions
@@ -413,13 +414,13 @@ default_session_name(Oid userid)
  */
 
 /*
- * s3_server_config: fill *cfg for requests that "userid" makes through
+ * aws_server_config: fill *cfg for requests that "userid" makes through
  * "serverid".  Strings are palloc'd in the current context.  Temporary
  * keys are fetched now (or taken from the backend's cache) and renewed by
  * the client before they expire.
  */
 void
-s3_server_config(Oid serverid, Oid userid, S3Config *cfg)
+aws_server_config(Oid serverid, Oid userid, AwsConfig *cfg)
 {
 	ForeignServer *server = GetForeignServer(serverid);
 	UserMapping *um;
@@ -572,12 +573,12 @@ invalid_value(DefElem *def, const char *hint)
 }
 
 /*
- * s3_credential_options_check: the options about credentials of a server
+ * aws_credential_options_check: the options about credentials of a server
  * (sts_endpoint) or user mapping (role_arn, external_id,
  * role_session_name, duration_seconds), as the FDW's validator sees them.
  */
 void
-s3_credential_options_check(List *options, Oid catalog)
+aws_credential_options_check(List *options, Oid catalog)
 {
 	ListCell   *lc;
 	bool		have_role = false;

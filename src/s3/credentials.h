@@ -15,14 +15,20 @@
 #ifndef PIPELINE_CREDENTIALS_H
 #define PIPELINE_CREDENTIALS_H
 
-#include "s3/s3.h"
+#include "s3/aws.h"
 
-extern void s3_server_config(Oid serverid, Oid userid, S3Config *cfg);
+/*
+ * Fill *cfg for the requests (S3 or SQS) that "userid" makes through the
+ * pipeline_s3 server "serverid"; strings are palloc'd.
+ */
+extern void aws_server_config(Oid serverid, Oid userid, AwsConfig *cfg);
 
 /* The FDW validator's checks of sts_endpoint, role_arn and its companions. */
-extern void s3_credential_options_check(List *options, Oid catalog);
+extern void aws_credential_options_check(List *options, Oid catalog);
 
-/* pipeline.metadata_timeout, pipeline.sts_timeout, pipeline.container_credentials_endpoint */
-extern void s3_credentials_define_gucs(void);
+/* A client's copy of its credential source; new keys before a request (aws.c). */
+extern struct CredSource *aws_credential_source_copy(const struct CredSource *src,
+													 MemoryContext mcxt);
+extern void aws_credentials_renew(AwsConfig *cfg, MemoryContext mcxt);
 
 #endif							/* PIPELINE_CREDENTIALS_H */
