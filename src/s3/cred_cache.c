@@ -354,6 +354,26 @@ cred_cache_get(const CredSource *src, CredKeys *out, MemoryContext mcxt)
 }
 
 /*
+ * aws_credentials_refused: a service answered ExpiredToken to keys the
+ * cache still thought good (a clock that is off, keys revoked early):
+ * forget them, so that the client's next request fetches new ones.  False
+ * if the keys do not come from a source (nothing could renew them).
+ */
+bool
+aws_credentials_refused(AwsConfig *cfg)
+{
+	CredCacheEntry *e;
+
+	if (cfg->source == NULL)
+		return false;
+	if (cache != NULL &&
+		(e = hash_search(cache, cfg->source->fingerprint, HASH_FIND, NULL)) != NULL)
+		entry_clear(e);
+	cfg->renew_at = 1;			/* long past: renewed before the next request */
+	return true;
+}
+
+/*
  * aws_credentials_renew: called before every request of a client whose keys
  * come from a source; gets the current keys once their time has come.
  */

@@ -30,5 +30,7 @@ extern void aws_credential_options_check(List *options, Oid catalog);
 extern struct CredSource *aws_credential_source_copy(const struct CredSource *src,
 													 MemoryContext mcxt);
 extern void aws_credentials_renew(AwsConfig *cfg, MemoryContext mcxt);
+/* A service answered ExpiredToken: forget the keys; false if nothing can renew them. */
+extern bool aws_credentials_refused(AwsConfig *cfg);
 
 #endif							/* PIPELINE_CREDENTIALS_H */

@@ -7,7 +7,7 @@
 -- no secret in any error or view.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(37);
+SELECT plan(39);
 
 -- the emulator's STS (its own port) and its roles: who may assume what
 SELECT set_config('pipeline_test.sts', pg_temp.emulator('GET', '/_emulator/identity')->>'endpoint', false) \g /dev/null
@@ -168,6 +168,14 @@ SELECT pg_temp.clear_requests();
 SELECT is((SELECT sum(i) FROM ar), 6::bigint, 'a superuser''s role_arn is assumed with the server''s identity');
 SELECT results_eq($$SELECT action, key FROM pg_temp.sts_requests()$$, $$VALUES ('AssumeRole', 'test')$$,
   'signed with the server''s environment keys');
+-- keys S3 calls expired while this backend's cache still thinks them good (a clock
+-- that is off, keys revoked early): renewed, and the request sent again
+SELECT pg_temp.emulator('POST', '/_emulator/identity', '{"expire_all": true}') \g /dev/null
+SELECT pg_temp.clear_requests();
+SELECT is((SELECT sum(i) FROM ar), 6::bigint, 'S3 answering ExpiredToken to cached keys: renewed, sent again');
+SELECT results_eq($$SELECT r->>'service', (r->>'status')::int, r->>'error' FROM pg_temp.requests() r
+                    WHERE r->>'service' = 'sts' OR r->>'status' <> '200' ORDER BY r->>'time'$$,
+  $$VALUES ('s3', 400, 'ExpiredToken'), ('sts', 200, NULL)$$, 'one ExpiredToken, one AssumeRole');
 
 -------------------------------------------------------------------------------
 -- STS's faults: retried, bounded, surfaced with hints
