@@ -19,6 +19,7 @@ OBJS = \
 	src/s3/http.o \
 	src/s3/http_header.o \
 	src/s3/s3.o \
+	src/s3/s3_xml.o \
 	src/s3/credentials.o \
 	src/s3/sqs.o \
 	src/s3/url.o \

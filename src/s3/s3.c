@@ -19,8 +19,6 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 
 #include "common/pg_prng.h"
 #include "lib/stringinfo.h"
@@ -28,8 +26,8 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "decode/iso8601.h"
 #include "s3/s3.h"
+#include "s3/s3_xml.h"
 #include "s3/sigv4.h"
 
 int			pipeline_s3_max_retries = 5;
@@ -391,42 +389,26 @@ s3_request(S3Client *c, const S3Call *call)
  * ----------------------------------------------------------------
  */
 
-static xmlDocPtr
-xml_parse(const char *buf, size_t len)
-{
-	if (len == 0 || len > INT_MAX)
-		return NULL;
-	return xmlReadMemory(buf, (int) len, NULL, NULL,
-						 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-}
-
-static xmlNodePtr
-xml_child(xmlNodePtr parent, const char *name)
-{
-	xmlNodePtr	n;
-
-	if (parent == NULL)
-		return NULL;
-	for (n = parent->children; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE && strcmp((const char *) n->name, name) == 0)
-			return n;
-	return NULL;
-}
-
-/* Text of a child element, palloc'd; NULL if absent. */
+/*
+ * A malloc'd string of s3_xml.c as a palloc'd one (NULL stays NULL); the
+ * malloc'd one is freed whatever happens.
+ */
 static char *
-xml_child_text(xmlNodePtr parent, const char *name)
+xml_text(char *s)
 {
-	xmlNodePtr	n = xml_child(parent, name);
-	xmlChar    *s;
-	char	   *r;
+	char	   *volatile r = NULL;
 
-	if (n == NULL)
+	if (s == NULL)
 		return NULL;
-	s = xmlNodeGetContent(n);
-	r = pstrdup(s ? (const char *) s : "");
-	if (s)
-		xmlFree(s);
+	PG_TRY();
+	{
+		r = pstrdup(s);
+	}
+	PG_FINALLY();
+	{
+		free(s);
+	}
+	PG_END_TRY();
 	return r;
 }
 
@@ -439,17 +421,6 @@ unquote_etag(const char *etag)
 	if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"')
 		return pnstrdup(etag + 1, len - 2);
 	return pstrdup(etag);
-}
-
-static TimestampTz
-parse_iso_timestamp(const char *s)
-{
-	Iso8601		t;
-
-	if (s == NULL || !iso8601_parse(s, strlen(s), &t))
-		return 0;
-	return (TimestampTz) iso8601_epoch_usecs(&t) -
-		(TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
 }
 
 static TimestampTz
@@ -478,16 +449,20 @@ s3_raise(S3Client *c, const S3Call *call, HttpTransfer *x)
 	char	   *terr = http_error(x) ? pstrdup(http_error(x)) : NULL;
 	char	   *code = NULL;
 	char	   *message = NULL;
+	char	   *xml_code = NULL;
+	char	   *xml_message = NULL;
 	size_t		len;
 	const char *body;
-	xmlDocPtr	doc = NULL;
 
 	if (terr == NULL && status != 0)
 	{
 		body = http_body(x, &len);
-		doc = xml_parse(body, len);
+		xml_code = s3xml_child_text(body, len, "Error", "Code");
+		xml_message = s3xml_child_text(body, len, "Error", "Message");
 	}
 	http_finish(x);
+	code = xml_text(xml_code);
+	message = xml_text(xml_message);
 
 	if (terr != NULL || status == 0)
 		ereport(ERROR,
@@ -496,24 +471,6 @@ s3_raise(S3Client *c, const S3Call *call, HttpTransfer *x)
 				 errdetail_internal("%s", terr ? terr : "no answer"),
 				 errhint("Check the server's endpoint and region, and that S3 is reachable.")));
 
-	if (doc != NULL)
-	{
-		PG_TRY();
-		{
-			xmlNodePtr	root = xmlDocGetRootElement(doc);
-
-			if (root && strcmp((const char *) root->name, "Error") == 0)
-			{
-				code = xml_child_text(root, "Code");
-				message = xml_child_text(root, "Message");
-			}
-		}
-		PG_FINALLY();
-		{
-			xmlFreeDoc(doc);
-		}
-		PG_END_TRY();
-	}
 	if (code == NULL)
 		code = psprintf("HTTP %ld", status);
 
@@ -618,69 +575,39 @@ list_parse(S3ListCall *lc, S3ListPage *page)
 {
 	const char *body;
 	size_t		len;
-	xmlDocPtr	doc;
-	xmlNodePtr	root;
-	xmlNodePtr	n;
-	bool		truncated = false;
+	S3XmlList	list;
 
 	body = http_body(lc->xfer, &len);
-	doc = xml_parse(body, len);
-	if (doc == NULL)
+	if (!s3xml_parse_list(body, len, &list))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not list objects in \"%s\": the answer is not XML",
 						lc->call.uri)));
 	PG_TRY();
 	{
-		root = xmlDocGetRootElement(doc);
-		for (n = root ? root->children : NULL; n; n = n->next)
+		int			i;
+
+		for (i = 0; i < list.nobjects; i++)
 		{
-			if (n->type != XML_ELEMENT_NODE)
-				continue;
-			if (strcmp((const char *) n->name, "Contents") == 0)
-			{
-				S3Object   *o;
-				char	   *size;
-				char	   *etag;
+			const S3XmlObject *x = &list.objects[i];
+			S3Object   *o = palloc0(sizeof(S3Object));
 
-				o = palloc0(sizeof(S3Object));
-				o->bucket = (char *) lc->bucket;
-				o->key = xml_child_text(n, "Key");
-				if (o->key == NULL)
-					continue;
-				size = xml_child_text(n, "Size");
-				o->size = size ? strtoll(size, NULL, 10) : -1;
-				etag = xml_child_text(n, "ETag");
-				o->etag = etag ? unquote_etag(etag) : NULL;
-				o->last_modified = parse_iso_timestamp(xml_child_text(n, "LastModified"));
-				/* a "folder" placeholder object holds no records */
-				if (o->size == 0 && o->key[0] && o->key[strlen(o->key) - 1] == '/')
-					continue;
-				page->objects = lappend(page->objects, o);
-			}
-			else if (strcmp((const char *) n->name, "CommonPrefixes") == 0)
-			{
-				char	   *prefix = xml_child_text(n, "Prefix");
-
-				if (prefix != NULL)
-					page->prefixes = lappend(page->prefixes, prefix);
-			}
-			else if (strcmp((const char *) n->name, "IsTruncated") == 0)
-			{
-				xmlChar    *t = xmlNodeGetContent(n);
-
-				truncated = t && strcmp((const char *) t, "true") == 0;
-				if (t)
-					xmlFree(t);
-			}
+			o->bucket = (char *) lc->bucket;
+			o->key = pstrdup(x->key);
+			o->size = x->size;
+			o->etag = x->etag ? pstrdup(x->etag) : NULL;
+			if (x->has_time)
+				o->last_modified = (TimestampTz) x->last_modified -
+					(TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+			page->objects = lappend(page->objects, o);
 		}
-		page->next_token = truncated ? xml_child_text(root, "NextContinuationToken") : NULL;
-		if (page->next_token && page->next_token[0] == '\0')
-			page->next_token = NULL;
+		for (i = 0; i < list.nprefixes; i++)
+			page->prefixes = lappend(page->prefixes, pstrdup(list.prefixes[i]));
+		page->next_token = list.next_token ? pstrdup(list.next_token) : NULL;
 	}
 	PG_FINALLY();
 	{
-		xmlFreeDoc(doc);
+		s3xml_list_free(&list);
 	}
 	PG_END_TRY();
 }
@@ -1132,26 +1059,10 @@ xml_answer_field(S3Client *c, const S3Call *call, HttpTransfer *x,
 {
 	const char *body;
 	size_t		len;
-	xmlDocPtr	doc;
-	char	   *result = NULL;
+	char	   *result;
 
 	body = http_body(x, &len);
-	doc = xml_parse(body, len);
-	if (doc)
-	{
-		xmlNodePtr	root = xmlDocGetRootElement(doc);
-
-		PG_TRY();
-		{
-			if (root && strcmp((const char *) root->name, root_name) == 0)
-				result = xml_child_text(root, field);
-		}
-		PG_FINALLY();
-		{
-			xmlFreeDoc(doc);
-		}
-		PG_END_TRY();
-	}
+	result = xml_text(s3xml_child_text(body, len, root_name, field));
 	/* S3 may answer 200 with an <Error> body (CompleteMultipartUpload) */
 	if (result == NULL)
 		s3_raise(c, call, x);
