@@ -107,8 +107,11 @@ SCAN_FUNCTION(const char *cbuf, size_t start, size_t len, ScanOut *so)
 
 			if (outside)
 			{
-				/* '{' is an open bracket that is not square */
-				uint64_t	next_brace = (m.open & ~m.square) >> 1;
+				/*
+				 * '{' is an open bracket that is not square; only bytes
+				 * before len count (after it is stale data or padding)
+				 */
+				uint64_t	next_brace = (m.open & ~m.square & valid) >> 1;
 
 				if (i + 64 < len && buf[i + 64] == '{')
 					next_brace |= UINT64_C(1) << 63;
