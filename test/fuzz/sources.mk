@@ -1,0 +1,17 @@
+# test/fuzz/sources.mk
+#	The files of src/ that each piece a libFuzzer harness runs is built
+#	from, outside the server (test/fuzz/Makefile): when a source file is
+#	split or moved, change its line here.
+#	Paths are relative to src/; .cpp files are C++17.
+
+JSON_READER_SRCS  := decode/json_reader.cpp
+CSV_READER_SRCS   := decode/csv_reader.c
+LINE_RECORDS_SRCS := decode/line_records.c
+INFLATE_SRCS      := decode/inflate.c
+ISO8601_SRCS      := decode/iso8601.c
+URL_SRCS          := s3/url.c
+HTTP_HEADER_SRCS  := s3/http_header.c
+S3_XML_SRCS       := s3/s3_xml.c
+
+# headers any of them may include
+PURE_HDRS := $(wildcard $(SRC)/decode/*.h $(SRC)/s3/*.h)
