@@ -66,6 +66,9 @@ str_addf(Str *s, const char *fmt,...)
 	str_add(s, tmp, (size_t) n < sizeof(tmp) ? (size_t) n : sizeof(tmp) - 1);
 }
 
+/* A string literal, without its NUL. */
+#define str_lit(s, lit) str_add((s), (lit), sizeof(lit) - 1)
+
 /* Bytes as readable text: printable ASCII as is, the rest as \xNN. */
 __attribute__((unused)) static void
 str_add_text(Str *s, const char *p, size_t n)

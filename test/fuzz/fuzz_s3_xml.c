@@ -143,9 +143,6 @@ fuzz_raw(const uint8_t *p, size_t n)
  * ----------------------------------------------------------------
  */
 
-/* a string literal, without its NUL */
-#define add_lit(s, lit) str_add((s), (lit), sizeof(lit) - 1)
-
 typedef struct Gen
 {
 	Str			xml;
@@ -174,18 +171,18 @@ put_text(Gen *g, const char *s, size_t n)
 			case 3:
 				if (c != ']')
 				{
-					add_lit(&g->xml, "<![CDATA[");
+					str_lit(&g->xml, "<![CDATA[");
 					str_add(&g->xml, &c, 1);
-					add_lit(&g->xml, "]]>");
+					str_lit(&g->xml, "]]>");
 					continue;
 				}
 				break;
 			case 4:
-				add_lit(&g->xml, "<!-- c -->");
+				str_lit(&g->xml, "<!-- c -->");
 				break;
 			case 6:
 				if (g->entity)
-					add_lit(&g->xml, "&e;");
+					str_lit(&g->xml, "&e;");
 				break;
 			case 5:
 				if (c == '&' || c == '<' || c == '>' || c == '"' || c == '\'')
@@ -201,11 +198,11 @@ put_text(Gen *g, const char *s, size_t n)
 				break;
 		}
 		if (c == '&')
-			add_lit(&g->xml, "&amp;");
+			str_lit(&g->xml, "&amp;");
 		else if (c == '<')
-			add_lit(&g->xml, "&lt;");
+			str_lit(&g->xml, "&lt;");
 		else if (c == '>' && i >= 2 && s[i - 1] == ']' && s[i - 2] == ']')
-			add_lit(&g->xml, "&gt;");	/* "]]>" may not appear in text */
+			str_lit(&g->xml, "&gt;");	/* "]]>" may not appear in text */
 		else
 			str_add(&g->xml, &c, 1);
 	}
@@ -258,10 +255,10 @@ fuzz_generated(uint8_t o1, uint8_t o2, uint8_t o3, const uint8_t *p, size_t n)
 	bool		ok;
 	size_t		start = 0;
 
-	add_lit(&g.xml, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	str_lit(&g.xml, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 	if (o1 & 8)
-		add_lit(&g.xml, "<!DOCTYPE x [<!ENTITY e \"\">]>");
-	add_lit(&g.xml, "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+		str_lit(&g.xml, "<!DOCTYPE x [<!ENTITY e \"\">]>");
+	str_lit(&g.xml, "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
 	put_elem(&g, "Name", "bucket", 6);
 	if (truncated && (o1 & 16))
 		put_elem(&g, "NextContinuationToken", token, strlen(token));
@@ -284,9 +281,9 @@ fuzz_generated(uint8_t o1, uint8_t o2, uint8_t o3, const uint8_t *p, size_t n)
 		if (c % 7 == 3 && nprefixes < 4)
 		{
 			/* a common prefix, not an object */
-			add_lit(&g.xml, "<CommonPrefixes>");
+			str_lit(&g.xml, "<CommonPrefixes>");
 			put_elem(&g, "Prefix", key, klen);
-			add_lit(&g.xml, "</CommonPrefixes>");
+			str_lit(&g.xml, "</CommonPrefixes>");
 			prefixes[nprefixes++] = key;
 			continue;
 		}
@@ -311,21 +308,21 @@ fuzz_generated(uint8_t o1, uint8_t o2, uint8_t o3, const uint8_t *p, size_t n)
 			w->usecs = (days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss) *
 				INT64_C(1000000) + ms * 1000;
 
-			add_lit(&g.xml, "<Contents>");
+			str_lit(&g.xml, "<Contents>");
 			if (c & 1)
-				add_lit(&g.xml, "<Owner><ID>x</ID><Key>not this</Key></Owner>");
+				str_lit(&g.xml, "<Owner><ID>x</ID><Key>not this</Key></Owner>");
 			put_elem(&g, "Key", key, klen);
 			if (c & 2)
-				add_lit(&g.xml, "\n  <StorageClass>STANDARD</StorageClass>");
+				str_lit(&g.xml, "\n  <StorageClass>STANDARD</StorageClass>");
 			put_elem(&g, "LastModified", tbuf, strlen(tbuf));
-			add_lit(&g.xml, "<ETag>&quot;");
+			str_lit(&g.xml, "<ETag>&quot;");
 			str_add(&g.xml, w->etag, strlen(w->etag));
 			if (c & 4)
-				add_lit(&g.xml, "&quot;</ETag>");
+				str_lit(&g.xml, "&quot;</ETag>");
 			else
-				add_lit(&g.xml, "\"</ETag>");
+				str_lit(&g.xml, "\"</ETag>");
 			str_addf(&g.xml, "<Size>%lld</Size>", (long long) w->size);
-			add_lit(&g.xml, "</Contents>\n");
+			str_lit(&g.xml, "</Contents>\n");
 
 			folder = w->size == 0 && klen > 0 && key[klen - 1] == '/';
 			if (folder)
@@ -335,11 +332,11 @@ fuzz_generated(uint8_t o1, uint8_t o2, uint8_t o3, const uint8_t *p, size_t n)
 		}
 	}
 	if (o1 & 32)
-		add_lit(&g.xml, "<Contents><Size>5</Size></Contents>");	/* no Key: left out */
+		str_lit(&g.xml, "<Contents><Size>5</Size></Contents>");	/* no Key: left out */
 	str_addf(&g.xml, "<IsTruncated>%s</IsTruncated>", truncated ? "true" : "false");
 	if (truncated && !(o1 & 16))
 		put_elem(&g, "NextContinuationToken", token, strlen(token));
-	add_lit(&g.xml, "<KeyCount>0</KeyCount></ListBucketResult>\n");
+	str_lit(&g.xml, "<KeyCount>0</KeyCount></ListBucketResult>\n");
 
 	{
 		char	   *body = exact_copy(g.xml.s, g.xml.len);
