@@ -12,6 +12,7 @@ ISO8601_SRCS      := decode/iso8601.c
 URL_SRCS          := s3/url.c
 HTTP_HEADER_SRCS  := s3/http_header.c
 S3_XML_SRCS       := s3/s3_xml.c
+SIGV4_SRCS        := s3/sigv4.c
 # backend code, built with test/fuzz/backend_shim.c
 EVENT_SRCS        := s3/event.c
 
