@@ -56,14 +56,24 @@ str_add(Str *s, const void *p, size_t n)
 __attribute__((unused, format(printf, 2, 3))) static void
 str_addf(Str *s, const char *fmt,...)
 {
-	char		tmp[512];
 	va_list		ap;
 	int			n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	str_add(s, tmp, (size_t) n < sizeof(tmp) ? (size_t) n : sizeof(tmp) - 1);
+	CHECK(n >= 0);
+	str_add(s, NULL, 0);		/* s->s exists */
+	if (s->len + (size_t) n + 1 > s->cap)
+	{
+		s->cap = (s->len + (size_t) n + 1) * 2;
+		s->s = realloc(s->s, s->cap);
+		CHECK(s->s != NULL);
+	}
+	va_start(ap, fmt);
+	vsnprintf(s->s + s->len, (size_t) n + 1, fmt, ap);
+	va_end(ap);
+	s->len += (size_t) n;
 }
 
 /* A string literal, without its NUL. */
