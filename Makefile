@@ -22,7 +22,9 @@ OBJS = \
 	src/s3/http.o \
 	src/s3/http_header.o \
 	src/s3/aws.o \
+	src/s3/aws_text.o \
 	src/s3/s3.o \
+	src/s3/s3_xml.o \
 	src/s3/s3_list.o \
 	src/s3/s3_get.o \
 	src/s3/s3_put.o \
