@@ -4,11 +4,15 @@
 //	their targets, every contender on every question, ETL, report runs,
 //	memory, decoders and the worker.  A ratio is made only of two cases of
 //	the same run (else it says so).
-//	  --readme FILE  writes the tables into FILE between the lines
-//	                 "<!-- bench/table.mjs begin -->" and "<!-- bench/table.mjs end -->"
-//	  --check FILE   exits 1 if FILE's tables are not what the results file gives
-//	                 (test/run's bench layer: the README cannot drift from it)
+//	  --readme FILE  writes the figures into FILE's blocks: every table between
+//	                 "<!-- bench/table.mjs begin: ..." and "<!-- bench/table.mjs end -->"
+//	                 (bench/README.md), the Speed section's table and ratios
+//	                 between "<!-- bench/table.mjs speed begin: ..." and
+//	                 "<!-- bench/table.mjs speed end -->" (README.md); repeatable
+//	  --check FILE   exits 1 if FILE's blocks are not what the results file gives
+//	                 (test/run's bench layer: the READMEs cannot drift from it)
 //	  --summary      the targets only (what bench/run prints at the end)
+//	  --speed        prints the Speed section's block
 import { readFileSync, writeFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
@@ -226,26 +230,154 @@ if (lat || tput || back) {
   p();
 }
 const text = out.join("\n").trimEnd();
+const speedText = speed();
 
-// ---- README
-const BEGIN = "<!-- bench/table.mjs begin: generated from bench/results.json by `node bench/table.mjs --readme README.md`; do not edit -->";
-const END = "<!-- bench/table.mjs end -->";
-const target_ = flag("readme") ?? flag("check");
-if (target_) {
-  const readme = readFileSync(target_, "utf8");
-  const a = readme.indexOf(BEGIN.split(":")[0]), b = readme.indexOf(END);
-  if (a < 0 || b < a) { console.error(`${target_}: no "${BEGIN.split(":")[0]}" ... "${END}" block`); process.exit(1); }
-  const next = `${readme.slice(0, a)}${BEGIN}\n${text}\n${END}${readme.slice(b + END.length)}`;
-  if (flag("check")) {
-    if (next !== readme) {
-      console.error(`${target_}: its benchmark tables differ from ${file}: run node bench/table.mjs --readme ${target_}`);
-      process.exit(1);
-    }
-    console.log(`${target_}: the benchmark tables are those of ${file}`);
-  } else {
-    writeFileSync(target_, next);
-    console.log(`${target_}: tables written from ${file}`);
+// ---- READMEs: every block of either kind in the file is regenerated
+const BLOCKS = [
+  { name: "bench/table.mjs", text },
+  { name: "bench/table.mjs speed", text: speedText },
+];
+const files_ = [...args.keys()].filter((i) => /^--(readme|check)$/.test(args[i])).map((i) => [args[i].slice(2), args[i + 1]]);
+let bad = 0;
+for (const [mode, f] of files_) {
+  const readme = readFileSync(f, "utf8");
+  let next = readme, found = 0;
+  for (const { name, text: t } of BLOCKS) {
+    const begin = `<!-- ${name} begin:`, END = `<!-- ${name} end -->`;
+    const a = next.indexOf(begin), b = next.indexOf(END);
+    if (a < 0) continue;
+    if (b < a) { console.error(`${f}: "${begin}" without "${END}"`); process.exit(1); }
+    found++;
+    const BEGIN = `${begin} generated from bench/results.json by \`node bench/table.mjs --readme ${f}\`; do not edit -->`;
+    next = `${next.slice(0, a)}${BEGIN}\n${t}\n${END}${next.slice(b + END.length)}`;
   }
-} else {
-  console.log(text);
+  if (!found) { console.error(`${f}: no "<!-- bench/table.mjs [speed] begin: ..." block`); process.exit(1); }
+  if (mode === "check") {
+    if (next !== readme) {
+      console.error(`${f}: its benchmark figures differ from ${file}: run node bench/table.mjs --readme ${f}`);
+      bad++;
+    } else console.log(`${f}: the benchmark figures are those of ${file}`);
+  } else {
+    writeFileSync(f, next);
+    console.log(`${f}: figures written from ${file}`);
+  }
+}
+if (bad) process.exit(1);
+if (!files_.length) console.log(args.includes("--speed") ? speedText : text);
+
+/**
+ * The README's Speed section: one table of the cases on the 1M records and
+ * the ratios, each saying what it divides by what; every figure from the
+ * results file, every ratio from two cases of one run.
+ */
+function speed() {
+  const o = [];
+  const q = (s = "") => o.push(s);
+  const run = (n) => ok(n) ? R.runs[byName[n].run] : undefined;
+  const main_ = run("load.ours.large.w0") ?? run("count.ours.large.w0") ?? runs.at(-1);
+  if (!main_) return "(no results)";
+  const cpuTotal = (n) => {
+    if (!ok(n)) return NaN;
+    const c = byName[n].cpu ?? {};
+    return ["backend", "program", "workers", "emulator", "duck"].reduce((s, k) => s + (Number.isFinite(c[k]) && c[k] > 0 ? c[k] : 0), 0);
+  };
+  // (CPU seconds are counted in ticks of 10 ms: no ratio of less than 0.1 s)
+  const cpuRatio = (a, b) => sameRun(a, b) && cpuTotal(a) >= 0.1 && cpuTotal(b) >= 0.1 ? cpuTotal(a) / cpuTotal(b) : NaN;
+  const reps = (n) => byName[n]?.n;
+  const settingsLine = `PostgreSQL ${settings.server_version ?? "?"} with fsync=${settings.fsync}, synchronous_commit=${settings.synchronous_commit}, ` +
+    `full_page_writes=${settings.full_page_writes}, wal_level=${settings.wal_level}, jit=${settings.jit}, ` +
+    `shared_buffers=${settings.shared_buffers ? `${settings.shared_buffers} pages` : "?"}, autovacuum=${settings.autovacuum}, session work_mem=256MB`;
+  q(`Run of ${main_.started} (commit ${main_.git.commit}, \`${main_.options.join(" ")}\`, ${num(main_.elapsed_s / 60, 0)} minutes) on ` +
+    `${host.cpu}, ${host.cores} cores, shared with other engineers' builds and tests: load average (1 min) ` +
+    `${fLoad(main_.loadavg_start)} at the start, ${fLoad(main_.loadavg_end)} at the end, ${loadRange(main_.id) ?? "?"} over the cases ` +
+    `(each case's own in the file). ${settingsLine}` + (duckVer ? `; DuckDB ${duckVer}` : "") + ". " +
+    `Each case's parallelism is pinned (\`max_parallel_workers_per_gather\`, DuckDB's \`threads\`) and shown; ` +
+    `medians of ${reps("count.ours.large.w0") ?? "?"} runs (ETL and report runs: ${reps("load.ours.large.w0") ?? "?"}); ` +
+    "every contender's answer (row count and checksums, or the aggregates' values) was checked equal to every other's " +
+    "before its time was kept. CPU s: seconds of CPU of one run summed over the processes it kept busy (backend, its " +
+    "parallel workers, a `PROGRAM`'s decompressor, the emulator, DuckDB's process), from `/proc`: on a loaded machine a " +
+    "steadier measure than the wall time.");
+  q();
+  const rowsS = [
+    ["`SELECT count(*)`", "count.ours.large.w0"],
+    ["2 columns, the first keys (`count(device_id), sum(battery)`)", "proj2.ours.large.w0"],
+    ["the same, keys shuffled", "proj2.ours.shuffled.w0"],
+    ["the last keys (`count(seq), sum(seq), sum(lat), sum(lon)`)", "late.ours.large.w0"],
+    ["the same, keys shuffled", "late.ours.shuffled.w0"],
+    ["all 12 columns formed (`count` of each)", "full.ours.large.w0"],
+    ["11 columns, an aggregate over each (text `max`, `sum`, `count(jsonb)`)", "agg11.ours.large.w0"],
+    ["the same, keys shuffled", "agg11.ours.shuffled.w0"],
+    ["`device_id, max(ts) GROUP BY device_id`", "groupby.ours.large.w0"],
+    [`the same over the ${objs} small objects`, "groupby.ours.small.w0"],
+    [`the same over the ${objs} small objects`, "groupby.ours.small.w2"],
+    ["DuckDB, the same `GROUP BY`, the same gzip file (local)", "groupby.duckdb.large.t1"],
+    ["DuckDB, the same `GROUP BY`, the same gzip file (local)", "groupby.duckdb.large.t2"],
+    [`DuckDB, the same \`GROUP BY\`, the same ${objs} files (local glob)`, "groupby.duckdb.small.t2"],
+    ["ETL into a logged table: `SELECT pipeline.load('ft', 'typed')`", "load.ours.large.w0"],
+    ["ETL: `INSERT INTO typed SELECT * FROM ft`", "insert.ours.large.w0"],
+    ["PostgreSQL two-step: `COPY raw(doc jsonb) FROM PROGRAM 'gzip -dc'`, `INSERT INTO typed SELECT doc->>...`", "two_step.gzip.arrow"],
+    ["the same with `igzip -dc` (ISA-L, our decompressor)", "two_step.igzip.arrow"],
+    ["the same with `igzip -dc` and `jsonb_to_record`", "two_step.igzip.to_record"],
+    ["the same with `igzip -dc` and `jsonb_populate_record`", "two_step.igzip.populate"],
+    ["the same with `pigz -dc` and `jsonb_to_record`", "two_step.pigz.to_record"],
+    ["`COPY typed FROM PROGRAM 'igzip -dc' (FORMAT csv)`: the same records already as CSV", "copy_csv.igzip"],
+  ].filter(([, n]) => byName[n]);
+  q(md([`${num(N ?? 0, 0)} records, one gzip object unless said`, "parallelism", "reads", "seconds", "rows/s", "CPU s"],
+    rowsS.map(([w, n]) => [w, byName[n].parallelism, byName[n].reads, ok(n) ? fS(med(n)) : "FAILED", fRate(rate(n)),
+      Number.isFinite(cpuTotal(n)) ? num(cpuTotal(n), 2) : "-"])));
+  q();
+  const both = (a, b, what) => {
+    const w = ratio(a, b), c = cpuRatio(a, b);
+    return Number.isFinite(w) ? `**${fX(w)}**${Number.isFinite(c) ? ` (CPU ${fX(c)})` : ""}${what ? ` ${what}` : ""}` : "not measured";
+  };
+  const bullets = [];
+  const twoFast = fastest(["two_step.igzip.arrow", "two_step.igzip.to_record", "two_step.igzip.populate"]);
+  bullets.push(`ETL (issue 16), time of the two-step with the same decompressor (\`igzip\`, its fastest formulation, ` +
+    `${twoFast?.split(".")[2] ?? "-"}) / time of \`pipeline.load\`: ${both(twoFast, "load.ours.large.w0")} (target 8x: ` +
+    `${verdict(ratio(twoFast, "load.ours.large.w0"), 8).replace(/\*/g, "")}); / \`INSERT ... SELECT * FROM ft\`: ` +
+    `${both(twoFast, "insert.ours.large.w0")}. Against the old baseline (GNU \`gzip\`, \`->>\` per field): ` +
+    `${both("two_step.gzip.arrow", "load.ours.large.w0")} for \`pipeline.load\`, ${both("two_step.gzip.arrow", "insert.ours.large.w0")} ` +
+    `for the \`INSERT\`. \`COPY ... (FORMAT csv)\` of the same records / \`pipeline.load\`: ${both("copy_csv.igzip", "load.ours.large.w0")} ` +
+    `(target 1.5x: ${verdict(ratio("copy_csv.igzip", "load.ours.large.w0"), 1.5).replace(/\*/g, "")}). ` +
+    `\`INSERT ... SELECT\` / \`pipeline.load\`: ${both("insert.ours.large.w0", "load.ours.large.w0")}; ` +
+    `\`pipeline.load\` / the same load from an unlogged heap table of the same rows (writing alone): ${both("load.ours.large.w0", "load.heap.w0")}.`);
+  bullets.push(`The decompressor's share of the old ratio: two-step with \`gzip -dc\` / with \`igzip -dc\` (both \`->>\`): ` +
+    `${both("two_step.gzip.arrow", "two_step.igzip.arrow")}; the formulation's: \`->>\` / \`jsonb_to_record\` (both \`igzip\`): ` +
+    `${both("two_step.igzip.arrow", "two_step.igzip.to_record")}.`);
+  bullets.push(`Key order (we stop reading a record once its requested keys are found): the last keys / the first keys, ` +
+    `time of \`late\` / \`proj2\` on the ordered object: ${both("late.ours.large.w0", "proj2.ours.large.w0")}; ` +
+    `shuffled keys / ordered keys, time: 2 columns ${both("proj2.ours.shuffled.w0", "proj2.ours.large.w0")}, ` +
+    `the last keys ${both("late.ours.shuffled.w0", "late.ours.large.w0")}, 11 aggregates ${both("agg11.ours.shuffled.w0", "agg11.ours.large.w0")}. ` +
+    `Rows/s of the 11 aggregates, one process: ${fRate(rate("agg11.ours.large.w0"))} ordered, ${fRate(rate("agg11.ours.shuffled.w0"))} shuffled ` +
+    `(target 1.2M); of the 2-column projection ${fRate(rate("proj2.ours.large.w0"))} / ${fRate(rate("proj2.ours.shuffled.w0"))} (target 2.5M).`);
+  const duckPairs = [["count", "`count(*)`"], ["full", "all 12 columns"], ["groupby", "the `GROUP BY`"], ["latest", "`DISTINCT ON`"]];
+  bullets.push("DuckDB on the same inputs (it reads the local files: its `httpfs` extension cannot be installed offline, so it " +
+    "does not go through the emulator; we do), DuckDB's time / ours, the same question and parallelism: one object, " +
+    "1 thread / `workers=0`: " + duckPairs.map(([k, w]) => `${w} ${both(`${k}.duckdb.large.t1`, `${k}.ours.large.w0`)}`).join(", ") +
+    `; the ${objs} objects, 2 threads / \`workers=2\`: ` +
+    [["full", "all 12 columns"], ["groupby", "the `GROUP BY`"]].map(([k, w]) => `${w} ${both(`${k}.duckdb.small.t2`, `${k}.ours.small.w2`)}`).join(", ") +
+    ". Above 1x we are faster.");
+  bullets.push(`The ${objs} small objects against the one object of the same records, time / time (above 1x the small objects are slower): ` +
+    [["count", "`count(*)`"], ["full", "all 12 columns"], ["groupby", "`GROUP BY`"]].map(([k, w]) =>
+      `${w} ${both(`${k}.ours.small.w0`, `${k}.ours.large.w0`)}`).join(", ") +
+    `; the emulator alone serving them to Node takes ${ok("get.emulator.small") ? `${fS(med("get.emulator.small"))} s` : "-"}.`);
+  bullets.push(`Parallel workers over the ${objs} objects, time with \`max_parallel_workers_per_gather\` 0 / 2: report run loading every record ` +
+    `${both("report_load.ours.small.w0", "report_load.ours.small.w2")}, report run with a \`GROUP BY\` ${both("report_agg.ours.small.w0", "report_agg.ours.small.w2")} ` +
+    `(target 1.6x${ok("report_load.ours.small.w2") ? `; a Gather in the report query's plan: ${byName["report_load.ours.small.w2"].plan_gather ? "yes" : "no"}` : ""}), ` +
+    `the \`GROUP BY\` query ${both("groupby.ours.small.w0", "groupby.ours.small.w2")}. Two workers and a leader share 2 cores with the emulator ` +
+    "and the other engineers' work, so this says little about a machine with cores to spare.");
+  const memL = Object.values(R.cases).filter((c) => c.section === "memory" && c.run === main_.id);
+  if (memL.length) {
+    bullets.push("Peak memory (`VmHWM`) growth of a fresh backend over one query: " +
+      memL.map((c) => `${c.what}${c.workers ? ` (workers=${c.workers})` : ""} +${num(c.delta_kb / 1024, 1)} MB`).join("; ") + ".");
+  }
+  const decL = Object.values(R.cases).filter((c) => c.section === "decode" && c.run === main_.id && c.mrec_per_s);
+  const cgL = Object.values(R.cases).filter((c) => c.section === "callgrind" && c.run === main_.id);
+  if (decL.length) {
+    bullets.push("The decoders alone (`bench/decode_bench`, one core, its own generator): " +
+      decL.map((c) => `${c.name} ${num(c.mb_per_s, 0)} MB/s (${num(c.mrec_per_s, 2)}M records/s)`).join("; ") +
+      (cgL.length ? `; instructions per record (callgrind, AVX2 kernels): ${cgL.map((c) => `${c.name} ${num(c.ir_per_record, 0)}`).join(", ")}` : "") + ".");
+  }
+  for (const b of bullets) q(`- ${b}`);
+  return o.join("\n").trimEnd();
 }
