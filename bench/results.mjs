@@ -1,6 +1,7 @@
 // bench/results.mjs: the results files of bench/run
 //
-//	results.mjs --jsonl FILE --out RUN.json --started T --elapsed S --failed PARTS -- OPTIONS...
+//	results.mjs --jsonl FILE --out RUN.json --started T --elapsed S --failed PARTS
+//	            [--commit C --src-modified N] -- OPTIONS...
 //	  one run's file: the records the benchmark scripts appended to FILE
 //	  (lib.mjs record()), with what the run was: machine (CPU model,
 //	  cores, memory), commit (and how many files of src/ differed from it),
@@ -29,8 +30,15 @@ if (opt("jsonl")) {
     id: started.replace(/[-:]/g, ""),
     started, elapsed_s: Number(opt("elapsed")), options,
     host: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, mem_gb: Math.round(os.totalmem() / 2 ** 30), os: sh(". /etc/os-release && echo $PRETTY_NAME") },
-    git: { commit: sh("git rev-parse --short HEAD"), branch: sh("git rev-parse --abbrev-ref HEAD"),
-      src_modified: Number(sh("git status --porcelain src | wc -l")) },
+    // the commit bench/run built at its start (--commit, --src-modified); else
+    // the one HEAD was at when the run started (the reflog), which is what
+    // was built, not what HEAD may have become since
+    git: {
+      commit: opt("commit") ?? sh(`git rev-parse --short "HEAD@{${started.replace("T", " ").replace("Z", " +0000")}}"`) ??
+        sh("git rev-parse --short HEAD"),
+      branch: sh("git rev-parse --abbrev-ref HEAD"),
+      src_modified: Number(opt("src-modified") ?? sh("git status --porcelain src | wc -l")),
+    },
     loadavg_start: host.loadavg_start?.split(" ").map(Number), loadavg_end: host.loadavg_end?.split(" ").map(Number),
     failed: opt("failed") ? opt("failed").split(",").filter(Boolean) : [],
   };

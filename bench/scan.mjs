@@ -398,8 +398,14 @@ if (only.has("report")) {
         par: { workers: w }, reps: o.etl_reps, bytes: meta.small_json_bytes,
         what: `SELECT pipeline.run_report(...): ${r.what}, into a logged table`,
         setup: async () => { await c.query(`TRUNCATE rep_${k}`); await c.query("CHECKPOINT"); },
-        run: () => c.query(`SELECT pipeline.run_report('bench_${k}')`),
-        answer: () => tableAnswer(`rep_${k}`), plan: hasGather(r.query),
+        // (a failed run is a WARNING, not an error: its status is checked, untimed)
+        run: async () => (await c.query(`SELECT pipeline.run_report('bench_${k}') AS id`)).rows[0].id,
+        answer: async (id) => {
+          const r = (await c.query("SELECT status, error FROM pipeline.runs WHERE id = $1", [id])).rows[0];
+          if (r?.status !== "succeeded") throw new Error(`run ${id} ${r?.status ?? "not found"}: ${r?.error ?? ""}`);
+          return tableAnswer(`rep_${k}`);
+        },
+        plan: hasGather(r.query),
       });
     }
   }

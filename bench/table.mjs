@@ -287,10 +287,12 @@ function speed() {
   const settingsLine = `PostgreSQL ${settings.server_version ?? "?"} with fsync=${settings.fsync}, synchronous_commit=${settings.synchronous_commit}, ` +
     `full_page_writes=${settings.full_page_writes}, wal_level=${settings.wal_level}, jit=${settings.jit}, ` +
     `shared_buffers=${settings.shared_buffers ? `${settings.shared_buffers} pages` : "?"}, autovacuum=${settings.autovacuum}, session work_mem=256MB`;
-  q(`Run of ${main_.started} (commit ${main_.git.commit}, \`${main_.options.join(" ")}\`, ${num(main_.elapsed_s / 60, 0)} minutes) on ` +
-    `${host.cpu}, ${host.cores} cores, shared with other engineers' builds and tests: load average (1 min) ` +
-    `${fLoad(main_.loadavg_start)} at the start, ${fLoad(main_.loadavg_end)} at the end, ${loadRange(main_.id) ?? "?"} over the cases ` +
-    `(each case's own in the file). ${settingsLine}` + (duckVer ? `; DuckDB ${duckVer}` : "") + ". " +
+  const runText = (r) => `${r.started} (commit ${r.git.commit}${r.git.src_modified ? ` + ${r.git.src_modified} modified files of src/` : ""}, ` +
+    `\`bench/run ${r.options.join(" ")}\`, ${num(r.elapsed_s / 60, 0)} minutes; load average (1 min) ${fLoad(r.loadavg_start)} at the start, ` +
+    `${fLoad(r.loadavg_end)} at the end, ${loadRange(r.id) ?? "?"} over its cases; ${partsOf(r.id)})`;
+  q(`${runs.length > 1 ? `${runs.length} runs` : "One run"}: ${runs.map(runText).join("; ")}, on ` +
+    `${host.cpu}, ${host.cores} cores, shared with other engineers' builds and tests (each case's own load average is in the file). ` +
+    `${settingsLine}` + (duckVer ? `; DuckDB ${duckVer}` : "") + ". " +
     `Each case's parallelism is pinned (\`max_parallel_workers_per_gather\`, DuckDB's \`threads\`) and shown; ` +
     `medians of ${reps("count.ours.large.w0") ?? "?"} runs (ETL and report runs: ${reps("load.ours.large.w0") ?? "?"}); ` +
     "every contender's answer (row count and checksums, or the aggregates' values) was checked equal to every other's " +
@@ -365,7 +367,9 @@ function speed() {
     `${both("report_load.ours.small.w0", "report_load.ours.small.w2")}, report run with a \`GROUP BY\` ${both("report_agg.ours.small.w0", "report_agg.ours.small.w2")} ` +
     `(target 1.6x${ok("report_load.ours.small.w2") ? `; a Gather in the report query's plan: ${byName["report_load.ours.small.w2"].plan_gather ? "yes" : "no"}` : ""}), ` +
     `the \`GROUP BY\` query ${both("groupby.ours.small.w0", "groupby.ours.small.w2")}. Two workers and a leader share 2 cores with the emulator ` +
-    "and the other engineers' work, so this says little about a machine with cores to spare.");
+    "and the other engineers' work: when the load average is above the cores, three processes get a larger share of the machine " +
+    "than one, so the wall-time ratio also measures that; the CPU ratio (one process's CPU seconds / the three's) shows what " +
+    "running in parallel costs. Neither says much about a machine with cores to spare.");
   const memL = Object.values(R.cases).filter((c) => c.section === "memory" && c.run === main_.id);
   if (memL.length) {
     bullets.push("Peak memory (`VmHWM`) growth of a fresh backend over one query: " +
