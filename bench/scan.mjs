@@ -20,6 +20,9 @@
 //
 //	PARTS (comma-separated): large, small, shuffled, parallel, duckdb, etl,
 //	baseline, report, memory.  Every case goes to $BENCH_JSON (lib.mjs).
+//	--force-parallel 1: cases with workers get a parallel plan whatever the
+//	data's size (parallel_setup_cost, parallel_tuple_cost = 0): the smoke
+//	run's tiny data would otherwise never run the workers' paths.
 import { readFileSync } from "node:fs";
 import {
   connect, measure, record, table, options, fmtRate, fmtS, fmtPct, endpoint, now, s3, s3sdk, loadavg, procCpu,
@@ -27,7 +30,7 @@ import {
 } from "./lib.mjs";
 
 const o = options(process.argv.slice(2), {
-  data: "", files: "", reps: 5, etl_reps: 3, db: "bench",
+  data: "", files: "", reps: 5, etl_reps: 3, db: "bench", force_parallel: 0,
   only: "large,small,shuffled,parallel,duckdb,etl,baseline,report,memory",
 });
 const only = new Set(String(o.only).split(","));
@@ -155,6 +158,13 @@ async function bench(section, c_) {
   const answers = [];
   try {
     if (par.workers !== undefined) await c.query(`SET max_parallel_workers_per_gather = ${par.workers}`);
+    // --force-parallel (bench/run --smoke): on tiny data the planner would
+    // not choose a parallel plan; make it, so that the workers' paths run
+    if (o.force_parallel && par.workers !== undefined) {
+      await c.query(par.workers > 0
+        ? "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0"
+        : "RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size");
+    }
     r = await measure(reps, run, setup, cpuNow, async (res) => {
       const a = await answer(res);
       answers.push(a);
@@ -183,6 +193,15 @@ async function bench(section, c_) {
     return null;
   }
   const plan_gather = plan ? await plan() : undefined;
+  if (o.force_parallel && par.workers > 0 && plan_gather === false) {
+    failures++;
+    const e = "no Gather in the plan although a parallel plan was forced (--force-parallel)";
+    process.stderr.write(` ${e}\n`);
+    results[name] = { error: e };
+    record(section, name, { ...base, error: e, load });
+    (rowsOut[section] ??= []).push([name, parallelism, reads, "FAILED", "", "", "", "", e]);
+    return null;
+  }
   const res = { ...base, ...st, rows_per_s: rows / st.median, mb_per_s: bytes ? bytes / st.median / 1e6 : undefined, cpu, load,
     answer: answers.at(-1), plan_gather };
   results[name] = res;

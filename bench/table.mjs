@@ -69,7 +69,7 @@ p();
 p(md(["run", "commit", "parts", "load average (1 min) at start, end; range over its cases", "options"], runs.map((r) => [
   r.started, `${r.git.commit}${r.git.src_modified ? ` (+${r.git.src_modified} files of src/ modified)` : ""}`, partsOf(r.id),
   `${fLoad(r.loadavg_start)}, ${fLoad(r.loadavg_end)}${loadRange(r.id) ? `; ${loadRange(r.id)}` : ""}`,
-  `\`${r.options.join(" ")}\``])));
+  `\`${r.options.join(" ")}\`${r.note ? ` (${r.note})` : ""}`])));
 p();
 
 // ---- targets
@@ -289,7 +289,7 @@ function speed() {
     `shared_buffers=${settings.shared_buffers ? `${settings.shared_buffers} pages` : "?"}, autovacuum=${settings.autovacuum}, session work_mem=256MB`;
   const runText = (r) => `${r.started} (commit ${r.git.commit}${r.git.src_modified ? ` + ${r.git.src_modified} modified files of src/` : ""}, ` +
     `\`bench/run ${r.options.join(" ")}\`, ${num(r.elapsed_s / 60, 0)} minutes; load average (1 min) ${fLoad(r.loadavg_start)} at the start, ` +
-    `${fLoad(r.loadavg_end)} at the end, ${loadRange(r.id) ?? "?"} over its cases; ${partsOf(r.id)})`;
+    `${fLoad(r.loadavg_end)} at the end, ${loadRange(r.id) ?? "?"} over its cases; ${partsOf(r.id)}${r.note ? `; ${r.note}` : ""})`;
   q(`${runs.length > 1 ? `${runs.length} runs` : "One run"}: ${runs.map(runText).join("; ")}, on ` +
     `${host.cpu}, ${host.cores} cores, shared with other engineers' builds and tests (each case's own load average is in the file). ` +
     `${settingsLine}` + (duckVer ? `; DuckDB ${duckVer}` : "") + ". " +
@@ -365,23 +365,30 @@ function speed() {
     `; the emulator alone serving them to Node takes ${ok("get.emulator.small") ? `${fS(med("get.emulator.small"))} s` : "-"}.`);
   bullets.push(`Parallel workers over the ${objs} objects, time with \`max_parallel_workers_per_gather\` 0 / 2: report run loading every record ` +
     `${both("report_load.ours.small.w0", "report_load.ours.small.w2")}, report run with a \`GROUP BY\` ${both("report_agg.ours.small.w0", "report_agg.ours.small.w2")} ` +
-    `(target 1.6x${ok("report_load.ours.small.w2") ? `; a Gather in the report query's plan: ${byName["report_load.ours.small.w2"].plan_gather ? "yes" : "no"}` : ""}), ` +
+    `(target 1.6x; a Gather in the report query's plan with 2 workers: ${["report_load", "report_agg"].map((k) => byName[`${k}.ours.small.w2`])
+    .map((c, i) => `${i ? "GROUP BY" : "loading"} ${c?.plan_gather === undefined ? "-" : c.plan_gather ? "yes" : "no"}`).join(", ")}), ` +
     `the \`GROUP BY\` query ${both("groupby.ours.small.w0", "groupby.ours.small.w2")}. Two workers and a leader share 2 cores with the emulator ` +
     "and the other engineers' work: when the load average is above the cores, three processes get a larger share of the machine " +
     "than one, so the wall-time ratio also measures that; the CPU ratio (one process's CPU seconds / the three's) shows what " +
     "running in parallel costs. Neither says much about a machine with cores to spare.");
-  const memL = Object.values(R.cases).filter((c) => c.section === "memory" && c.run === main_.id);
+  const memL = Object.values(R.cases).filter((c) => c.section === "memory");
   if (memL.length) {
     bullets.push("Peak memory (`VmHWM`) growth of a fresh backend over one query: " +
       memL.map((c) => `${c.what}${c.workers ? ` (workers=${c.workers})` : ""} +${num(c.delta_kb / 1024, 1)} MB`).join("; ") + ".");
   }
-  const decL = Object.values(R.cases).filter((c) => c.section === "decode" && c.run === main_.id && c.mrec_per_s);
-  const cgL = Object.values(R.cases).filter((c) => c.section === "callgrind" && c.run === main_.id);
+  const decL = Object.values(R.cases).filter((c) => c.section === "decode" && c.mrec_per_s);
+  const cgL = Object.values(R.cases).filter((c) => c.section === "callgrind");
   if (decL.length) {
     bullets.push("The decoders alone (`bench/decode_bench`, one core, its own generator): " +
       decL.map((c) => `${c.name} ${num(c.mb_per_s, 0)} MB/s (${num(c.mrec_per_s, 2)}M records/s)`).join("; ") +
       (cgL.length ? `; instructions per record (callgrind, AVX2 kernels): ${cgL.map((c) => `${c.name} ${num(c.ir_per_record, 0)}`).join(", ")}` : "") + ".");
   }
+  const missing = [
+    [!Object.values(R.cases).some((c) => c.section === "memory"), "peak memory (`--only memory`)"],
+    [!decL.length, "the decoders alone (`--only decode`)"],
+    [!byName.latency && !byName.throughput_backlog, "the worker's latency and throughput (`--only worker`)"],
+  ].filter(([m]) => m).map(([, w]) => w);
+  if (missing.length) bullets.push(`Not in the results file (not measured in these runs): ${missing.join(", ")}.`);
   for (const b of bullets) q(`- ${b}`);
   return o.join("\n").trimEnd();
 }
