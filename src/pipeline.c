@@ -22,6 +22,7 @@
 #include "fdw/fdw.h"
 #include "pipeline.h"
 #include "report/export.h"
+#include "report/fleet.h"
 #include "report/outbox.h"
 #include "report/report.h"
 #include "report/tasks.h"
@@ -194,6 +195,9 @@ _PG_init(void)
 							8, 1, 100,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+
+	/* a fleet of servers sharing the queues (report/fleet.c) */
+	fleet_define_settings();
 
 	MarkGUCPrefixReserved("pipeline");
 

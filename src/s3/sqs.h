@@ -57,4 +57,13 @@ extern int	sqs_delete_messages(S3Client *client, const char *queue_url, List *re
 extern void sqs_change_visibility(S3Client *client, const char *queue_url,
 								  const char *receipt_handle, int seconds);
 
+/*
+ * ChangeMessageVisibilityBatch (sqs_visibility.c): up to 10 receipts to
+ * "seconds" from now (0: back to the queue).  Returns how many changed, or
+ * -1 and *error; *failed lists "index:Code" of those that did not.
+ */
+extern int	sqs_change_visibility_batch(S3Client *client, const char *queue_url,
+										List *receipts, int seconds, List **failed,
+										char **error);
+
 #endif							/* PIPELINE_SQS_H */

@@ -46,10 +46,12 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "report/fleet.h"
 #include "report/outbox.h"
 #include "report/tasks.h"
 #include "report/webhook.h"
 #include "util/privilege.h"
+#include "worker/fleet_queue.h"
 #include "worker/worker.h"
 
 int			pipeline_poll_wait = 20;
@@ -57,7 +59,7 @@ int			pipeline_visibility_timeout = 30;
 int			pipeline_history_days = 30;
 
 /* the schema this library works with */
-#define PIPELINE_SCHEMA_VERSION "1.1"
+#define PIPELINE_SCHEMA_VERSION "1.2"
 
 /* How often queues are reread even if nobody woke us. */
 #define RELOAD_INTERVAL_MS	30000
@@ -190,6 +192,9 @@ worker_check_extension(void)
  * (they record their own failures) rolls it back: the tasks come back
  * after their back-off, an attempt used.
  */
+static void guarded(void (*step) (void), const char *what, TimestampTz *retry_at);
+static void fleet_step(void);
+
 static void
 run_tasks(List *claimed)
 {
@@ -225,6 +230,9 @@ run_tasks(List *claimed)
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
+	/* a fleet: the claims of what just committed are marked done at once */
+	if (fleet_enabled())
+		guarded(fleet_step, "the fleet's bookkeeping", NULL);
 	/* runs make exports and webhooks */
 	next_exports = next_webhooks = GetCurrentTimestamp();
 }
@@ -344,6 +352,14 @@ finish_webhooks(void)
 		next_webhooks = GetCurrentTimestamp();
 }
 
+/* A fleet: claims marked after their runs' commits, held messages settled. */
+static void
+fleet_step(void)
+{
+	(void) fleet_after_commit(pipeline_history_days);
+	fleet_queues_step();
+}
+
 static void
 reload_queues(void)
 {
@@ -450,6 +466,8 @@ pipeline_worker_main(Datum arg)
 			guarded(run_due_tasks, "running due tasks", &next_tasks);
 		if (due(next_exports, now))
 			guarded(complete_exports, "completing exports", &next_exports);
+		if (fleet_enabled())
+			guarded(fleet_step, "the fleet's bookkeeping", NULL);
 		guarded(finish_webhooks, "recording webhook deliveries", NULL);
 		if (due(next_webhooks, GetCurrentTimestamp()))
 			guarded(start_webhooks, "delivering webhooks", &next_webhooks);
