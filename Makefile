@@ -31,6 +31,7 @@ OBJS = \
 	src/decode/iso8601.o \
 	src/decode/line_records.o \
 	src/fdw/option.o \
+	src/fdw/shard.o \
 	src/fdw/fdw.o \
 	src/fdw/estimate.o \
 	src/fdw/scan.o \

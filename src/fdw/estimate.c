@@ -145,6 +145,12 @@ s3_estimate(Oid relid, S3Client *client, const S3TableOptions *opts, const char 
 		est->objects = objects * UNKNOWN_PREFIX_FACTOR;
 		est->bytes = bytes * UNKNOWN_PREFIX_FACTOR;
 	}
+	/* shard 'k/n': one share of them */
+	if (opts->shard_n > 1)
+	{
+		est->objects /= opts->shard_n;
+		est->bytes /= opts->shard_n;
+	}
 }
 
 /*

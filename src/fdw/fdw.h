@@ -64,12 +64,19 @@ typedef struct S3TableOptions
 	char		quote;
 	bool		header;
 	char	   *null_string;
+	/* shard 'k/n': only the objects whose key hashes to share k (0: all) */
+	int			shard_k;
+	int			shard_n;
 } S3TableOptions;
 
 /* option.c */
 extern void s3_table_options(Oid relid, S3TableOptions *opts);
 extern S3Meta s3_column_meta(Oid relid, AttrNumber attnum, char **field);
 extern const char *s3_meta_name(S3Meta meta);
+
+/* shard.c: the shard 'k/n' option */
+extern void fdw_shard_parse(const char *value, int *k, int *n);
+extern bool fdw_shard_mine(const char *key, int k, int n);
 
 /* How a column's values are made (convert.c). */
 typedef enum ConvKind

@@ -48,6 +48,7 @@ static const S3Option valid_options[] = {
 	{"quote", ForeignTableRelationId},
 	{"header", ForeignTableRelationId},
 	{"null", ForeignTableRelationId},
+	{"shard", ForeignTableRelationId},
 	/* column: which field or metadata */
 	{"field", AttributeRelationId},
 	{"metadata", AttributeRelationId},
@@ -235,6 +236,13 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 			quote = check_csv_char(def);
 		else if (strcmp(def->defname, "header") == 0)
 			(void) defGetBoolean(def);
+		else if (strcmp(def->defname, "shard") == 0)
+		{
+			int			k,
+						n;
+
+			fdw_shard_parse(defGetString(def), &k, &n);
+		}
 		else if (strcmp(def->defname, "field") == 0)
 		{
 			if (defGetString(def)[0] == '\0')
@@ -338,6 +346,8 @@ s3_table_options(Oid relid, S3TableOptions *opts)
 			opts->header = defGetBoolean(def);
 		else if (strcmp(def->defname, "null") == 0)
 			opts->null_string = v;
+		else if (strcmp(def->defname, "shard") == 0)
+			fdw_shard_parse(v, &opts->shard_k, &opts->shard_n);
 	}
 
 	/*
