@@ -15,10 +15,17 @@ OBJS = \
 	src/pipeline.o \
 	src/util/privilege.o \
 	src/util/progress.o \
+	src/util/backoff.o \
+	src/util/settings.o \
+	src/util/shared.o \
 	src/s3/sigv4.o \
 	src/s3/http.o \
 	src/s3/http_header.o \
+	src/s3/aws.o \
 	src/s3/s3.o \
+	src/s3/s3_list.o \
+	src/s3/s3_get.o \
+	src/s3/s3_put.o \
 	src/s3/credentials.o \
 	src/s3/sqs.o \
 	src/s3/sqs_visibility.o \
@@ -26,6 +33,11 @@ OBJS = \
 	src/s3/url.o \
 	src/s3/event.o \
 	src/decode/inflate.o \
+	src/decode/json_scan.o \
+	src/decode/json_trie.o \
+	src/decode/json_number.o \
+	src/decode/json_string.o \
+	src/decode/json_walk.o \
 	src/decode/json_reader.o \
 	src/decode/csv_reader.o \
 	src/decode/iso8601.o \
@@ -43,6 +55,7 @@ OBJS = \
 	src/fdw/analyze.o \
 	src/fdw/rejects.o \
 	src/fdw/convert.o \
+	src/fdw/jsonb_build.o \
 	src/worker/launcher.o \
 	src/worker/worker.o \
 	src/worker/queues.o \
@@ -79,6 +92,10 @@ ISAL_LIBS = -lisal
 endif
 
 PG_CPPFLAGS += -I$(srcdir)/src
+# The schema version this library works with is the control file's
+# default_version: one place to change it.
+PIPELINE_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(or $(VPATH),.)/pipeline.control)
+PG_CPPFLAGS += -DPIPELINE_VERSION='"$(PIPELINE_VERSION)"'
 # Header dependencies (PGXS tracks them only in a server built with
 # --enable-depend): a changed header rebuilds the files that include it.
 PG_CPPFLAGS += -MMD -MP
@@ -86,8 +103,9 @@ EXTRA_CLEAN += $(OBJS:.o=.d)
 PG_CXXFLAGS += -std=c++17 -fno-exceptions -fno-rtti
 SHLIB_LINK += -lcurl -lz $(ISAL_LIBS) -ljansson -lxml2 -lsimdjson -lstdc++
 
-# The JSON reader is C++ (simdjson) and gains nothing from JIT inlining;
-# skipping LLVM bitcode keeps the build simple and fast.
+# No LLVM bitcode for any of the extension's files (all of them, not only
+# the C++ JSON reader), and so no clang needed to build: JIT still compiles
+# queries, it only cannot inline the extension's functions into them.
 override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -96,6 +114,8 @@ include $(PGXS)
 override CXXFLAGS += $(PG_CXXFLAGS)
 
 -include $(OBJS:.o=.d)
+
+src/worker/worker.o src/report/webhook.o src/s3/http.o: pipeline.control
 
 # A build outside the source tree (VPATH, as the Debian package's) makes the
 # object files' directories first.

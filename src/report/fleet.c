@@ -58,86 +58,9 @@
 #include "report/fleet_int.h"
 #include "s3/credentials.h"
 #include "util/privilege.h"
-
-/* ----------------------------------------------------------------
- *		Settings
- * ----------------------------------------------------------------
- */
-
-char	   *pipeline_fleet = NULL;
-char	   *pipeline_fleet_server = NULL;
-char	   *pipeline_server_id = NULL;
-char	   *pipeline_fleet_secret = NULL;
-int			pipeline_fleet_lease = 60;
-int			pipeline_fleet_max_receives = 10;
+#include "util/settings.h"
 
 FleetCounters fleet_counters;
-
-static bool
-check_fleet(char **newval, void **extra, GucSource source)
-{
-	if (*newval == NULL || (*newval)[0] == '\0')
-		return true;
-	if (pg_strncasecmp(*newval, "s3://", 5) != 0 || (*newval)[5] == '\0' || (*newval)[5] == '/')
-	{
-		GUC_check_errdetail("pipeline.fleet is an S3 prefix, like s3://bucket/fleet/.");
-		return false;
-	}
-	return true;
-}
-
-/*
- * fleet_define_settings: the fleet's settings, one block (called from
- * _PG_init).  They decide where the database server sends requests and
- * with whose keys (the bootstrap superuser's mapping on the fleet's
- * server): a superuser's decision.
- */
-void
-fleet_define_settings(void)
-{
-	DefineCustomStringVariable("pipeline.fleet",
-							   "S3 prefix where the servers of a fleet keep their claims (s3://bucket/prefix/).",
-							   "Empty: this database is not part of a fleet, and every event is run here.",
-							   &pipeline_fleet,
-							   "",
-							   PGC_SUSET, 0,
-							   check_fleet, NULL, NULL);
-	DefineCustomStringVariable("pipeline.fleet_server",
-							   "The pipeline_s3 server through which the fleet's claims are written.",
-							   "Empty: pipeline.default_server, else the only pipeline_s3 server.  The bootstrap superuser's user mapping (or the server process's own credentials) signs the requests.",
-							   &pipeline_fleet_server,
-							   "",
-							   PGC_SUSET, 0,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("pipeline.server_id",
-							   "This server's name in the fleet; unique in the fleet.",
-							   "Empty: the host name and port.  Claims name their holder as server_id/database.",
-							   &pipeline_server_id,
-							   "",
-							   PGC_SUSET, 0,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("pipeline.fleet_secret",
-							   "Key the fleet's claims are signed with (HMAC-SHA256); the same on every server.",
-							   "Empty: claims are not signed, and any writer of the fleet's prefix is believed.",
-							   &pipeline_fleet_secret,
-							   "",
-							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
-							   NULL, NULL, NULL);
-	DefineCustomIntVariable("pipeline.fleet_lease",
-							"Seconds a claim holds after it was written: a holder silent for longer loses it.",
-							"Keep it above the longest run: a run older than half its lease renews its claim before it commits, and fails if it was taken over.",
-							&pipeline_fleet_lease,
-							60, 2, 12 * 3600,
-							PGC_SUSET, GUC_UNIT_S,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pipeline.fleet_max_receives",
-							"Receives of a message with objects no report here takes before it is kept as unmatched here.",
-							"Until then it is handed back to the queue (visible again after a second) for a server that has the report.",
-							&pipeline_fleet_max_receives,
-							10, 1, 1000,
-							PGC_SUSET, 0,
-							NULL, NULL, NULL);
-}
 
 bool
 fleet_enabled(void)
@@ -232,15 +155,15 @@ fleet_server_oid(void)
  * fleet_client: a client for the fleet's prefix, its memory (and its
  * transfers) in "cxt": deleting cxt ends them whatever happened.
  */
-S3Client *
+AwsClient *
 fleet_client(MemoryContext cxt)
 {
-	S3Config	cfg;
+	AwsConfig	cfg;
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	S3Client   *client;
+	AwsClient  *client;
 
-	s3_server_config(fleet_server_oid(), BOOTSTRAP_SUPERUSERID, &cfg);
-	client = s3_client_create(&cfg, cxt);
+	aws_server_config(fleet_server_oid(), BOOTSTRAP_SUPERUSERID, &cfg);
+	client = aws_client_create(&cfg, cxt);
 	MemoryContextSwitchTo(old);
 	return client;
 }
@@ -322,7 +245,7 @@ describe_answer(const S3CondAnswer *a, const char *what)
  * it is free.  A few rounds, as others may be changing it meanwhile.
  */
 static void
-resolve(S3Client *client, const char *bucket, Want *w)
+resolve(AwsClient *client, const char *bucket, Want *w)
 {
 	char	   *me = fleet_holder();
 	int			round;
@@ -453,7 +376,7 @@ claim_batch(List *wants)
 	fleet_location(&bucket, &prefix);
 	PG_TRY();
 	{
-		S3Client   *client = fleet_client(cxt);
+		AwsClient  *client = fleet_client(cxt);
 
 		foreach(lc, wants)
 		{
@@ -596,7 +519,7 @@ settle_elsewhere(const Task *t, const char *key, const char *holder, const char 
 	old = MemoryContextSwitchTo(into);
 	r = palloc0(sizeof(RunResult));
 	r->report = pstrdup(t->report);
-	r->status = "skipped";
+	r->status = RUN_SKIPPED;
 	r->queue = t->queue;
 	r->error = strcmp(state, "dead") == 0
 		? psprintf("given up on by %s (a dead letter there)", holder)
@@ -792,9 +715,9 @@ fleet_task_settled(const Task *t, const RunResult *r)
 
 	if (t->obj == NULL || xact_claims == NIL || (hc = held_claim_of(t->id)) == NULL)
 		return;
-	if (strcmp(r->status, "succeeded") == 0 || strcmp(r->status, "skipped") == 0)
+	if (r->status == RUN_SUCCEEDED || r->status == RUN_SKIPPED)
 		state = "done";
-	else if (strcmp(r->status, "failed") == 0 && t->attempt >= t->max_attempts)
+	else if (r->status == RUN_FAILED && t->attempt >= t->max_attempts)
 		state = "dead";
 	else
 		state = "held";			/* retried later: the claim stays ours until its lease ends */
@@ -838,7 +761,7 @@ fleet_pre_commit(void)
 								ALLOCSET_SMALL_SIZES);
 	PG_TRY();
 	{
-		S3Client   *client = fleet_client(cxt);
+		AwsClient  *client = fleet_client(cxt);
 
 		MemoryContextSwitchTo(cxt);
 		foreach(lc, stale)

@@ -26,15 +26,6 @@
 
 #include "report/tasks.h"
 
-/* settings (fleet.c) */
-extern char *pipeline_fleet;
-extern char *pipeline_fleet_server;
-extern char *pipeline_server_id;
-extern char *pipeline_fleet_secret;
-extern int	pipeline_fleet_lease;
-extern int	pipeline_fleet_max_receives;
-
-extern void fleet_define_settings(void);
 
 /* What this process did, for its heartbeat object and the benchmark. */
 typedef struct FleetCounters

@@ -36,6 +36,7 @@
 #include "report/fleet.h"
 #include "report/fleet_int.h"
 #include "s3/sigv4.h"
+#include "util/settings.h"
 
 /* A claim's lease is believed up to this many times our own. */
 #define LEASE_BELIEVED_FACTOR	10

@@ -82,7 +82,7 @@ extern bool fleet_server_doc_parse(const char *body, size_t len, ServerDoc *d);
 
 /* fleet.c */
 extern void fleet_location(char **bucket, char **prefix);
-extern S3Client *fleet_client(MemoryContext cxt);
+extern AwsClient *fleet_client(MemoryContext cxt);
 
 
 #endif							/* PIPELINE_FLEET_INT_H */

@@ -41,6 +41,7 @@
 #include "report/fleet_int.h"
 #include "report/report.h"
 #include "util/privilege.h"
+#include "util/settings.h"
 
 #define MARKS_PER_ROUND		100
 #define PRUNE_INTERVAL_MS	(3600 * 1000)
@@ -94,7 +95,7 @@ mark_doc(const Mark *m)
 
 /* A mark answered 412 or 404: see what the claim is now, and write over it. */
 static void
-mark_resolve(S3Client *client, const char *bucket, Mark *m)
+mark_resolve(AwsClient *client, const char *bucket, Mark *m)
 {
 	char	   *me = fleet_holder();
 	int			round;
@@ -210,7 +211,7 @@ mark_claims(void)
 		cxt = AllocSetContextCreate(caller, "pipeline fleet marks", ALLOCSET_DEFAULT_SIZES);
 		PG_TRY();
 		{
-			S3Client   *client = fleet_client(cxt);
+			AwsClient  *client = fleet_client(cxt);
 
 			MemoryContextSwitchTo(cxt);
 			foreach(lc, marks)
@@ -404,11 +405,17 @@ write_heartbeat(void)
 	cxt = AllocSetContextCreate(caller, "pipeline fleet heartbeat", ALLOCSET_SMALL_SIZES);
 	PG_TRY();
 	{
-		S3Client   *client = fleet_client(cxt);
+		AwsClient  *client = fleet_client(cxt);
+		S3CondAnswer *a;
 
 		MemoryContextSwitchTo(cxt);
-		(void) s3_put_object(client, bucket, heartbeat_key(prefix, holder), body, strlen(body),
-							 "application/json");
+		a = s3_plain_put(client, bucket, heartbeat_key(prefix, holder), body, strlen(body),
+						 "application/json");
+		fleet_counters.requests += a->attempts;
+		if (a->status != 200)
+			ereport(LOG,
+					(errmsg("pipeline fleet could not write this server's heartbeat: %s",
+							a->code ? a->code : a->error ? a->error : psprintf("HTTP %ld", a->status))));
 	}
 	PG_FINALLY();
 	{
@@ -612,7 +619,7 @@ pipeline_fleet_info(PG_FUNCTION_ARGS)
 	cxt = AllocSetContextCreate(caller, "pipeline fleet info", ALLOCSET_DEFAULT_SIZES);
 	PG_TRY();
 	{
-		S3Client   *client = fleet_client(cxt);
+		AwsClient  *client = fleet_client(cxt);
 		char	   *token = NULL;
 		ListCell   *lc;
 
@@ -684,7 +691,7 @@ pipeline_fleet_claim(PG_FUNCTION_ARGS)
 	cxt = AllocSetContextCreate(caller, "pipeline fleet claim", ALLOCSET_SMALL_SIZES);
 	PG_TRY();
 	{
-		S3Client   *client = fleet_client(cxt);
+		AwsClient  *client = fleet_client(cxt);
 		S3CondAnswer *g;
 		Datum		values[11];
 		bool		nulls[11];

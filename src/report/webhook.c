@@ -34,10 +34,8 @@
 #include "report/webhook.h"
 #include "s3/url.h"
 #include "util/privilege.h"
-#include "worker/worker.h"
-
-char	   *pipeline_webhook_hosts = NULL;
-int			pipeline_webhook_max_attempts = 8;
+#include "util/settings.h"
+#include "util/shared.h"
 
 #define WEBHOOK_TIMEOUT_MS	10000
 
@@ -217,7 +215,7 @@ webhook_start(HttpClient *http, MemoryContext cxt)
 		req.method = "POST";
 		req.url = d->url;
 		req.headers = list_make2(pstrdup("Content-Type: application/json"),
-								 pstrdup("User-Agent: pipeline/1.1"));
+								 pstrdup("User-Agent: pipeline/" PIPELINE_VERSION));
 		if (!heap_attisnull(tup, 6, td))
 			req.headers = list_concat(req.headers,
 									  sign_headers(d, SPI_getvalue(tup, td, 6),

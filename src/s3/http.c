@@ -35,15 +35,13 @@
 #include "utils/timestamp.h"
 
 #include "s3/http.h"
+#include "util/settings.h"
 
 /* Largest body we collect in memory (error answers, listings, SQS). */
 #define HTTP_MAX_COLLECT	(64 * 1024 * 1024)
 
 /* Longest single wait, so that a lost wakeup can never stall us for long. */
 #define HTTP_MAX_WAIT_MS	1000
-
-int			pipeline_http_connect_timeout = 10;
-int			pipeline_http_timeout = 60;
 
 typedef struct HttpSocket
 {
@@ -374,7 +372,7 @@ http_start(HttpClient *c, const HttpRequest *req)
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipeline/1.0");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipeline/" PIPELINE_VERSION);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long) pipeline_http_connect_timeout);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long) pipeline_http_timeout);

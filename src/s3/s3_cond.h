@@ -19,7 +19,9 @@
 #ifndef PIPELINE_S3_COND_H
 #define PIPELINE_S3_COND_H
 
-#include "s3/s3.h"
+#include "datatype/timestamp.h"
+
+#include "s3/aws.h"
 
 /* What S3 answered (after retries). */
 typedef struct S3CondAnswer
@@ -43,21 +45,25 @@ typedef struct S3CondCall S3CondCall;
  * (If-None-Match: *), else it writes only over the object with that ETag.
  * The body is copied.
  */
-extern S3CondCall *s3_cond_put_start(S3Client *client, const char *bucket, const char *key,
+extern S3CondCall *s3_cond_put_start(AwsClient *client, const char *bucket, const char *key,
 									 const char *body, size_t len, const char *content_type,
 									 const char *if_match);
 
 /* Start a GET of a small object (the whole body is collected). */
-extern S3CondCall *s3_cond_get_start(S3Client *client, const char *bucket, const char *key);
+extern S3CondCall *s3_cond_get_start(AwsClient *client, const char *bucket, const char *key);
 
 /* Wait for the answer, retrying what S3 asks to be retried; frees the call. */
 extern S3CondAnswer *s3_cond_finish(S3CondCall *call);
 
 /* Start and finish. */
-extern S3CondAnswer *s3_cond_put(S3Client *client, const char *bucket, const char *key,
+extern S3CondAnswer *s3_cond_put(AwsClient *client, const char *bucket, const char *key,
 								 const char *body, size_t len, const char *content_type,
 								 const char *if_match);
-extern S3CondAnswer *s3_cond_get(S3Client *client, const char *bucket, const char *key);
+extern S3CondAnswer *s3_cond_get(AwsClient *client, const char *bucket, const char *key);
+
+/* An unconditional PUT of a small object (a heartbeat), answered like the others. */
+extern S3CondAnswer *s3_plain_put(AwsClient *client, const char *bucket, const char *key,
+								  const char *body, size_t len, const char *content_type);
 
 /* An HTTP date ("Wed, 25 Nov 2026 10:00:00 GMT") as a timestamp; 0 if none. */
 extern TimestampTz s3_http_date(const char *s);

@@ -14,10 +14,10 @@
 
 #include <jansson.h>
 
-#include "s3/s3.h"
+#include "s3/aws.h"
 
 /* Sign and start one SQS action; "body" is consumed. */
-extern HttpTransfer *sqs_start(S3Client *c, const char *queue_url, const char *action,
+extern HttpTransfer *sqs_start(AwsClient *c, const char *queue_url, const char *action,
 							   json_t *body);
 
 /* The error of a failed SQS exchange, as one line (palloc'd). */

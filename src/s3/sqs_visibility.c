@@ -28,7 +28,7 @@
  * and *error.  Waits for the answer (on the latch).
  */
 int
-sqs_change_visibility_batch(S3Client *c, const char *queue_url, List *receipts, int seconds,
+sqs_change_visibility_batch(AwsClient *c, const char *queue_url, List *receipts, int seconds,
 							List **failed, char **error)
 {
 	json_t	   *entries = json_array();
@@ -90,19 +90,4 @@ sqs_change_visibility_batch(S3Client *c, const char *queue_url, List *receipts, 
 	}
 	PG_END_TRY();
 	return changed;
-}
-
-void
-sqs_change_visibility(S3Client *client, const char *queue_url, const char *receipt_handle,
-					  int seconds)
-{
-	List	   *failed;
-	char	   *error;
-
-	if (sqs_change_visibility_batch(client, queue_url, list_make1(pstrdup(receipt_handle)),
-									seconds, &failed, &error) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("could not change the visibility of a message of queue \"%s\"", queue_url),
-				 errdetail_internal("%s", error ? error : failed ? (char *) linitial(failed) : "?")));
 }

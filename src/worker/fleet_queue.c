@@ -45,6 +45,7 @@
 #include "report/report.h"
 #include "report/tasks.h"
 #include "util/privilege.h"
+#include "util/settings.h"
 #include "worker/fleet_queue.h"
 #include "worker/worker.h"
 
@@ -154,7 +155,7 @@ hold(const char *queue, const SqsMessage *m, bool release)
 
 /* Visibility of up to 10 receipts of one queue; logs and goes on if it fails. */
 static int
-change_visibility(S3Client *client, const char *queue, const char *url, List *receipts,
+change_visibility(AwsClient *client, const char *queue, const char *url, List *receipts,
 				  int seconds, List **failed)
 {
 	char	   *error;
@@ -173,7 +174,7 @@ change_visibility(S3Client *client, const char *queue, const char *url, List *re
 }
 
 List *
-fleet_after_intake(const char *queue, S3Client *client, const char *url, List *msgs,
+fleet_after_intake(const char *queue, AwsClient *client, const char *url, List *msgs,
 				   const FleetDisposition *disp)
 {
 	List	   *deletes = NIL;
@@ -276,7 +277,7 @@ forget(Held *h)
 static void
 finish_settled(const char *queue, List *batch, bool release)
 {
-	S3Client   *client;
+	AwsClient  *client;
 	char	   *url;
 	List	   *receipts = NIL;
 	List	   *failed;
@@ -328,7 +329,7 @@ finish_settled(const char *queue, List *batch, bool release)
 static void
 extend(const char *queue, List *batch)
 {
-	S3Client   *client;
+	AwsClient  *client;
 	char	   *url;
 	List	   *receipts = NIL;
 	List	   *failed = NIL;

@@ -42,7 +42,7 @@ extern List *fleet_take_objects(List *sources, List *objects, Oid owner, const c
  * After that transaction committed: hand back the messages to release, and
  * hold those whose work waits.  Returns the receipts to delete now.
  */
-extern List *fleet_after_intake(const char *queue, S3Client *client, const char *url,
+extern List *fleet_after_intake(const char *queue, AwsClient *client, const char *url,
 								List *msgs, const FleetDisposition *disp);
 
 /*
@@ -53,6 +53,6 @@ extern List *fleet_after_intake(const char *queue, S3Client *client, const char 
 extern void fleet_queues_step(void);
 
 /* queues.c: the client and URL of a queue this worker polls; false if it does not any more */
-extern bool queues_client(const char *name, S3Client **client, char **url);
+extern bool queues_client(const char *name, AwsClient **client, char **url);
 
 #endif							/* PIPELINE_FLEET_QUEUE_H */
