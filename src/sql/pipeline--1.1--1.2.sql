@@ -44,6 +44,19 @@ COMMENT ON TABLE pipeline.fleet_claims IS 'the fleet''s claims as this database 
 COMMENT ON COLUMN pipeline.fleet_claims.holder IS 'the server (server_id/database) that holds or settled the claim';
 COMMENT ON COLUMN pipeline.fleet_claims.marked IS 'S3 says so: the claim object carries this state';
 COMMENT ON COLUMN pipeline.fleet_claims.lost IS 'the claim was found taken over when it was marked: the work ran on two servers';
+COMMENT ON COLUMN pipeline.fleet_claims.report IS 'the report whose work the claim is for';
+COMMENT ON COLUMN pipeline.fleet_claims.bucket IS 'the object''s bucket';
+COMMENT ON COLUMN pipeline.fleet_claims.key IS 'the object''s key';
+COMMENT ON COLUMN pipeline.fleet_claims.version IS 'the object version (version id, S3 sequencer or ETag)';
+COMMENT ON COLUMN pipeline.fleet_claims.claim IS 'the claim object''s key under pipeline.fleet';
+COMMENT ON COLUMN pipeline.fleet_claims.state IS 'held (ours, a retry waits), done (processed by holder), dead (given up on by holder)';
+COMMENT ON COLUMN pipeline.fleet_claims.run_id IS 'the run that settled it here (pipeline.runs.id), if it ran here';
+COMMENT ON COLUMN pipeline.fleet_claims.etag IS 'the claim object''s ETag as last written by this server (for If-Match)';
+COMMENT ON COLUMN pipeline.fleet_claims.token IS 'the random token this server wrote into the claim (was it ours?)';
+COMMENT ON COLUMN pipeline.fleet_claims.attempts IS 'attempts at marking the claim in S3 that failed';
+COMMENT ON COLUMN pipeline.fleet_claims.next_attempt IS 'when marking is tried again';
+COMMENT ON COLUMN pipeline.fleet_claims.last_error IS 'why the last attempt at marking failed';
+COMMENT ON COLUMN pipeline.fleet_claims.updated_at IS 'when the row last changed';
 SELECT pg_catalog.pg_extension_config_dump('pipeline.fleet_claims', '');
 ALTER TABLE pipeline.fleet_claims ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_fleet_claims ON pipeline.fleet_claims FOR SELECT
@@ -64,6 +77,20 @@ CREATE VIEW pipeline.fleet WITH (security_invoker = true) AS
          claims, takeovers
   FROM pipeline.fleet_info();
 GRANT SELECT ON pipeline.fleet TO PUBLIC;
+COMMENT ON FUNCTION pipeline.fleet_info() IS 'the servers of the fleet, from their heartbeat objects in S3 (what pipeline.fleet shows)';
+COMMENT ON COLUMN pipeline.fleet.server IS 'the server''s pipeline.server_id';
+COMMENT ON COLUMN pipeline.fleet.database IS 'its database';
+COMMENT ON COLUMN pipeline.fleet.me IS 'this server and database';
+COMMENT ON COLUMN pipeline.fleet.heartbeat IS 'when S3 last heard from it (the heartbeat object''s Last-Modified, S3''s clock)';
+COMMENT ON COLUMN pipeline.fleet.alive IS 'its heartbeat is younger than its lease';
+COMMENT ON COLUMN pipeline.fleet.lease IS 'its pipeline.fleet_lease, seconds';
+COMMENT ON COLUMN pipeline.fleet.valid IS 'its heartbeat object''s signature verifies (true without pipeline.fleet_secret)';
+COMMENT ON COLUMN pipeline.fleet.report IS 'a report you may see (one row per report it holds or ran; NULL: none)';
+COMMENT ON COLUMN pipeline.fleet.held IS 'the objects of that report whose claims it holds';
+COMMENT ON COLUMN pipeline.fleet.ran IS 'object versions of that report it processed';
+COMMENT ON COLUMN pipeline.fleet.gave_up IS 'object versions of that report it gave up on (dead letters there)';
+COMMENT ON COLUMN pipeline.fleet.claims IS 'claims it took since its worker started';
+COMMENT ON COLUMN pipeline.fleet.takeovers IS 'of them, taken over from a holder whose lease ran out';
 COMMENT ON VIEW pipeline.fleet IS 'the servers of the fleet (pipeline.fleet): heartbeat by S3''s clock, alive, and per report you may see: the claims each holds and what it ran';
 
 -- one claim, as S3 holds it now
