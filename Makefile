@@ -33,6 +33,8 @@ OBJS = \
 	src/s3/cred_cache.o \
 	src/s3/cred_fetch.o \
 	src/s3/sqs.o \
+	src/s3/sqs_visibility.o \
+	src/s3/s3_cond.o \
 	src/s3/url.o \
 	src/s3/event.o \
 	src/decode/inflate.o \
@@ -46,6 +48,7 @@ OBJS = \
 	src/decode/iso8601.o \
 	src/decode/line_records.o \
 	src/fdw/option.o \
+	src/fdw/shard.o \
 	src/fdw/fdw.o \
 	src/fdw/estimate.o \
 	src/fdw/scan.o \
@@ -61,6 +64,7 @@ OBJS = \
 	src/worker/launcher.o \
 	src/worker/worker.o \
 	src/worker/queues.o \
+	src/worker/fleet_queue.o \
 	src/report/registry.o \
 	src/report/invoke.o \
 	src/report/roles.o \
@@ -75,7 +79,10 @@ OBJS = \
 	src/report/chart_draw.o \
 	src/report/export.o \
 	src/report/webhook.o \
-	src/report/webhook_sign.o
+	src/report/webhook_sign.o \
+	src/report/fleet.o \
+	src/report/fleet_claim.o \
+	src/report/fleet_mark.o
 
 REGRESS = options errors reports urls catalog
 REGRESS_OPTS = --load-extension=pipeline

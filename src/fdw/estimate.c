@@ -145,6 +145,12 @@ fdw_estimate(Oid relid, AwsClient *client, const FdwTableOptions *opts, const ch
 		est->objects = objects * UNKNOWN_PREFIX_FACTOR;
 		est->bytes = bytes * UNKNOWN_PREFIX_FACTOR;
 	}
+	/* shard 'k/n': one share of them */
+	if (opts->shard_n > 1)
+	{
+		est->objects /= opts->shard_n;
+		est->bytes /= opts->shard_n;
+	}
 }
 
 /*

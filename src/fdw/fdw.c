@@ -537,6 +537,8 @@ s3ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ExplainPropertyText("S3 URI", opts.uri, es);
 	ExplainPropertyText("Format", format_name(opts.format), es);
 	ExplainPropertyText("Compression", compression_name(opts.compression), es);
+	if (opts.shard_n > 1)
+		ExplainPropertyText("Shard", psprintf("%d/%d", opts.shard_k, opts.shard_n), es);
 	if (filter_kind != FDW_FILTER_NONE)
 		ExplainPropertyText("Objects From", filter_kind == FDW_FILTER_URIS ?
 							"filter on uri" : "filter on key", es);

@@ -68,12 +68,19 @@ typedef struct FdwTableOptions
 	char		quote;
 	bool		header;
 	char	   *null_string;
+	/* shard 'k/n': only the objects whose key hashes to share k (0: all) */
+	int			shard_k;
+	int			shard_n;
 } FdwTableOptions;
 
 /* option.c */
 extern void fdw_table_options(Oid relid, FdwTableOptions *opts);
 extern ColumnSource fdw_column_source(Oid relid, AttrNumber attnum, char **name);
 extern const char *column_source_name(ColumnSource source);
+
+/* shard.c: the shard 'k/n' option */
+extern void fdw_shard_parse(const char *value, int *k, int *n);
+extern bool fdw_shard_mine(const char *key, int k, int n);
 
 /* How a column's values are made (convert.c). */
 typedef enum ConvKind

@@ -351,6 +351,15 @@ claim_unit(FdwScanState *st, WorkUnit *u)
 			return false;
 		if (u->part >= 0)
 			return true;		/* a part: its object was decided already */
+		/* shard 'k/n': another share's object is another server's */
+		if (st->opts.shard_n > 1 &&
+			!fdw_shard_mine(u->obj.key, st->opts.shard_k, st->opts.shard_n))
+		{
+			st->objects_pruned++;
+			if (u->split_pending)
+				parallel_split(st, u, false);
+			continue;
+		}
 		if ((u->listed || !st->qual_needs_meta) && !object_matches(st, &u->obj))
 		{
 			st->objects_pruned++;

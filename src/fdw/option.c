@@ -57,6 +57,7 @@ static const FdwOption valid_options[] = {
 	{"quote", ForeignTableRelationId},
 	{"header", ForeignTableRelationId},
 	{"null", ForeignTableRelationId},
+	{"shard", ForeignTableRelationId},
 	/* column: which field or metadata */
 	{"field", AttributeRelationId},
 	{"metadata", AttributeRelationId},
@@ -245,6 +246,13 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 			quote = check_csv_char(def);
 		else if (strcmp(def->defname, "header") == 0)
 			(void) defGetBoolean(def);
+		else if (strcmp(def->defname, "shard") == 0)
+		{
+			int			k,
+						n;
+
+			fdw_shard_parse(defGetString(def), &k, &n);
+		}
 		else if (strcmp(def->defname, "field") == 0)
 		{
 			if (defGetString(def)[0] == '\0')
@@ -349,6 +357,8 @@ fdw_table_options(Oid relid, FdwTableOptions *opts)
 			opts->header = defGetBoolean(def);
 		else if (strcmp(def->defname, "null") == 0)
 			opts->null_string = v;
+		else if (strcmp(def->defname, "shard") == 0)
+			fdw_shard_parse(v, &opts->shard_k, &opts->shard_n);
 	}
 
 	/*

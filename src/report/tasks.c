@@ -38,6 +38,7 @@
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
+#include "report/fleet.h"
 #include "report/tasks.h"
 #include "s3/s3.h"
 #include "util/privilege.h"
@@ -421,6 +422,7 @@ settle(Task *t, RunResult *r)
 		task_unclaim(t);
 	else
 		task_failed(t, r->error);
+	fleet_task_settled(t, r);
 }
 
 /* The event tasks of one report: one run, then one per object if it failed. */
@@ -506,6 +508,9 @@ tasks_run(List *tasks)
 	List	   *results = NIL;
 	List	   *reports = NIL;
 	ListCell   *lc;
+
+	/* in a fleet: only the versions whose claim is ours run here */
+	tasks = fleet_claim_tasks(tasks, &results);
 
 	/* the reports, in the order of their first task */
 	foreach(lc, tasks)

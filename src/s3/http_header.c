@@ -137,5 +137,7 @@ http_header_parse(HttpResponseInfo *info, const char *line, size_t len)
 		header_value(info->content_range, sizeof(info->content_range), line + v, len - v);
 	else if (header_is(line, len, "x-amz-request-id", &v))
 		header_value(info->request_id, sizeof(info->request_id), line + v, len - v);
+	else if (header_is(line, len, "date", &v))
+		header_value(info->date, sizeof(info->date), line + v, len - v);
 	return HTTP_LINE_FIELD;
 }

@@ -30,6 +30,7 @@ typedef struct HttpResponseInfo
 	char		content_type[128];
 	char		content_range[128];
 	char		request_id[64];
+	char		date[64];		/* the server's clock (Date), for leases */
 } HttpResponseInfo;
 
 /* What a header line was. */

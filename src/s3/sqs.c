@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "s3/sqs.h"
+#include "s3/sqs_int.h"
 #include "s3/url.h"
 
 /*
@@ -67,7 +68,7 @@ sqs_locate(AwsClient *c, const char *queue_url, const char **scheme, char **host
 }
 
 /* Sign and start one SQS action with a jansson body (which we consume). */
-static HttpTransfer *
+HttpTransfer *
 sqs_start(AwsClient *c, const char *queue_url, const char *action, json_t *body)
 {
 	const char *scheme;
@@ -92,7 +93,7 @@ sqs_start(AwsClient *c, const char *queue_url, const char *action, json_t *body)
 }
 
 /* The error of a failed SQS exchange, as one line. */
-static char *
+char *
 sqs_error(HttpTransfer *x)
 {
 	const char *terr = http_error(x);

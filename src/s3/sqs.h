@@ -51,4 +51,13 @@ extern bool sqs_delete_wait(SqsDelete *d, int timeout_ms);
 extern int	sqs_delete_finish(SqsDelete *d, char **error);
 extern void sqs_delete_cancel(SqsDelete *d);
 
+/*
+ * ChangeMessageVisibilityBatch (sqs_visibility.c): up to 10 receipts to
+ * "seconds" from now (0: back to the queue).  Returns how many changed, or
+ * -1 and *error; *failed lists "index:Code" of those that did not.
+ */
+extern int	sqs_change_visibility_batch(AwsClient *client, const char *queue_url,
+										List *receipts, int seconds, List **failed,
+										char **error);
+
 #endif							/* PIPELINE_SQS_H */

@@ -58,6 +58,31 @@ int			pipeline_sts_timeout_ms = 10000;
 char	   *pipeline_container_credentials_endpoint = NULL;
 
 /*
+ * A fleet of servers sharing the queues (report/fleet.c): where the claims
+ * live and with whose keys they are written decide where the database
+ * server sends requests: superuser settings.
+ */
+char	   *pipeline_fleet = NULL;
+char	   *pipeline_fleet_server = NULL;
+char	   *pipeline_server_id = NULL;
+char	   *pipeline_fleet_secret = NULL;
+int			pipeline_fleet_lease = 60;
+int			pipeline_fleet_max_receives = 10;
+
+static bool
+check_fleet(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (pg_strncasecmp(*newval, "s3://", 5) != 0 || (*newval)[5] == '\0' || (*newval)[5] == '/')
+	{
+		GUC_check_errdetail("pipeline.fleet is an S3 prefix, like s3://bucket/fleet/.");
+		return false;
+	}
+	return true;
+}
+
+/*
  * settings_define: define every setting, from _PG_init (in the postmaster
  * with shared_preload_libraries, else in a backend on first use).
  */
@@ -209,6 +234,49 @@ settings_define(void)
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
+	/* a fleet of servers sharing the queues (report/fleet.c) */
+	DefineCustomStringVariable("pipeline.fleet",
+							   "S3 prefix where the servers of a fleet keep their claims (s3://bucket/prefix/).",
+							   "Empty: this database is not part of a fleet, and every event is run here.",
+							   &pipeline_fleet,
+							   "",
+							   PGC_SUSET, 0,
+							   check_fleet, NULL, NULL);
+	DefineCustomStringVariable("pipeline.fleet_server",
+							   "The pipeline_s3 server through which the fleet's claims are written.",
+							   "Empty: pipeline.default_server, else the only pipeline_s3 server.  The bootstrap superuser's user mapping (or the server process's own credentials) signs the requests.",
+							   &pipeline_fleet_server,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("pipeline.server_id",
+							   "This server's name in the fleet; unique in the fleet.",
+							   "Empty: the host name and port.  Claims name their holder as server_id/database.",
+							   &pipeline_server_id,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("pipeline.fleet_secret",
+							   "Key the fleet's claims are signed with (HMAC-SHA256); the same on every server.",
+							   "Empty: claims are not signed, and any writer of the fleet's prefix is believed.",
+							   &pipeline_fleet_secret,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.fleet_lease",
+							"Seconds a claim holds after it was written: a holder silent for longer loses it.",
+							"Keep it above the longest run: a run older than half its lease renews its claim before it commits, and fails if it was taken over.",
+							&pipeline_fleet_lease,
+							pipeline_fleet_lease, 2, 12 * 3600,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.fleet_max_receives",
+							"Receives of a message with objects no report here takes before it is kept as unmatched here.",
+							"Until then it is handed back to the queue (visible again after a second) for a server that has the report.",
+							&pipeline_fleet_max_receives,
+							pipeline_fleet_max_receives, 1, 1000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 	/*
 	 * Credentials from the server's environment (s3/cred_fetch.c).
 	 * Superuser-only: they are about the database server's own identity.

@@ -58,6 +58,14 @@ extern PGDLLIMPORT int pipeline_sts_timeout_ms;	/* pipeline.sts_timeout, ms */
 extern PGDLLIMPORT char *pipeline_container_credentials_endpoint;	/* pipeline.container_credentials_endpoint */
 
 /* Define them all (from _PG_init), and reserve the "pipeline." prefix. */
+/* a fleet of servers sharing the queues (report/fleet.c) */
+extern PGDLLIMPORT char *pipeline_fleet;	/* pipeline.fleet: s3:// prefix, "" if none */
+extern PGDLLIMPORT char *pipeline_fleet_server;	/* pipeline.fleet_server */
+extern PGDLLIMPORT char *pipeline_server_id;	/* pipeline.server_id */
+extern PGDLLIMPORT char *pipeline_fleet_secret;	/* pipeline.fleet_secret */
+extern PGDLLIMPORT int pipeline_fleet_lease;	/* pipeline.fleet_lease, s */
+extern PGDLLIMPORT int pipeline_fleet_max_receives;	/* pipeline.fleet_max_receives */
+
 extern void settings_define(void);
 
 #endif							/* PIPELINE_SETTINGS_H */

@@ -36,6 +36,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "report/fleet.h"
 #include "report/tasks.h"
 #include "s3/credentials.h"
 #include "s3/event.h"
@@ -43,6 +44,7 @@
 #include "util/backoff.h"
 #include "util/privilege.h"
 #include "util/settings.h"
+#include "worker/fleet_queue.h"
 #include "worker/worker.h"
 
 /* One queue, as this worker polls it. */
@@ -113,6 +115,19 @@ find_queue(List *list, const char *name)
 		if (strcmp(((Queue *) lfirst(lc))->name, name) == 0)
 			return lfirst(lc);
 	return NULL;
+}
+
+/* The client and URL of a queue polled now (the fleet's held messages need them). */
+bool
+queues_client(const char *name, AwsClient **client, char **url)
+{
+	Queue	   *q = find_queue(queues, name);
+
+	if (q == NULL || q->client == NULL)
+		return false;
+	*client = q->client;
+	*url = q->url;
+	return true;
 }
 
 /*
@@ -373,6 +388,9 @@ take_batch(Queue *q, List *msgs, MemoryContext cxt)
 	Intake		in;
 	volatile bool committed = false;
 	ListCell   *lc;
+	/* in a fleet: what becomes of each message (FD_DELETE: as alone) */
+	FleetDisposition *disp = MemoryContextAllocZero(cxt, sizeof(FleetDisposition) *
+													(list_length(msgs) + 1));
 
 	memset(&in, 0, sizeof(in));
 	foreach(lc, msgs)
@@ -409,9 +427,12 @@ take_batch(Queue *q, List *msgs, MemoryContext cxt)
 					break;
 				case EVENT_OBJECTS:
 					{
-						List	   *mine = tasks_add_objects(sources, objects, q->owner,
-														   q->name, m->message_id,
-														   &unmatched);
+						List	   *mine = fleet_enabled()
+						? fleet_take_objects(sources, objects, q->owner, q->name, m,
+											 &unmatched, &disp[foreach_current_index(lc)])
+						: tasks_add_objects(sources, objects, q->owner,
+											q->name, m->message_id,
+											&unmatched);
 						MemoryContext old = MemoryContextSwitchTo(cxt);
 
 						/* (the SPI connection's memory goes at SPI_finish) */
@@ -460,12 +481,16 @@ take_batch(Queue *q, List *msgs, MemoryContext cxt)
 	 * and the messages with it): delete them.
 	 */
 	XLogFlush(XactLastCommitEnd);
+	if (fleet_enabled())
+		receipts = fleet_after_intake(q->name, q->client, q->url, msgs, disp);
 	PG_TRY();
 	{
 		MemoryContext old = MemoryContextSwitchTo(queues_cxt);
-		SqsDelete  *d = sqs_delete_start(q->client, q->url, receipts);
+		/* (a fleet may hold or hand back them all) */
+		SqsDelete  *d = receipts ? sqs_delete_start(q->client, q->url, receipts) : NULL;
 
-		q->deletes = lappend(q->deletes, d);
+		if (d)
+			q->deletes = lappend(q->deletes, d);
 		MemoryContextSwitchTo(old);
 
 		/*
@@ -474,7 +499,8 @@ take_batch(Queue *q, List *msgs, MemoryContext cxt)
 		 * their visibility timeout, and see them again); a queue that does
 		 * not answer does not hold the runs back.
 		 */
-		(void) sqs_delete_wait(d, DELETE_WAIT_MS);
+		if (d)
+			(void) sqs_delete_wait(d, DELETE_WAIT_MS);
 	}
 	PG_CATCH();
 	{

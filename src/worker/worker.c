@@ -46,11 +46,13 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "report/fleet.h"
 #include "report/outbox.h"
 #include "report/tasks.h"
 #include "report/webhook.h"
 #include "util/privilege.h"
 #include "util/settings.h"
+#include "worker/fleet_queue.h"
 #include "worker/worker.h"
 
 /* the schema this library works with (PIPELINE_VERSION: from the control file) */
@@ -187,6 +189,9 @@ worker_check_extension(void)
  * (they record their own failures) rolls it back: the tasks come back
  * after their back-off, an attempt used.
  */
+static void guarded(void (*step) (void), const char *what, TimestampTz *retry_at);
+static void fleet_step(void);
+
 static void
 run_tasks(List *claimed)
 {
@@ -222,6 +227,9 @@ run_tasks(List *claimed)
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
+	/* a fleet: the claims of what just committed are marked done at once */
+	if (fleet_enabled())
+		guarded(fleet_step, "the fleet's bookkeeping", NULL);
 	/* runs make exports and webhooks */
 	next_exports = next_webhooks = GetCurrentTimestamp();
 }
@@ -341,6 +349,14 @@ finish_webhooks(void)
 		next_webhooks = GetCurrentTimestamp();
 }
 
+/* A fleet: claims marked after their runs' commits, held messages settled. */
+static void
+fleet_step(void)
+{
+	(void) fleet_after_commit(pipeline_history_days);
+	fleet_queues_step();
+}
+
 static void
 reload_queues(void)
 {
@@ -447,6 +463,8 @@ pipeline_worker_main(Datum arg)
 			guarded(run_due_tasks, "running due tasks", &next_tasks);
 		if (due(next_exports, now))
 			guarded(complete_exports, "completing exports", &next_exports);
+		if (fleet_enabled())
+			guarded(fleet_step, "the fleet's bookkeeping", NULL);
 		guarded(finish_webhooks, "recording webhook deliveries", NULL);
 		if (due(next_webhooks, GetCurrentTimestamp()))
 			guarded(start_webhooks, "delivering webhooks", &next_webhooks);

@@ -154,6 +154,10 @@ test_fields(void)
 	UNIT_CHECK_STR(info.content_range, "bytes 100-199/200", "Content-Range");
 	parse(&info, "x-amz-request-id: 4442587FB7D0A2F9\r\n");
 	UNIT_CHECK_STR(info.request_id, "4442587FB7D0A2F9", "x-amz-request-id");
+	parse(&info, "Date: Wed, 25 Nov 2026 10:00:07 GMT\r\n");
+	UNIT_CHECK_STR(info.date, "Wed, 25 Nov 2026 10:00:07 GMT", "Date (S3's clock, for leases)");
+	parse(&info, "x-amz-date: 20261125T100000Z\r\n");
+	UNIT_CHECK_STR(info.date, "Wed, 25 Nov 2026 10:00:07 GMT", "x-amz-date is another header");
 	{
 		char		longv[400];
 

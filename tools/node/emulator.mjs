@@ -10,9 +10,10 @@
 //
 // Options: --port N (0 = any free port), --port-file PATH, --credentials
 // KEY:SECRET[:TOKEN][,...] (default test:test), --region R (default us-east-1),
-// --log-file PATH (one JSON line per request), --identity-port N (IMDS, container
-// credentials and STS: lib/identity.mjs; default 0, any free port) and
-// --identity-port-file PATH.
+// --log-file PATH (one JSON line per request), --data-dir PATH (keep S3, SQS,
+// SNS and notification configurations there, so a restarted emulator has them),
+// --identity-port N (IMDS, container credentials and STS: lib/identity.mjs;
+// default 0, any free port) and --identity-port-file PATH.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, renameSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -23,6 +24,8 @@ import { Notifier, ConfigError, parseNotificationConfiguration, notificationConf
 import { Faults, RequestLog, truncatedBody, throttledBody } from './lib/faults.mjs';
 import { isSynthetic, handleSynthetic } from './lib/synthetic.mjs';
 import { SQS_ACTIONS, queryToJson, successXml, errorXml, jsonErrorToXml } from './lib/sqs_query.mjs';
+import { installConditionalWrites } from './lib/conditional.mjs';
+import { openState } from './lib/persist.mjs';
 import { Identity } from './lib/identity.mjs';
 
 // fauxqs imports node:sqlite (for persistence we do not use), and Node 22 prints an
@@ -130,14 +133,17 @@ function s3EventFor(method, query, headers, key) {
  * Build the fauxqs app with our hooks and admin routes; listen on 127.0.0.1.
  * Returns { app, port, close }.
  */
-export async function startEmulator({ port = 0, region = 'us-east-1', credentials = parseCredentials('test:test'), logFile, identityPort = 0 } = {}) {
+export async function startEmulator({ port = 0, region = 'us-east-1', credentials = parseCredentials('test:test'), logFile, dataDir, identityPort = 0 } = {}) {
   const sqsStore = new SqsStore();
   const snsStore = new SnsStore();
   const s3Store = new S3Store();
+  // (loaded before the app exists: fauxqs wires persistence into the stores the same way)
+  const state = dataDir ? await openState(dataDir, { sqsStore, snsStore, s3Store, fauxqsModule }) : undefined;
   // host "localhost" makes fauxqs build http://sqs.REGION.localhost:PORT/000000000000/NAME
   // from the port in the request's Host header.
   const app = buildApp({ logger: false, host: 'localhost', defaultRegion: region, stores: { sqsStore, snsStore, s3Store } });
   const notifier = new Notifier({ sqsStore, snsStore, SqsStore, fanOutToSubscriptions, region });
+  if (state) state.attachNotifier(notifier);
   const faults = new Faults();
   const log = new RequestLog({ stream: logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined });
   const held = []; // requests a "hold" fault keeps waiting: their onRequest continuations
@@ -278,6 +284,10 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     }
     return done();
   });
+
+  // Conditional writes (If-None-Match: *, If-Match): decided after the hook above,
+  // just before fauxqs's handler writes.
+  const conditional = installConditionalWrites(app, { s3Store, sendError, isSynthetic });
 
   // SQS's query protocol: the form's fields become the JSON request fauxqs's
   // SQS router takes (X-Amz-Target, JSON body); its answer becomes XML in onSend.
@@ -423,6 +433,7 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
   });
   app.delete('/_emulator/identity', async () => identity.configure({ reset: true }));
   app.get('/_emulator/requests', async () => log.entries);
+  app.get('/_emulator/conditional', async () => conditional.stats);
   app.delete('/_emulator/requests', async () => { log.clear(); return { cleared: true }; });
 
   await app.listen({ port, host: '127.0.0.1' });
@@ -435,6 +446,7 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     async close() {
       await identity.close();
       await app.close();
+      state?.close();
       await new Promise((resolve) => (log.stream ? log.stream.end(resolve) : resolve()));
     },
   };
@@ -448,6 +460,7 @@ async function main() {
       credentials: { type: 'string', default: 'test:test' },
       region: { type: 'string', default: 'us-east-1' },
       'log-file': { type: 'string' },
+      'data-dir': { type: 'string' },
       'identity-port': { type: 'string', default: '0' },
       'identity-port-file': { type: 'string' },
     },
@@ -458,6 +471,7 @@ async function main() {
   if (!Number.isInteger(identityPort) || identityPort < 0 || identityPort > 65535) throw new Error(`bad --identity-port ${values['identity-port']}`);
   const emulator = await startEmulator({
     port, region: values.region, credentials: parseCredentials(values.credentials), logFile: values['log-file'], identityPort,
+    dataDir: values['data-dir'],
   });
   // Write then rename, so a script polling for the file never reads half a number.
   // (the identity port first: once the port file is there, both are)
