@@ -458,7 +458,7 @@ outbox_complete_exports(void)
 	 * with synchronous_commit off a crash could still take the run back,
 	 * leaving an object (and its event) for a run that never was.
 	 */
-	XLogFlush(GetXLogInsertRecPtr());
+	pipeline_flush_inserted_wal();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -157,7 +157,7 @@ webhook_start(HttpClient *http, MemoryContext cxt)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	/* no summary of a run whose commit a crash could still take back */
-	XLogFlush(GetXLogInsertRecPtr());
+	pipeline_flush_inserted_wal();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	spi_internal("SELECT w.id, w.url, w.payload, w.attempts, r.owner::oid, s.secret, "

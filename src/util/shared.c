@@ -16,6 +16,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
@@ -191,4 +193,23 @@ pipeline_queue_polled_elsewhere(const char *url)
 	}
 	LWLockRelease(pipeline_shared->lock);
 	return found;
+}
+
+/*
+ * GetXLogInsertRecPtr() names the position after the page header when the
+ * next record starts a page; XLogFlush() of that position waits for WAL
+ * nobody has generated yet and fails with "xlog flush request ... is not
+ * satisfied".  The records inserted so far end at the page's start then.
+ */
+void
+pipeline_flush_inserted_wal(void)
+{
+	XLogRecPtr	upto = GetXLogInsertRecPtr();
+	uint32		in_page = upto % XLOG_BLCKSZ;
+
+	if (in_page == SizeOfXLogShortPHD ||
+		(in_page == SizeOfXLogLongPHD &&
+		 XLogSegmentOffset(upto, wal_segment_size) == SizeOfXLogLongPHD))
+		upto -= in_page;
+	XLogFlush(upto);
 }

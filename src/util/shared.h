@@ -113,4 +113,12 @@ extern uint64 pipeline_url_hash(const char *url);
 /* The database (other than this one) whose worker polls "url", or InvalidOid. */
 extern Oid	pipeline_queue_polled_elsewhere(const char *url);
 
+/*
+ * Flush every WAL record inserted so far (other backends' asynchronous
+ * commits included), so that whatever a snapshot taken now sees committed
+ * is durable.
+ */
+extern void pipeline_flush_inserted_wal(void);
+
 #endif							/* PIPELINE_SHARED_H */
+
