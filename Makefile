@@ -15,6 +15,7 @@ OBJS = \
 	src/pipeline.o \
 	src/util/privilege.o \
 	src/util/progress.o \
+	src/util/cron.o \
 	src/s3/sigv4.o \
 	src/s3/http.o \
 	src/s3/http_header.o \
@@ -40,6 +41,7 @@ OBJS = \
 	src/fdw/analyze.o \
 	src/fdw/rejects.o \
 	src/fdw/convert.o \
+	src/fdw/budget.o \
 	src/worker/launcher.o \
 	src/worker/worker.o \
 	src/worker/queues.o \
@@ -57,7 +59,11 @@ OBJS = \
 	src/report/chart_draw.o \
 	src/report/export.o \
 	src/report/webhook.o \
-	src/report/webhook_sign.o
+	src/report/webhook_sign.o \
+	src/report/intake.o \
+	src/report/backfill.o \
+	src/report/schedule.o \
+	src/report/accounting.o
 
 REGRESS = options errors reports urls catalog
 REGRESS_OPTS = --load-extension=pipeline

@@ -19,9 +19,11 @@
 
 #include "decode/json_reader.h"
 
+#include "fdw/counters.h"
 #include "fdw/fdw.h"
 #include "pipeline.h"
 #include "report/export.h"
+#include "report/intake.h"
 #include "report/outbox.h"
 #include "report/report.h"
 #include "report/tasks.h"
@@ -194,6 +196,11 @@ _PG_init(void)
 							8, 1, 100,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+
+	/* intake: scan budgets, prices, listing (fdw/budget.c, report/costs.c, report/intake.c) */
+	budget_define_settings();
+	accounting_define_settings();
+	intake_define_settings();
 
 	MarkGUCPrefixReserved("pipeline");
 

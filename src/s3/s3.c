@@ -33,6 +33,7 @@
 #include "s3/sigv4.h"
 
 int			pipeline_s3_max_retries = 5;
+S3Requests	s3_requests;
 
 /* One logical request, re-sent as is on each retry. */
 typedef struct S3Call
@@ -303,6 +304,28 @@ aws_start(S3Client *c, const char *service, const char *method,
 	return http_start(c->http, &req);
 }
 
+/* Count one attempt of an S3 call, in the tier S3 bills it in (DELETE is free). */
+static void
+s3_count_request(S3Client *c, const S3Call *call)
+{
+	if (strcmp(call->method, "GET") == 0 && call->key == NULL && call->query &&
+		strstr(call->query, "list-type=") != NULL)
+	{
+		c->requests.list++;
+		s3_requests.list++;
+	}
+	else if (strcmp(call->method, "PUT") == 0 || strcmp(call->method, "POST") == 0)
+	{
+		c->requests.put++;
+		s3_requests.put++;
+	}
+	else if (strcmp(call->method, "DELETE") != 0)
+	{
+		c->requests.get++;
+		s3_requests.get++;
+	}
+}
+
 /* Sign and start one attempt of an S3 call. */
 static HttpTransfer *
 s3_send(S3Client *c, const S3Call *call)
@@ -312,6 +335,7 @@ s3_send(S3Client *c, const S3Call *call)
 	const char *scheme;
 	List	   *headers = list_copy(call->headers);
 
+	s3_count_request(c, call);
 	initStringInfo(&path);
 	s3_locate(c, call, &scheme, &host, &path);
 	if (call->content_type)
@@ -585,6 +609,18 @@ S3ListCall *
 s3_list_start(S3Client *c, const char *bucket, const char *prefix, const char *delimiter,
 			  const char *token, int max_keys)
 {
+	return s3_list_start_after(c, bucket, prefix, delimiter, token, NULL, max_keys);
+}
+
+/*
+ * s3_list_start_after: s3_list_start, also with ListObjectsV2's
+ * "start-after" (NULL: none): keys after that one only, so a listing can
+ * resume from a key it recorded, without a continuation token.
+ */
+S3ListCall *
+s3_list_start_after(S3Client *c, const char *bucket, const char *prefix, const char *delimiter,
+					const char *token, const char *start_after, int max_keys)
+{
 	S3ListCall *lc = palloc0(sizeof(S3ListCall));
 	StringInfoData q;
 
@@ -607,6 +643,8 @@ s3_list_start(S3Client *c, const char *bucket, const char *prefix, const char *d
 		query_param(&q, "max-keys", psprintf("%d", max_keys));
 	if (prefix[0])
 		query_param(&q, "prefix", prefix);
+	if (start_after && start_after[0])
+		query_param(&q, "start-after", start_after);
 	lc->call.query = q.data;
 	lc->xfer = s3_send(c, &lc->call);
 	return lc;

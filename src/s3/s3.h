@@ -28,12 +28,32 @@ typedef struct S3Config
 	char	   *session_token;	/* NULL if none */
 } S3Config;
 
+/*
+ * S3 requests sent, by the tier S3 bills them in: GET (and HEAD and the
+ * other reads), LIST, PUT (and POST, COPY).  Retries count: S3 bills each
+ * request it answers.
+ */
+typedef struct S3Requests
+{
+	uint64		get;
+	uint64		list;
+	uint64		put;
+} S3Requests;
+
 typedef struct S3Client
 {
 	S3Config	cfg;
 	HttpClient *http;
 	MemoryContext mcxt;
+	S3Requests	requests;		/* sent through this client */
 } S3Client;
+
+/*
+ * Every S3 request this backend sent, through any client; scans add those
+ * of the parallel workers they led (fdw/counters.h).  Only ever grows: a
+ * reader takes the difference between two moments.
+ */
+extern PGDLLIMPORT S3Requests s3_requests;
 
 /* An object, as listed or as found by HEAD/GET. */
 typedef struct S3Object
@@ -84,6 +104,9 @@ typedef struct S3ListCall S3ListCall;
 extern S3ListCall *s3_list_start(S3Client *client, const char *bucket, const char *prefix,
 								 const char *delimiter, const char *token, int max_keys);
 extern S3ListPage *s3_list_finish(S3ListCall *call);
+extern S3ListCall *s3_list_start_after(S3Client *client, const char *bucket, const char *prefix,
+									   const char *delimiter, const char *token,
+									   const char *start_after, int max_keys);
 extern void s3_list_cancel(S3ListCall *call);
 extern S3ListPage *s3_list_page(S3Client *client, const char *bucket, const char *prefix,
 								const char *delimiter, const char *token, int max_keys);

@@ -66,6 +66,9 @@ static const struct
 	{"@hourly", "0 * * * *"},
 };
 
+static void fail(char *err, size_t errlen, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
 static void
 fail(char *err, size_t errlen, const char *fmt,...)
 {
