@@ -42,6 +42,7 @@ OBJS = \
 	src/fdw/rejects.o \
 	src/fdw/convert.o \
 	src/fdw/budget.o \
+	src/fdw/jsonb_build.o \
 	src/worker/launcher.o \
 	src/worker/worker.o \
 	src/worker/queues.o \
@@ -78,6 +79,10 @@ ISAL_LIBS = -lisal
 endif
 
 PG_CPPFLAGS += -I$(srcdir)/src
+# The schema version this library works with is the control file's
+# default_version: one place to change it.
+PIPELINE_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(or $(VPATH),.)/pipeline.control)
+PG_CPPFLAGS += -DPIPELINE_VERSION='"$(PIPELINE_VERSION)"'
 # Header dependencies (PGXS tracks them only in a server built with
 # --enable-depend): a changed header rebuilds the files that include it.
 PG_CPPFLAGS += -MMD -MP
@@ -95,6 +100,8 @@ include $(PGXS)
 override CXXFLAGS += $(PG_CXXFLAGS)
 
 -include $(OBJS:.o=.d)
+
+src/worker/worker.o src/report/webhook.o src/s3/http.o: pipeline.control
 
 # A build outside the source tree (VPATH, as the Debian package's) makes the
 # object files' directories first.

@@ -217,7 +217,7 @@ webhook_start(HttpClient *http, MemoryContext cxt)
 		req.method = "POST";
 		req.url = d->url;
 		req.headers = list_make2(pstrdup("Content-Type: application/json"),
-								 pstrdup("User-Agent: pipeline/1.1"));
+								 pstrdup("User-Agent: pipeline/" PIPELINE_VERSION));
 		if (!heap_attisnull(tup, 6, td))
 			req.headers = list_concat(req.headers,
 									  sign_headers(d, SPI_getvalue(tup, td, 6),
