@@ -31,29 +31,10 @@
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
-#include "utils/guc.h"
 
 #include "fdw/counters.h"
 #include "fdw/scan.h"
-
-/* ----------------------------------------------------------------
- *		Settings (pipeline.max_bytes_scanned)
- * ----------------------------------------------------------------
- */
-
-int			pipeline_max_bytes_scanned_kb = 0;
-
-void
-budget_define_settings(void)
-{
-	DefineCustomIntVariable("pipeline.max_bytes_scanned",
-							"Most bytes a statement may read from S3 through pipeline_s3 tables; 0: no limit.",
-							"A report's runs use the report's own max_bytes_scanned instead, when it has one.",
-							&pipeline_max_bytes_scanned_kb,
-							0, 0, INT_MAX,
-							PGC_USERSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-}
+#include "util/settings.h"
 
 pipeline_object_read_hook_type pipeline_object_read_hook = NULL;
 
@@ -141,7 +122,7 @@ budget_exceeded(const char *report, uint64 limit, uint64 before, int64 size, con
  * of it: charge its size, or stop if it would take the scan past its limit.
  */
 void
-scan_budget_charge(S3ScanState *st, const WorkUnit *u, const S3Object *o)
+scan_budget_charge(FdwScanState *st, const WorkUnit *u, const S3Object *o)
 {
 	int64		size;
 	uint64		limit;
@@ -208,7 +189,7 @@ account_detach(dsm_segment *seg, Datum arg)
 
 /* scan_account_init: in the leader, as it sets up the DSM. */
 void
-scan_account_init(S3ScanState *st, ScanAccount *acc, dsm_segment *seg)
+scan_account_init(FdwScanState *st, ScanAccount *acc, dsm_segment *seg)
 {
 	const char *report;
 
@@ -227,7 +208,7 @@ scan_account_init(S3ScanState *st, ScanAccount *acc, dsm_segment *seg)
 
 /* scan_account_attach: in a worker. */
 void
-scan_account_attach(S3ScanState *st, ScanAccount *acc)
+scan_account_attach(FdwScanState *st, ScanAccount *acc)
 {
 	st->account = acc;
 	st->requests_published = st->client->requests;
@@ -238,7 +219,7 @@ scan_account_attach(S3ScanState *st, ScanAccount *acc)
  * end of its scan): add them, and its requests since, to the DSM's.
  */
 void
-scan_account_read(S3ScanState *st, uint64 bytes)
+scan_account_read(FdwScanState *st, uint64 bytes)
 {
 	ScanAccount *acc = st->account;
 	S3Requests	now;
@@ -256,7 +237,7 @@ scan_account_read(S3ScanState *st, uint64 bytes)
 
 /* scan_account_shutdown: the end of the scan, in the leader (or a worker). */
 void
-scan_account_shutdown(S3ScanState *st)
+scan_account_shutdown(FdwScanState *st)
 {
 	ScanAccount *acc = st->account;
 

@@ -35,8 +35,6 @@ extern PGDLLIMPORT uint64 pipeline_scan_bytes;
  */
 extern void scan_budget_begin_run(uint64 limit, const char *report);
 extern void scan_budget_end_run(void);
-extern int	pipeline_max_bytes_scanned_kb;
-extern void budget_define_settings(void);
 
 /*
  * Called for every object (not later parts of one) that a scan of this

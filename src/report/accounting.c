@@ -35,42 +35,12 @@
 #include "fdw/counters.h"
 #include "report/intake.h"
 #include "util/privilege.h"
+#include "util/settings.h"
 
 /* ----------------------------------------------------------------
  *		Prices (settings)
  * ----------------------------------------------------------------
  */
-
-/* us-east-1 list prices, S3 Standard and Athena, as AWS publishes them */
-double		pipeline_price_get = 0.0004;	/* USD per 1,000 GET, HEAD and other reads */
-double		pipeline_price_list = 0.005;	/* USD per 1,000 LIST, PUT, COPY, POST */
-double		pipeline_price_athena = 5.0;	/* USD per TB (2^40 bytes) scanned */
-
-void
-accounting_define_settings(void)
-{
-	DefineCustomRealVariable("pipeline.price_get_requests",
-							 "USD per 1,000 S3 GET (and HEAD) requests, for pipeline.costs.",
-							 "The default is S3 Standard's list price in us-east-1.",
-							 &pipeline_price_get,
-							 0.0004, 0.0, 1000.0,
-							 PGC_USERSET, 0,
-							 NULL, NULL, NULL);
-	DefineCustomRealVariable("pipeline.price_list_requests",
-							 "USD per 1,000 S3 LIST (and PUT, COPY, POST) requests, for pipeline.costs.",
-							 "The default is S3 Standard's list price in us-east-1.",
-							 &pipeline_price_list,
-							 0.005, 0.0, 1000.0,
-							 PGC_USERSET, 0,
-							 NULL, NULL, NULL);
-	DefineCustomRealVariable("pipeline.price_athena_tb",
-							 "USD per terabyte Athena would bill for the same scans, for pipeline.costs.",
-							 "The default is Athena's list price in us-east-1 (per TB scanned, at least 10 MB per query).",
-							 &pipeline_price_athena,
-							 5.0, 0.0, 100000.0,
-							 PGC_USERSET, 0,
-							 NULL, NULL, NULL);
-}
 
 PG_FUNCTION_INFO_V1(pipeline_prices);
 

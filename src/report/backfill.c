@@ -45,7 +45,8 @@
 #include "report/report.h"
 #include "report/tasks.h"
 #include "util/privilege.h"
-#include "worker/worker.h"
+#include "util/settings.h"
+#include "util/shared.h"
 
 PG_FUNCTION_INFO_V1(pipeline_backfill);
 PG_FUNCTION_INFO_V1(pipeline_cancel_backfill);
@@ -213,7 +214,7 @@ backfill_page(int64 id, MemoryContext page_cxt)
 	TimestampTz until;
 	Oid			owner;
 	int64		pending;
-	S3Client   *client;
+	AwsClient   *client;
 	S3ListPage *page;
 	S3Requests	before;
 	List	   *in_range = NIL;
@@ -270,7 +271,7 @@ backfill_page(int64 id, MemoryContext page_cxt)
 		}
 		PG_FINALLY();
 		{
-			http_client_destroy(client->http);
+			aws_client_destroy(client);
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(old);
@@ -284,7 +285,7 @@ backfill_page(int64 id, MemoryContext page_cxt)
 		after = o->key;
 	}
 	memset(&counts, 0, sizeof(counts));
-	intake_enqueue(report, "backfill", id, bucket, in_range, &counts);
+	intake_enqueue(report, TRIGGER_BACKFILL, id, bucket, in_range, &counts);
 	intake_count_usage(report, (int64) (client->requests.list - before.list),
 					   list_length(page->objects));
 	more = page->next_token != NULL && page->objects != NIL;

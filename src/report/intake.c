@@ -53,55 +53,33 @@
 #include "report/intake.h"
 #include "s3/credentials.h"
 #include "util/privilege.h"
-
-/* settings */
-int			pipeline_listing_lookback = 3600;	/* seconds */
-int			pipeline_list_page_size = 1000;
+#include "util/settings.h"
 
 /* pages a poll lists in one step of the worker, before it looks at other work */
 #define POLL_PAGES_PER_STEP	10
-
-void
-intake_define_settings(void)
-{
-	DefineCustomIntVariable("pipeline.listing_lookback",
-							"How late, in seconds, an object may appear in a listing after objects written after it.",
-							"Listing intake looks this far back at every poll: objects modified this long before the newest one a poll saw (or, with increasing keys, keys written this long before) are listed again and looked up in the ledger.",
-							&pipeline_listing_lookback,
-							3600, 0, 30 * 86400,
-							PGC_SIGHUP, GUC_UNIT_S,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("pipeline.list_page_size",
-							"Keys per ListObjectsV2 request of listing intake and backfills (S3 answers at most 1000).",
-							"Each page is queued in a transaction of its own.",
-							&pipeline_list_page_size,
-							1000, 1, 1000,
-							PGC_SUSET, 0,
-							NULL, NULL, NULL);
-}
 
 /* ----------------------------------------------------------------
  *		Listed objects -> tasks
  * ----------------------------------------------------------------
  */
 
-S3Client *
+AwsClient *
 intake_client(Oid owner, const char *server, MemoryContext cxt)
 {
 	PrivSave	save;
-	S3Config	cfg;
-	S3Client   *client;
+	AwsConfig	cfg;
+	AwsClient   *client;
 
 	/* as the owner: its USAGE of the server, its user mapping */
 	priv_enter_role(&save, owner, NULL);
-	s3_server_config(export_server(server), owner, &cfg);
-	client = s3_client_create(&cfg, cxt);
+	aws_server_config(export_server(server), owner, &cfg);
+	client = aws_client_create(&cfg, cxt);
 	priv_leave(&save);
 	return client;
 }
 
 void
-intake_enqueue(const char *report, const char *trigger, int64 backfill, const char *bucket,
+intake_enqueue(const char *report, RunTrigger trigger, int64 backfill, const char *bucket,
 			   List *objects, IntakeCounts *counts)
 {
 	int			n = list_length(objects);
@@ -143,7 +121,7 @@ intake_enqueue(const char *report, const char *trigger, int64 backfill, const ch
 	}
 	dims[0] = n;
 	values[0] = CStringGetTextDatum(report);
-	values[1] = CStringGetTextDatum(trigger);
+	values[1] = CStringGetTextDatum(run_trigger_name(trigger));
 	values[2] = CStringGetTextDatum(bucket);
 	values[3] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[4] = PointerGetDatum(construct_array(etags, n, TEXTOID, -1, false, TYPALIGN_INT));
@@ -266,7 +244,7 @@ poll_page(const char *report, MemoryContext page_cxt)
 	bool		increasing;
 	char	   *bucket;
 	char	   *prefix;
-	S3Client   *client;
+	AwsClient   *client;
 	S3ListPage *page;
 	S3Requests	before;
 	List	   *fresh = NIL;
@@ -336,7 +314,7 @@ poll_page(const char *report, MemoryContext page_cxt)
 		}
 		PG_FINALLY();
 		{
-			http_client_destroy(client->http);
+			aws_client_destroy(client);
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(old);
@@ -356,7 +334,7 @@ poll_page(const char *report, MemoryContext page_cxt)
 		poll_after = o->key;
 	}
 	memset(&counts, 0, sizeof(counts));
-	intake_enqueue(report, "listing", 0, bucket, fresh, &counts);
+	intake_enqueue(report, TRIGGER_LISTING, 0, bucket, fresh, &counts);
 	intake_count_usage(report, (int64) (client->requests.list - before.list),
 					   list_length(page->objects));
 

@@ -28,6 +28,7 @@
 
 #include "s3/event.h"
 #include "s3/s3.h"
+#include "report/report.h"
 
 /* ----------------------------------------------------------------
  *		intake.c
@@ -48,15 +49,15 @@ typedef struct IntakeCounts
  * (NULL: the default), in memory context "cxt"; in a transaction.  Destroy
  * its HTTP client (http_client_destroy) when done.
  */
-extern S3Client *intake_client(Oid owner, const char *server, MemoryContext cxt);
+extern AwsClient *intake_client(Oid owner, const char *server, MemoryContext cxt);
 
 /*
  * Queue the listed objects (of S3Object, in bucket "bucket") for "report",
- * as tasks of trigger "trigger" (backfill, listing) and backfill "backfill"
+ * as tasks of trigger "trigger" (TRIGGER_BACKFILL, TRIGGER_LISTING) and backfill "backfill"
  * (0: none); the report's ledger, its waiting tasks and its dead letters
  * decide which are new.  SPI connected.
  */
-extern void intake_enqueue(const char *report, const char *trigger, int64 backfill,
+extern void intake_enqueue(const char *report, RunTrigger trigger, int64 backfill,
 						   const char *bucket, List *objects, IntakeCounts *counts);
 
 /* LIST requests made outside runs, counted for pipeline.costs.  SPI connected. */
@@ -74,10 +75,6 @@ extern void intake_report_options(FunctionCallInfo fcinfo, int first, const char
 /* The worker's step: poll the listings that are due; returns when the next is due (0: none). */
 extern TimestampTz intake_poll_listings(void);
 
-/* settings */
-extern int	pipeline_listing_lookback;
-extern int	pipeline_list_page_size;
-extern void intake_define_settings(void);
 
 /* ----------------------------------------------------------------
  *		backfill.c
@@ -147,10 +144,5 @@ extern char *accounting_etag(RunAccounting *acct, const EventObject *o);
 /* Record the run's requests and tick in its row of pipeline.runs.  SPI connected. */
 extern void accounting_record(RunAccounting *acct, int64 run_id);
 
-/* settings */
-extern double pipeline_price_get;
-extern double pipeline_price_list;
-extern double pipeline_price_athena;
-extern void accounting_define_settings(void);
 
 #endif							/* PIPELINE_INTAKE_H */

@@ -42,9 +42,7 @@
 #include "report/tasks.h"
 #include "s3/s3.h"
 #include "util/privilege.h"
-
-int			pipeline_max_attempts = 5;
-int			pipeline_retry_delay = 10;
+#include "util/settings.h"
 
 StaticAssertDecl(sizeof(void *) >= sizeof(int64), "task ids are kept in pointers");
 
@@ -267,7 +265,7 @@ tasks_claim(List *ids, int limit)
 
 		t->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 		t->report = text_or_null(tup, td, 2);
-		t->trigger = text_or_null(tup, td, 3);
+		t->trigger = run_trigger_from_name(SPI_getvalue(tup, td, 3));
 		/* events, backfills and listings are objects */
 		(void) SPI_getbinval(tup, td, 4, &isnull);
 		if (!isnull)
@@ -344,7 +342,7 @@ task_body(Task *t)
 	else
 	{
 		appendStringInfoString(&buf, ",\"trigger\":");
-		escape_json(&buf, t->trigger ? t->trigger : "after");
+		escape_json(&buf, run_trigger_name(t->trigger));
 	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
@@ -432,9 +430,9 @@ static void
 settle(Task *t, RunResult *r)
 {
 	r->queue = t->queue;
-	if (strcmp(r->status, "succeeded") == 0 || strcmp(r->status, "skipped") == 0)
+	if (r->status == RUN_SUCCEEDED || r->status == RUN_SKIPPED)
 		task_done(t);
-	else if (strcmp(r->status, "paused") == 0)
+	else if (r->status == RUN_PAUSED)
 		task_unclaim(t);
 	else
 		task_failed(t, r->error);
@@ -442,7 +440,7 @@ settle(Task *t, RunResult *r)
 
 /* The event tasks of one report: one run, then one per object if it failed. */
 static List *
-run_objects(const char *report, const char *trigger, List *tasks)
+run_objects(const char *report, RunTrigger trigger, List *tasks)
 {
 	List	   *results = NIL;
 	List	   *objects = NIL;
@@ -459,11 +457,11 @@ run_objects(const char *report, const char *trigger, List *tasks)
 		attempt = Max(attempt, t->attempt);
 	}
 	r = report_run(report, trigger, objects, attempt, list_length(tasks) == 1);
-	if (strcmp(r->status, "failed") != 0 || list_length(tasks) == 1)
+	if (r->status != RUN_FAILED || list_length(tasks) == 1)
 	{
 		foreach(lc, tasks)
 			settle(lfirst(lc), r);
-		succeeded = strcmp(r->status, "succeeded") == 0;
+		succeeded = r->status == RUN_SUCCEEDED;
 		results = lappend(results, r);
 	}
 	else
@@ -479,7 +477,7 @@ run_objects(const char *report, const char *trigger, List *tasks)
 
 			r = report_run(report, trigger, list_make1(t->obj), t->attempt, true);
 			settle(t, r);
-			succeeded |= strcmp(r->status, "succeeded") == 0;
+			succeeded |= r->status == RUN_SUCCEEDED;
 			results = lappend(results, r);
 		}
 	}
@@ -497,24 +495,24 @@ run_chained(Task *t)
 	char	   *upstream = NULL;
 	char	   *fingerprint = report_upstream_fingerprint(t->report, &unchanged, &upstream);
 	RunResult  *r;
-	bool		scheduled = t->trigger && strcmp(t->trigger, "schedule") == 0;
+	bool		scheduled = t->trigger == TRIGGER_SCHEDULE;
 
 	/* a scheduled run is a safety net: it runs whatever the upstream did */
 	if (scheduled)
 		fingerprint = NULL;
 	if (fingerprint && unchanged)
 	{
-		r = report_skip(t->report, "after",
+		r = report_skip(t->report, TRIGGER_AFTER,
 						psprintf("the result of \"%s\" did not change", upstream));
 		settle(t, r);
 		return list_make1(r);
 	}
 	report_scheduled_for = scheduled ? t->scheduled_for : 0;
-	r = report_run(t->report, scheduled ? "schedule" : "after", NIL, t->attempt, true);
+	r = report_run(t->report, scheduled ? TRIGGER_SCHEDULE : TRIGGER_AFTER, NIL, t->attempt, true);
 	report_scheduled_for = 0;
 	settle(t, r);
 	results = lappend(results, r);
-	if (strcmp(r->status, "succeeded") == 0)
+	if (r->status == RUN_SUCCEEDED)
 	{
 		if (fingerprint)
 			report_consumed(t->report, fingerprint);
@@ -534,7 +532,7 @@ tasks_run(List *tasks)
 	foreach(lc, tasks)
 	{
 		Task	   *t = lfirst(lc);
-		List	   *key = list_make2(makeString(t->report), makeString(t->trigger));
+		List	   *key = list_make2(makeString(t->report), makeInteger((int) t->trigger));
 
 		if (t->obj && !list_member(reports, key))
 			reports = lappend(reports, key);
@@ -542,7 +540,7 @@ tasks_run(List *tasks)
 	foreach(lc, reports)
 	{
 		const char *report = strVal(linitial(lfirst(lc)));
-		const char *trigger = strVal(lsecond(lfirst(lc)));
+		RunTrigger	trigger = (RunTrigger) intVal(lsecond(lfirst(lc)));
 		List	   *mine = NIL;
 		ListCell   *tc;
 
@@ -550,7 +548,7 @@ tasks_run(List *tasks)
 		{
 			Task	   *t = lfirst(tc);
 
-			if (t->obj && strcmp(t->report, report) == 0 && strcmp(t->trigger, trigger) == 0)
+			if (t->obj && strcmp(t->report, report) == 0 && t->trigger == trigger)
 				mine = lappend(mine, t);
 		}
 		results = list_concat(results, run_objects(report, trigger, mine));

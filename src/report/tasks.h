@@ -35,7 +35,7 @@ typedef struct Task
 	int			max_attempts;
 	char	   *queue;			/* NULL unless it came from a queue */
 	char	   *message_id;
-	char	   *trigger;		/* event, after, backfill, listing, schedule */
+	RunTrigger	trigger;		/* event, after, backfill, listing, schedule */
 	int64		backfill;		/* the backfill it is part of, 0 if none */
 	TimestampTz scheduled_for;	/* a scheduled run's tick */
 } Task;
@@ -86,9 +86,5 @@ extern List *tasks_run_after(const char *upstream);
 
 /* When the next task of a report that is not paused is due; 0: none. */
 extern TimestampTz tasks_next_due(void);
-
-/* settings */
-extern int	pipeline_max_attempts;
-extern int	pipeline_retry_delay;
 
 #endif							/* PIPELINE_TASKS_H */
