@@ -28,6 +28,9 @@ OBJS = \
 	src/s3/s3_get.o \
 	src/s3/s3_put.o \
 	src/s3/credentials.o \
+	src/s3/cred_answer.o \
+	src/s3/cred_cache.o \
+	src/s3/cred_fetch.o \
 	src/s3/sqs.o \
 	src/s3/url.o \
 	src/s3/event.o \

@@ -20,6 +20,7 @@
 
 #include "decode/iso8601.h"
 #include "s3/aws.h"
+#include "s3/credentials.h"
 #include "s3/sigv4.h"
 
 /*
@@ -51,6 +52,9 @@ aws_client_create_shared(const AwsConfig *cfg, HttpClient *http, MemoryContext m
 	c->cfg.access_key_id = cfg->access_key_id ? pstrdup(cfg->access_key_id) : NULL;
 	c->cfg.secret_access_key = cfg->secret_access_key ? pstrdup(cfg->secret_access_key) : NULL;
 	c->cfg.session_token = cfg->session_token ? pstrdup(cfg->session_token) : NULL;
+	c->cfg.source = aws_credential_source_copy(cfg->source, mcxt);
+	c->cfg.renew_at = cfg->renew_at;
+	c->mcxt = mcxt;
 	c->http = http;
 	MemoryContextSwitchTo(old);
 	return c;
@@ -97,6 +101,9 @@ aws_start(AwsClient *c, const char *service, const char *method,
 	HttpRequest req;
 	ResourceOwner save_owner = CurrentResourceOwner;
 
+	/* temporary keys about to expire are renewed first */
+	if (c->cfg.source)
+		aws_credentials_renew(&c->cfg, c->mcxt);
 	initStringInfo(&url);
 	appendStringInfo(&url, "%s://%s%s", scheme, host, path);
 	if (CurrentResourceOwner == NULL)

@@ -24,6 +24,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 
+#include "s3/credentials.h"
 #include "s3/s3_call.h"
 #include "s3/sigv4.h"
 #include "util/backoff.h"
@@ -217,14 +218,27 @@ s3_backoff(int attempt)
 	http_sleep(backoff_ms(attempt, 100, 5000, true));
 }
 
+/* An answer whose error code is ExpiredToken (the keys' time is up). */
+static bool
+s3_expired_token(HttpTransfer *x)
+{
+	static const char code[] = "<Code>ExpiredToken</Code>";
+	size_t		len;
+	const char *body = http_body(x, &len);
+
+	return body != NULL && memmem(body, len, code, sizeof(code) - 1) != NULL;
+}
+
 /*
  * s3_await: wait for the answer of the attempt in flight in *xfer, and
- * retry while it is worth it (see s3_call.h).
+ * retry while it is worth it (see s3_call.h).  Temporary keys S3 calls
+ * expired are renewed and the call sent again, once.
  */
 void
 s3_await(AwsClient *c, const S3Call *call, HttpTransfer **xfer)
 {
 	int			attempt;
+	bool		renewed = false;
 
 	for (attempt = 0;; attempt++)
 	{
@@ -244,6 +258,16 @@ s3_await(AwsClient *c, const S3Call *call, HttpTransfer **xfer)
 			ok = http_wait_done(x);
 		status = http_info(x)->status;
 
+		if (ok && !renewed && (status == 400 || status == 403) &&
+			c->cfg.source != NULL && s3_expired_token(x) &&
+			aws_credentials_refused(&c->cfg))
+		{
+			renewed = true;
+			http_finish(x);
+			*xfer = NULL;
+			*xfer = s3_send(c, call);
+			continue;
+		}
 		if (ok && !s3_status_retryable(status))
 			return;
 		if (attempt >= pipeline_s3_max_retries)

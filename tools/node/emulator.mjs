@@ -10,7 +10,9 @@
 //
 // Options: --port N (0 = any free port), --port-file PATH, --credentials
 // KEY:SECRET[:TOKEN][,...] (default test:test), --region R (default us-east-1),
-// --log-file PATH (one JSON line per request).
+// --log-file PATH (one JSON line per request), --identity-port N (IMDS, container
+// credentials and STS: lib/identity.mjs; default 0, any free port) and
+// --identity-port-file PATH.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, renameSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -21,6 +23,7 @@ import { Notifier, ConfigError, parseNotificationConfiguration, notificationConf
 import { Faults, RequestLog, truncatedBody, throttledBody } from './lib/faults.mjs';
 import { isSynthetic, handleSynthetic } from './lib/synthetic.mjs';
 import { SQS_ACTIONS, queryToJson, successXml, errorXml, jsonErrorToXml } from './lib/sqs_query.mjs';
+import { Identity } from './lib/identity.mjs';
 
 // fauxqs imports node:sqlite (for persistence we do not use), and Node 22 prints an
 // ExperimentalWarning for it on every start: drop that one warning, keep the rest.
@@ -127,7 +130,7 @@ function s3EventFor(method, query, headers, key) {
  * Build the fauxqs app with our hooks and admin routes; listen on 127.0.0.1.
  * Returns { app, port, close }.
  */
-export async function startEmulator({ port = 0, region = 'us-east-1', credentials = parseCredentials('test:test'), logFile } = {}) {
+export async function startEmulator({ port = 0, region = 'us-east-1', credentials = parseCredentials('test:test'), logFile, identityPort = 0 } = {}) {
   const sqsStore = new SqsStore();
   const snsStore = new SnsStore();
   const s3Store = new S3Store();
@@ -138,6 +141,8 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
   const faults = new Faults();
   const log = new RequestLog({ stream: logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined });
   app.decorateRequest('emu', null);
+  // IMDS, container credentials and STS on a port of their own (lib/identity.mjs)
+  const identity = new Identity({ credentials, region, faults, log });
 
   // 1. Classify, log, and fire request-level faults before anything else runs.
   app.addHook('onRequest', (request, reply, done) => {
@@ -390,15 +395,30 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
   });
   app.get('/_emulator/faults', async () => faults.list);
   app.delete('/_emulator/faults', async () => { faults.clear(); return { cleared: true }; });
+  app.get('/_emulator/identity', async () => identity.describe());
+  app.post('/_emulator/identity', async (request, reply) => {
+    try {
+      const body = jsonBody(request);
+      if (body.expire_all) identity.expireAll();
+      const { expire_all: _, ...patch } = body;
+      return identity.configure(patch);
+    } catch (err) {
+      return reply.code(400).send({ error: err.message });
+    }
+  });
+  app.delete('/_emulator/identity', async () => identity.configure({ reset: true }));
   app.get('/_emulator/requests', async () => log.entries);
   app.delete('/_emulator/requests', async () => { log.clear(); return { cleared: true }; });
 
   await app.listen({ port, host: '127.0.0.1' });
   const actualPort = app.server.address().port;
+  const actualIdentityPort = await identity.listen(identityPort);
   return {
     app,
     port: actualPort,
+    identityPort: actualIdentityPort,
     async close() {
+      await identity.close();
       await app.close();
       await new Promise((resolve) => (log.stream ? log.stream.end(resolve) : resolve()));
     },
@@ -413,20 +433,27 @@ async function main() {
       credentials: { type: 'string', default: 'test:test' },
       region: { type: 'string', default: 'us-east-1' },
       'log-file': { type: 'string' },
+      'identity-port': { type: 'string', default: '0' },
+      'identity-port-file': { type: 'string' },
     },
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --port ${values.port}`);
+  const identityPort = Number(values['identity-port']);
+  if (!Number.isInteger(identityPort) || identityPort < 0 || identityPort > 65535) throw new Error(`bad --identity-port ${values['identity-port']}`);
   const emulator = await startEmulator({
-    port, region: values.region, credentials: parseCredentials(values.credentials), logFile: values['log-file'],
+    port, region: values.region, credentials: parseCredentials(values.credentials), logFile: values['log-file'], identityPort,
   });
-  if (values['port-file']) {
-    // Write then rename, so a script polling for the file never reads half a number.
-    const tmp = `${values['port-file']}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${emulator.port}\n`);
-    renameSync(tmp, values['port-file']);
+  // Write then rename, so a script polling for the file never reads half a number.
+  // (the identity port first: once the port file is there, both are)
+  for (const [file, p] of [[values['identity-port-file'], emulator.identityPort], [values['port-file'], emulator.port]]) {
+    if (!file) continue;
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${p}\n`);
+    renameSync(tmp, file);
   }
-  console.log(`emulator listening on http://127.0.0.1:${emulator.port} (region ${values.region})`);
+  console.log(`emulator listening on http://127.0.0.1:${emulator.port} (region ${values.region}); ` +
+    `IMDS, container credentials and STS on http://127.0.0.1:${emulator.identityPort}`);
   const stop = async () => {
     setTimeout(() => process.exit(1), 5000).unref(); // never linger if close stalls
     await emulator.close();

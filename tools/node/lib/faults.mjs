@@ -1,7 +1,7 @@
 // Fault injection and the request log behind the /_emulator admin routes.
 import { Readable } from 'node:stream';
 
-const ACTIONS = new Set(['status', 'reset', 'truncate', 'slow', 'hang']);
+const ACTIONS = new Set(['status', 'reset', 'truncate', 'slow', 'hang', 'expired']); // expired: lib/identity.mjs
 const DEFAULT_CODES = { 400: 'BadRequest', 403: 'AccessDenied', 404: 'NotFound', 500: 'InternalError', 503: 'SlowDown' };
 
 /**
@@ -43,9 +43,15 @@ export class Faults {
 
   clear() { this.list = []; }
 
-  /** The first matching fault, consumed by one. */
-  take({ method, path, service, target }) {
+  /**
+   * The first matching fault, consumed by one. requireService: only faults that name
+   * the service (the credential endpoints of lib/identity.mjs take no S3 fault);
+   * actions: only faults with one of these actions.
+   */
+  take({ method, path, service, target }, { requireService = false, actions } = {}) {
     const fault = this.list.find((f) =>
+      (!requireService || f.service === service) &&
+      (!actions || actions.includes(f.action)) &&
       (!f.method || f.method === method) &&
       (!f.path_prefix || path.startsWith(f.path_prefix)) &&
       (!f.service || f.service === service) &&
