@@ -23,7 +23,9 @@ OBJS = \
 	src/s3/http.o \
 	src/s3/http_header.o \
 	src/s3/aws.o \
+	src/s3/aws_text.o \
 	src/s3/s3.o \
+	src/s3/s3_xml.o \
 	src/s3/s3_list.o \
 	src/s3/s3_get.o \
 	src/s3/s3_put.o \
@@ -91,6 +93,8 @@ HAVE_ISAL := $(shell test -f /usr/include/isa-l/igzip_lib.h && echo yes)
 ifeq ($(HAVE_ISAL),yes)
 PG_CPPFLAGS += -DHAVE_ISAL
 ISAL_LIBS = -lisal
+else
+$(warning ISA-L headers not found (libisal-dev): gzip objects will be inflated with zlib, about 3x slower)
 endif
 
 PG_CPPFLAGS += -I$(srcdir)/src

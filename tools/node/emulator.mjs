@@ -140,6 +140,8 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
   const notifier = new Notifier({ sqsStore, snsStore, SqsStore, fanOutToSubscriptions, region });
   const faults = new Faults();
   const log = new RequestLog({ stream: logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined });
+  const held = []; // requests a "hold" fault keeps waiting: their onRequest continuations
+  const releaseHeld = () => { for (const done of held.splice(0)) done(); };
   app.decorateRequest('emu', null);
   // IMDS, container credentials and STS on a port of their own (lib/identity.mjs)
   const identity = new Identity({ credentials, region, faults, log });
@@ -171,6 +173,8 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     });
     if (request.headers['x-amz-target']) entry.target = request.headers['x-amz-target'];
     if (request.headers.range) entry.range = request.headers.range;
+    if (request.headers['if-match']) entry.if_match = request.headers['if-match'];
+    entry.host = request.headers.host;
     reply.raw.once('close', () => {
       if (reply.raw.headersSent) entry.status = reply.raw.statusCode;
       if (!reply.raw.writableFinished) entry.aborted = true;
@@ -179,7 +183,8 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     });
 
     if (service === 'sqs-query') entry.protocol = 'query';
-    const fault = faults.take({ method: request.method, path: safeDecode(rawPath), service: signedService(service), target: entry.target });
+    const fault = faults.take({ method: request.method, path: safeDecode(rawPath), service: signedService(service),
+      target: entry.target, query: rawQuery });
     if (!fault) return done();
     entry.fault = fault.action;
     switch (fault.action) {
@@ -191,6 +196,9 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
         return request.raw.socket.destroy();
       case 'hang':
         reply.hijack(); // no answer; the socket closes when the client gives up (or on shutdown)
+        return undefined;
+      case 'hold': // served as usual once the faults are cleared
+        held.push(done);
         return undefined;
       default: // truncate, slow: applied to the real response in onSend
         emu.streamFault = fault;
@@ -232,6 +240,13 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
   app.addHook('preHandler', (request, reply, done) => {
     const emu = request.emu;
     if (emu.service === 'sns' && emu.entry) emu.entry.target = request.body?.Action;
+    // what an SQS JSON request asked for, in the request log (the worker's settings show in them)
+    if (emu.service === 'sqs' && emu.entry && request.body && typeof request.body === 'object') {
+      const b = request.body;
+      if (b.QueueUrl !== undefined) emu.entry.queue_url = b.QueueUrl;
+      if (b.WaitTimeSeconds !== undefined) emu.entry.wait_time_seconds = b.WaitTimeSeconds;
+      if (b.VisibilityTimeout !== undefined) emu.entry.visibility_timeout = b.VisibilityTimeout;
+    }
     if (emu.service === 'sqs-query') return sqsQueryRequest(request, reply, done);
     if (emu.service !== 's3') return done();
     if (emu.contentType) request.raw.headers['content-type'] = emu.contentType; // store what the client sent
@@ -394,7 +409,7 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     }
   });
   app.get('/_emulator/faults', async () => faults.list);
-  app.delete('/_emulator/faults', async () => { faults.clear(); return { cleared: true }; });
+  app.delete('/_emulator/faults', async () => { faults.clear(); releaseHeld(); return { cleared: true }; });
   app.get('/_emulator/identity', async () => identity.describe());
   app.post('/_emulator/identity', async (request, reply) => {
     try {
