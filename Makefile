@@ -15,6 +15,7 @@ OBJS = \
 	src/pipeline.o \
 	src/util/privilege.o \
 	src/util/progress.o \
+	src/util/cron.o \
 	src/util/backoff.o \
 	src/util/settings.o \
 	src/util/shared.o \
@@ -60,6 +61,7 @@ OBJS = \
 	src/fdw/analyze.o \
 	src/fdw/rejects.o \
 	src/fdw/convert.o \
+	src/fdw/budget.o \
 	src/fdw/jsonb_build.o \
 	src/worker/launcher.o \
 	src/worker/worker.o \
@@ -82,7 +84,11 @@ OBJS = \
 	src/report/webhook_sign.o \
 	src/report/fleet.o \
 	src/report/fleet_claim.o \
-	src/report/fleet_mark.o
+	src/report/fleet_mark.o \
+	src/report/intake.o \
+	src/report/backfill.o \
+	src/report/schedule.o \
+	src/report/accounting.o
 
 REGRESS = options errors reports urls catalog
 REGRESS_OPTS = --load-extension=pipeline

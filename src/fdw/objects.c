@@ -422,6 +422,15 @@ objects_open_next(FdwScanState *st)
 			stream_cancel_get(&pg);
 			continue;
 		}
+		/* within the scan's budget, or stop before reading it */
+		scan_budget_charge(st, &pg.unit, s3_get_object(pg.get));
+		if (pipeline_object_read_hook && pg.unit.part <= 0)
+		{
+			const S3Object *o = s3_get_object(pg.get);
+
+			pipeline_object_read_hook(o->bucket ? o->bucket : pg.unit.obj.bucket,
+									  o->key ? o->key : pg.unit.obj.key, o->etag);
+		}
 		{
 			char	   *header = NULL;
 			size_t		header_len = 0;
@@ -452,6 +461,7 @@ objects_close(FdwScanState *st)
 
 		st->bytes_read += n;
 		pipeline_scan_bytes += n;
+		scan_account_read(st, n);
 		/* (after the DSM is gone, at the end of a scan stopped early, no one cares) */
 		if (st->stream.cur.unit.part >= 0 && st->shared != NULL)
 			parallel_part_done(st, &st->stream.cur.unit);

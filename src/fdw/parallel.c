@@ -106,6 +106,7 @@ struct FdwShared
 	pg_atomic_uint64 bytes_decoded;
 	pg_atomic_uint64 records;
 	pg_atomic_uint64 objects_pruned;
+	ScanAccount account;		/* budget, workers' bytes and requests */
 	Size		slots_off;		/* offsets in data[] */
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* tasks, then slots */
 };
@@ -391,6 +392,7 @@ sniff(FdwScanState *st, const WorkUnit *u, char **header, size_t *header_len)
 			len += n;
 		st->bytes_read += s3_get_bytes(g);
 		pipeline_scan_bytes += s3_get_bytes(g);
+		scan_account_read(st, s3_get_bytes(g));
 		if (!(st->opts.compression == FDW_COMPRESSION_AUTO && inflate_is_gzip(buf, len)))
 			ok = line_records_check(st->opts.format == FDW_FORMAT_CSV, buf, len,
 									st->opts.delimiter, st->opts.quote,
@@ -629,6 +631,7 @@ s3InitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *
 	tasks_put(st->tasks, sh->data);
 	shared_reset(st, sh);
 	st->shared = sh;
+	scan_account_init(st, &sh->account, pcxt->seg);
 }
 
 void
@@ -650,6 +653,7 @@ s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc, void *coordi
 	MemoryContextSwitchTo(old);
 	st->objects_ready = true;
 	st->shared = sh;
+	scan_account_attach(st, &sh->account);
 }
 
 /* scan_publish: add this process's counters to the shared ones. */
@@ -670,6 +674,7 @@ scan_publish(FdwScanState *st)
 	st->objects_read = st->parts_read = st->bytes_read = st->records = 0;
 	st->stream.bytes_decoded = 0;
 	st->objects_pruned = 0;
+	scan_account_read(st, 0);
 }
 
 /*
@@ -695,5 +700,6 @@ s3ShutdownForeignScan(ForeignScanState *node)
 	st->shared_objects_pruned = pg_atomic_read_u64(&sh->objects_pruned);
 	if (!IsParallelWorker())
 		pipeline_scan_bytes += st->shared_bytes_read - st->bytes_published;
+	scan_account_shutdown(st);
 	st->shared = NULL;
 }

@@ -10,6 +10,7 @@
  *	  stream.c		an object's bytes (stream.h)
  *	  rows.c		records -> rows, line numbers, bad records
  *	  analyze.c		ANALYZE's sample
+ *	  budget.c		scan budgets; parallel workers' bytes and requests counted
  *
  * IDENTIFICATION
  *	  src/fdw/scan.h
@@ -20,6 +21,8 @@
 #define PIPELINE_FDW_SCAN_H
 
 #include "executor/tuptable.h"
+#include "port/atomics.h"
+#include "storage/dsm.h"
 #include "nodes/execnodes.h"
 #include "utils/relcache.h"
 
@@ -40,6 +43,23 @@ typedef struct ListTask
 
 typedef struct Lister Lister;
 typedef struct FdwShared FdwShared;
+
+/*
+ * What the participants of a parallel scan count together, in its DSM
+ * (budget.c): the bytes charged to the scan budget, and what the workers
+ * read and asked S3 for (the leader adds those to its own counters).
+ */
+typedef struct ScanAccount
+{
+	pg_atomic_uint64 budget_used;	/* the leader's charges before the scan included */
+	uint64		budget_limit;	/* 0: none */
+	char		budget_report[64];	/* the run's report; "": a statement's limit */
+	pg_atomic_uint64 worker_bytes;
+	pg_atomic_uint64 worker_get;
+	pg_atomic_uint64 worker_list;
+	pg_atomic_uint64 worker_put;
+	bool		accounted;		/* the leader took the workers' counts */
+} ScanAccount;
 
 /* A clause on partition columns only, with the columns it needs. */
 typedef struct DirQual
@@ -136,6 +156,10 @@ typedef struct FdwScanState
 	uint64		shared_bytes_decoded;
 	uint64		shared_records;
 	uint64		shared_objects_pruned;
+
+	/* budget and accounting of a parallel scan (budget.c), in its DSM */
+	ScanAccount *account;
+	S3Requests	requests_published; /* of client->requests, added to it */
 } FdwScanState;
 
 /* scan.c */
@@ -168,6 +192,13 @@ extern void parallel_part_header(FdwScanState *st, const WorkUnit *u, char **hea
 extern void parallel_part_first(FdwScanState *st, const WorkUnit *u, int64 offset);
 extern void parallel_part_next(FdwScanState *st, const WorkUnit *u, int64 offset);
 extern void parallel_part_done(FdwScanState *st, const WorkUnit *u);
+
+/* budget.c */
+extern void scan_account_init(FdwScanState *st, ScanAccount *acc, dsm_segment *seg);
+extern void scan_account_attach(FdwScanState *st, ScanAccount *acc);
+extern void scan_account_read(FdwScanState *st, uint64 bytes);
+extern void scan_account_shutdown(FdwScanState *st);
+extern void scan_budget_charge(FdwScanState *st, const WorkUnit *u, const S3Object *o);
 
 /* rows.c */
 extern void rows_begin_object(FdwScanState *st);

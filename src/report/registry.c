@@ -41,6 +41,7 @@
 #include "utils/timestamp.h"
 
 #include "report/export.h"
+#include "report/intake.h"
 #include "report/report.h"
 #include "report/target.h"
 #include "report/webhook.h"
@@ -480,6 +481,8 @@ pipeline_create_report(PG_FUNCTION_ARGS)
 				 "        coalesce($10, current_setting('pipeline.report_timeout')::interval), "
 				 "        $11, $12, $13, $14, $15, $16)",
 				 16, (Oid *) report_types, values, nulls, false, 0);
+	/* schedule, list_every, list_keys, max_bytes_scanned */
+	intake_report_options(fcinfo, 14, a.name, true);
 	SPI_finish();
 	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();
@@ -591,6 +594,8 @@ pipeline_alter_report(PG_FUNCTION_ARGS)
 				 "                       THEN consumed_hash END "
 				 "WHERE name = $1",
 				 16, (Oid *) report_types, values, nulls, false, 0);
+	/* schedule, list_every, list_keys, max_bytes_scanned */
+	intake_report_options(fcinfo, 14, a.name, false);
 	SPI_finish();
 	pipeline_wake_worker_at_commit(false);
 	PG_RETURN_VOID();

@@ -37,7 +37,10 @@ typedef enum RunTrigger
 {
 	TRIGGER_EVENT,				/* objects an event announced */
 	TRIGGER_MANUAL,				/* pipeline.run_report() */
-	TRIGGER_AFTER				/* the report it is chained after succeeded */
+	TRIGGER_AFTER,				/* the report it is chained after succeeded */
+	TRIGGER_BACKFILL,			/* objects a backfill listed (intake.h) */
+	TRIGGER_LISTING,			/* objects listing intake found */
+	TRIGGER_SCHEDULE			/* a tick of the report's schedule */
 } RunTrigger;
 
 /*

@@ -42,6 +42,7 @@
 #include "fdw/counters.h"
 #include "fdw/fdw.h"
 #include "report/export.h"
+#include "report/intake.h"
 #include "report/outbox.h"
 #include "report/report.h"
 #include "report/target.h"
@@ -66,6 +67,9 @@ static const char *const run_trigger_names[] = {
 	[TRIGGER_EVENT] = "event",
 	[TRIGGER_MANUAL] = "manual",
 	[TRIGGER_AFTER] = "after",
+	[TRIGGER_BACKFILL] = "backfill",
+	[TRIGGER_LISTING] = "listing",
+	[TRIGGER_SCHEDULE] = "schedule",
 };
 
 const char *
@@ -232,6 +236,8 @@ current_etag(ReportDef *def, const EventObject *o)
 	return etag;
 }
 
+static bool processed_by_etag(ReportDef *def, const EventObject *o, Datum *args, char *nulls);
+
 /*
  * Was this version of the object processed by the report already, or is
  * it superseded?  S3 may deliver events out of order: an event older (by
@@ -260,7 +266,7 @@ already_processed(ReportDef *def, const EventObject *o)
 				 "ORDER BY 1 DESC, run_id DESC LIMIT 1",
 				 5, argtypes, args, nulls, false, 1);
 	if (SPI_processed == 0)
-		return false;
+		return processed_by_etag(def, o, args, nulls);
 	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0)
 		return true;			/* this very version */
 	newer_etag = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
@@ -269,6 +275,43 @@ already_processed(ReportDef *def, const EventObject *o)
 	now_etag = current_etag(def, o);
 	if (now_etag == NULL || strcmp(now_etag, newer_etag) == 0)
 		return true;			/* the newer version is what S3 holds */
+	return strcmp(now_etag, o->etag) != 0;
+}
+
+/*
+ * Versions known by their ETag only (listed objects, events without a
+ * sequencer) cannot be ordered against others of the same key: the same
+ * ETag (the same bytes) counts as processed, and if another version of
+ * the key was processed, the object runs only if S3 still holds what was
+ * announced (else what it holds was processed, or is a newer version that
+ * comes by its own event or listing).  Two events with sequencers are
+ * compared by them only (above): an overwrite with the same bytes runs
+ * again.
+ */
+static bool
+processed_by_etag(ReportDef *def, const EventObject *o, Datum *args, char *nulls)
+{
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	bool		isnull;
+	bool		same;
+	char	   *now_etag;
+
+	if (o->etag == NULL || o->etag[0] == '\0')
+		return false;
+	spi_internal("SELECT coalesce(bool_or(etag = $6), false) FROM pipeline.processed "
+				 "WHERE report = $1 AND bucket = $2 AND key = $3 "
+				 "  AND (sequencer IS NULL OR $5 IS NULL) "
+				 "HAVING count(*) > 0",
+				 6, argtypes, args, nulls, false, 0);
+	if (SPI_processed == 0)
+		return false;			/* no version of the key to compare with */
+	same = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (same)
+		return true;
+	now_etag = current_etag(def, o);
+	/* S3 could not say: run (a run that cannot read it fails, and is retried) */
+	if (now_etag == NULL)
+		return false;
 	return strcmp(now_etag, o->etag) != 0;
 }
 
@@ -580,6 +623,7 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 	ListCell   *lc;
 	uint64		bytes_before;
 	int			level;
+	RunAccounting acct;
 
 	r->report = pstrdup(name);
 	r->status = RUN_SKIPPED;
@@ -596,6 +640,9 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 		SPI_finish();
 		return r;
 	}
+
+	/* its requests count from here (a HEAD to order versions too) */
+	accounting_begin(&acct, name);
 
 	/* exactly once: keep only versions this report has not processed yet */
 	todo = still_to_do(def, objects);
@@ -619,6 +666,8 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 
 	rec.started = GetCurrentTimestamp();
 	bytes_before = pipeline_scan_bytes;
+	/* its scan budget; the versions its scans read */
+	accounting_expect(&acct, todo, rec.started);
 	if (report_timeout_id == MAX_TIMEOUTS)
 		report_timeout_id = RegisterTimeout(USER_TIMEOUT, report_timeout_handler);
 
@@ -647,17 +696,25 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 		report_trigger_uris = NIL;
 		/* last: nothing after it may fail and leave an object for a rolled-back run */
 		if (def->export)
-			r->export_uri = export_result(def, todo, rec.started, r->run_id);
+			r->export_uri = export_result(def, todo, acct.run_time, r->run_id);
 		disable_timeout(report_timeout_id, false);
 		priv_leave(&save);
+		accounting_end(&acct);
 
 		r->status = RUN_SUCCEEDED;
 		r->rejects = fdw_rejects_foreach(record_reject, &r->run_id);
 		fdw_rejects_reset();
 		rec.bytes = pipeline_scan_bytes - bytes_before;
 		record_run(r, &rec);
+		accounting_record(&acct, r->run_id);
 		foreach(lc, todo)
-			mark_processed(name, lfirst(lc), r->run_id);
+		{
+			/* the version it read: the one announced, or a newer one */
+			EventObject read = *(EventObject *) lfirst(lc);
+
+			read.etag = accounting_etag(&acct, lfirst(lc));
+			mark_processed(name, &read, r->run_id);
+		}
 
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -668,6 +725,7 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 	{
 		ErrorData  *edata;
 
+		accounting_end(&acct);
 		progress_end(level);
 		disable_timeout(report_timeout_id, false);
 		report_trigger_uris = NIL;
@@ -715,6 +773,7 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 		}
 		rec.bytes = pipeline_scan_bytes - bytes_before;
 		record_run(r, &rec);
+		accounting_record(&acct, r->run_id);
 		if (IsBackgroundWorker)
 			ereport(LOG,
 					(errmsg("report \"%s\" failed: %s", name, r->error),

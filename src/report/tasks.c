@@ -39,6 +39,7 @@
 #include "utils/timestamp.h"
 
 #include "report/fleet.h"
+#include "report/intake.h"
 #include "report/tasks.h"
 #include "s3/s3.h"
 #include "util/privilege.h"
@@ -253,7 +254,7 @@ tasks_claim(List *ids, int limit)
 				 "  ORDER BY c.id LIMIT $2 FOR UPDATE OF c SKIP LOCKED) "
 				 "RETURNING t.id, t.report, t.trigger, t.bucket, t.key, t.version, t.sequencer, "
 				 "  t.etag, t.size, t.event_time, t.attempts, coalesce(r.max_attempts, $4), "
-				 "  t.queue, t.message_id",
+				 "  t.queue, t.message_id, t.backfill, t.scheduled_for",
 				 4, types, values, nulls, false, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -265,12 +266,22 @@ tasks_claim(List *ids, int limit)
 
 		t->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 		t->report = text_or_null(tup, td, 2);
-		if (run_trigger_from_name(SPI_getvalue(tup, td, 3)) == TRIGGER_EVENT)
+		t->trigger = run_trigger_from_name(SPI_getvalue(tup, td, 3));
+		/* events, backfills and listings are objects */
+		(void) SPI_getbinval(tup, td, 4, &isnull);
+		if (!isnull)
 			t->obj = tasks_object_from_row(tup, td, 4);
 		t->attempt = DatumGetInt32(SPI_getbinval(tup, td, 11, &isnull));
 		t->max_attempts = DatumGetInt32(SPI_getbinval(tup, td, 12, &isnull));
 		t->queue = text_or_null(tup, td, 13);
 		t->message_id = text_or_null(tup, td, 14);
+		{
+			Datum		d = SPI_getbinval(tup, td, 15, &isnull);
+
+			t->backfill = isnull ? 0 : DatumGetInt64(d);
+			d = SPI_getbinval(tup, td, 16, &isnull);
+			t->scheduled_for = isnull ? 0 : DatumGetTimestampTz(d);
+		}
 		claimed = lappend(claimed, t);
 		MemoryContextSwitchTo(old);
 	}
@@ -296,6 +307,8 @@ task_done(Task *t)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	spi_internal("DELETE FROM pipeline.tasks WHERE id = $1", 1, types, values, NULL, false, 0);
+	if (t->backfill && SPI_processed > 0)
+		backfill_settled(t->backfill, true, t->obj ? t->obj->size : 0);
 	SPI_finish();
 }
 
@@ -330,7 +343,7 @@ task_body(Task *t)
 	else
 	{
 		appendStringInfoString(&buf, ",\"trigger\":");
-		escape_json(&buf, run_trigger_name(TRIGGER_AFTER));
+		escape_json(&buf, run_trigger_name(t->trigger));
 	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
@@ -385,6 +398,8 @@ task_failed(Task *t, const char *error)
 				 "FROM pipeline.reports r WHERE r.name = $7",
 				 9, types, values, nulls, false, 0);
 	spi_internal("DELETE FROM pipeline.tasks WHERE id = $1", 1, types, values, NULL, false, 0);
+	if (t->backfill && SPI_processed > 0)
+		backfill_settled(t->backfill, false, t->obj ? t->obj->size : 0);
 	SPI_finish();
 	ereport(LOG,
 			(errmsg("report \"%s\" gave up on %s after %d attempts",
@@ -427,7 +442,7 @@ settle(Task *t, RunResult *r)
 
 /* The event tasks of one report: one run, then one per object if it failed. */
 static List *
-run_objects(const char *report, List *tasks)
+run_objects(const char *report, RunTrigger trigger, List *tasks)
 {
 	List	   *results = NIL;
 	List	   *objects = NIL;
@@ -443,7 +458,7 @@ run_objects(const char *report, List *tasks)
 		objects = lappend(objects, t->obj);
 		attempt = Max(attempt, t->attempt);
 	}
-	r = report_run(report, TRIGGER_EVENT, objects, attempt, list_length(tasks) == 1);
+	r = report_run(report, trigger, objects, attempt, list_length(tasks) == 1);
 	if (r->status != RUN_FAILED || list_length(tasks) == 1)
 	{
 		foreach(lc, tasks)
@@ -462,7 +477,7 @@ run_objects(const char *report, List *tasks)
 		{
 			Task	   *t = lfirst(lc);
 
-			r = report_run(report, TRIGGER_EVENT, list_make1(t->obj), t->attempt, true);
+			r = report_run(report, trigger, list_make1(t->obj), t->attempt, true);
 			settle(t, r);
 			succeeded |= r->status == RUN_SUCCEEDED;
 			results = lappend(results, r);
@@ -482,7 +497,11 @@ run_chained(Task *t)
 	char	   *upstream = NULL;
 	char	   *fingerprint = report_upstream_fingerprint(t->report, &unchanged, &upstream);
 	RunResult  *r;
+	bool		scheduled = t->trigger == TRIGGER_SCHEDULE;
 
+	/* a scheduled run is a safety net: it runs whatever the upstream did */
+	if (scheduled)
+		fingerprint = NULL;
 	if (fingerprint && unchanged)
 	{
 		r = report_skip(t->report, TRIGGER_AFTER,
@@ -490,7 +509,9 @@ run_chained(Task *t)
 		settle(t, r);
 		return list_make1(r);
 	}
-	r = report_run(t->report, TRIGGER_AFTER, NIL, t->attempt, true);
+	report_scheduled_for = scheduled ? t->scheduled_for : 0;
+	r = report_run(t->report, scheduled ? TRIGGER_SCHEDULE : TRIGGER_AFTER, NIL, t->attempt, true);
+	report_scheduled_for = 0;
 	settle(t, r);
 	results = lappend(results, r);
 	if (r->status == RUN_SUCCEEDED)
@@ -512,17 +533,19 @@ tasks_run(List *tasks)
 	/* in a fleet: only the versions whose claim is ours run here */
 	tasks = fleet_claim_tasks(tasks, &results);
 
-	/* the reports, in the order of their first task */
+	/* the reports and triggers (one run each), in the order of their first task */
 	foreach(lc, tasks)
 	{
 		Task	   *t = lfirst(lc);
+		List	   *key = list_make2(makeString(t->report), makeInteger((int) t->trigger));
 
-		if (t->obj && !list_member(reports, makeString(t->report)))
-			reports = lappend(reports, makeString(t->report));
+		if (t->obj && !list_member(reports, key))
+			reports = lappend(reports, key);
 	}
 	foreach(lc, reports)
 	{
-		const char *report = strVal(lfirst(lc));
+		const char *report = strVal(linitial(lfirst(lc)));
+		RunTrigger	trigger = (RunTrigger) intVal(lsecond(lfirst(lc)));
 		List	   *mine = NIL;
 		ListCell   *tc;
 
@@ -530,10 +553,10 @@ tasks_run(List *tasks)
 		{
 			Task	   *t = lfirst(tc);
 
-			if (t->obj && strcmp(t->report, report) == 0)
+			if (t->obj && strcmp(t->report, report) == 0 && t->trigger == trigger)
 				mine = lappend(mine, t);
 		}
-		results = list_concat(results, run_objects(report, mine));
+		results = list_concat(results, run_objects(report, trigger, mine));
 	}
 	foreach(lc, tasks)
 	{

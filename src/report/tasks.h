@@ -35,6 +35,9 @@ typedef struct Task
 	int			max_attempts;
 	char	   *queue;			/* NULL unless it came from a queue */
 	char	   *message_id;
+	RunTrigger	trigger;		/* event, after, backfill, listing, schedule */
+	int64		backfill;		/* the backfill it is part of, 0 if none */
+	TimestampTz scheduled_for;	/* a scheduled run's tick */
 } Task;
 
 /*

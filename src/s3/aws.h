@@ -36,11 +36,24 @@ typedef struct AwsConfig
 								 * never */
 } AwsConfig;
 
+/*
+ * S3 requests sent, by the tier S3 bills them in: GET (and HEAD and the
+ * other reads), LIST, PUT (and POST, COPY).  Retries count: S3 bills each
+ * request it answers.  (Counted by s3.c; s3.h has the process's total.)
+ */
+typedef struct S3Requests
+{
+	uint64		get;
+	uint64		list;
+	uint64		put;
+} S3Requests;
+
 typedef struct AwsClient
 {
 	AwsConfig	cfg;
 	HttpClient *http;
 	bool		own_http;		/* http is the client's own (aws_client_destroy) */
+	S3Requests	requests;		/* S3 requests sent through this client */
 	MemoryContext mcxt;			/* where renewed keys go */
 } AwsClient;
 

@@ -28,6 +28,8 @@
 #include "util/backoff.h"
 #include "util/settings.h"
 
+S3Requests	s3_requests;
+
 /*
  * s3_call: a call of "method" on an object or a bucket, named in errors by
  * "what" and its URI.
@@ -154,6 +156,28 @@ s3_locate(AwsClient *c, const S3Call *call, const char **scheme_out, char **host
  */
 
 /* s3_send: sign and start one attempt of an S3 call. */
+/* Count one attempt of an S3 call, in the tier S3 bills it in (DELETE is free). */
+static void
+s3_count_request(AwsClient *c, const S3Call *call)
+{
+	if (strcmp(call->method, "GET") == 0 && call->key == NULL && call->query &&
+		strstr(call->query, "list-type=") != NULL)
+	{
+		c->requests.list++;
+		s3_requests.list++;
+	}
+	else if (strcmp(call->method, "PUT") == 0 || strcmp(call->method, "POST") == 0)
+	{
+		c->requests.put++;
+		s3_requests.put++;
+	}
+	else if (strcmp(call->method, "DELETE") != 0)
+	{
+		c->requests.get++;
+		s3_requests.get++;
+	}
+}
+
 HttpTransfer *
 s3_send(AwsClient *c, const S3Call *call)
 {
@@ -162,6 +186,7 @@ s3_send(AwsClient *c, const S3Call *call)
 	const char *scheme;
 	List	   *headers = list_copy(call->headers);
 
+	s3_count_request(c, call);
 	initStringInfo(&path);
 	s3_locate(c, call, &scheme, &host, &path);
 	if (call->content_type)

@@ -18,6 +18,13 @@
 
 #include "s3/aws.h"
 
+/*
+ * Every S3 request this process sent, through any client; scans add those
+ * of the parallel workers they led (fdw/budget.c).  Only ever grows: a
+ * reader takes the difference between two moments.
+ */
+extern PGDLLIMPORT S3Requests s3_requests;
+
 /* An object, as listed or as found by HEAD/GET. */
 typedef struct S3Object
 {
@@ -54,6 +61,9 @@ typedef struct S3ListCall S3ListCall;
 
 extern S3ListCall *s3_list_start(AwsClient *client, const char *bucket, const char *prefix,
 								 const char *delimiter, const char *token, int max_keys);
+extern S3ListCall *s3_list_start_after(AwsClient *client, const char *bucket, const char *prefix,
+									   const char *delimiter, const char *token,
+									   const char *start_after, int max_keys);
 extern S3ListPage *s3_list_finish(S3ListCall *call);
 extern void s3_list_cancel(S3ListCall *call);
 extern S3ListPage *s3_list_page(AwsClient *client, const char *bucket, const char *prefix,

@@ -42,6 +42,18 @@ S3ListCall *
 s3_list_start(AwsClient *c, const char *bucket, const char *prefix, const char *delimiter,
 			  const char *token, int max_keys)
 {
+	return s3_list_start_after(c, bucket, prefix, delimiter, token, NULL, max_keys);
+}
+
+/*
+ * s3_list_start_after: s3_list_start, also with ListObjectsV2's
+ * "start-after" (NULL: none): keys after that one only, so a listing can
+ * resume from a key it recorded, without a continuation token.
+ */
+S3ListCall *
+s3_list_start_after(AwsClient *c, const char *bucket, const char *prefix, const char *delimiter,
+					const char *token, const char *start_after, int max_keys)
+{
 	S3ListCall *lc = palloc0(sizeof(S3ListCall));
 	StringInfoData q;
 
@@ -63,6 +75,8 @@ s3_list_start(AwsClient *c, const char *bucket, const char *prefix, const char *
 		s3_query_param(&q, "max-keys", psprintf("%d", max_keys));
 	if (prefix[0])
 		s3_query_param(&q, "prefix", prefix);
+	if (start_after && start_after[0])
+		s3_query_param(&q, "start-after", start_after);
 	lc->call.query = q.data;
 	lc->xfer = s3_send(c, &lc->call);
 	return lc;

@@ -52,6 +52,13 @@ char	   *pipeline_webhook_hosts = NULL;
 int			pipeline_export_max_attempts = 10;
 int			pipeline_webhook_max_attempts = 8;
 
+/* intake (issue 12): scan budgets, listing, prices */
+int			pipeline_max_bytes_scanned_kb = 0;
+int			pipeline_listing_lookback = 3600;
+int			pipeline_list_page_size = 1000;
+double		pipeline_price_get = 0.0004;	/* us-east-1 list prices, S3 Standard */
+double		pipeline_price_list = 0.005;
+double		pipeline_price_athena = 5.0;	/* and Athena, per TB (2^40 bytes) */
 /* credentials from the server's environment (set by DefineCustomStringVariable) */
 int			pipeline_metadata_timeout_ms = 1000;
 int			pipeline_sts_timeout_ms = 10000;
@@ -277,6 +284,49 @@ settings_define(void)
 							pipeline_fleet_max_receives, 1, 1000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	/* intake (issue 12): scan budgets (fdw/budget.c), listing (report/intake.c), prices (report/accounting.c) */
+	DefineCustomIntVariable("pipeline.max_bytes_scanned",
+							"Most bytes a statement may read from S3 through pipeline_s3 tables; 0: no limit.",
+							"A report's runs use the report's own max_bytes_scanned instead, when it has one.",
+							&pipeline_max_bytes_scanned_kb,
+							pipeline_max_bytes_scanned_kb, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.listing_lookback",
+							"How late, in seconds, an object may appear in a listing after objects written after it.",
+							"Listing intake looks this far back at every poll: objects modified this long before the newest one a poll saw (or, with increasing keys, keys written this long before) are listed again and looked up in the ledger.",
+							&pipeline_listing_lookback,
+							pipeline_listing_lookback, 0, 30 * 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.list_page_size",
+							"Keys per ListObjectsV2 request of listing intake and backfills (S3 answers at most 1000).",
+							"Each page is queued in a transaction of its own.",
+							&pipeline_list_page_size,
+							pipeline_list_page_size, 1, 1000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomRealVariable("pipeline.price_get_requests",
+							 "USD per 1,000 S3 GET (and HEAD) requests, for pipeline.costs.",
+							 "The default is S3 Standard's list price in us-east-1.",
+							 &pipeline_price_get,
+							 pipeline_price_get, 0.0, 1000.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomRealVariable("pipeline.price_list_requests",
+							 "USD per 1,000 S3 LIST (and PUT, COPY, POST) requests, for pipeline.costs.",
+							 "The default is S3 Standard's list price in us-east-1.",
+							 &pipeline_price_list,
+							 pipeline_price_list, 0.0, 1000.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomRealVariable("pipeline.price_athena_tb",
+							 "USD per terabyte Athena would bill for the same scans, for pipeline.costs.",
+							 "The default is Athena's list price in us-east-1 (per TB scanned, at least 10 MB per query).",
+							 &pipeline_price_athena,
+							 pipeline_price_athena, 0.0, 100000.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	/*
 	 * Credentials from the server's environment (s3/cred_fetch.c).
 	 * Superuser-only: they are about the database server's own identity.

@@ -46,6 +46,14 @@ extern PGDLLIMPORT char *pipeline_webhook_hosts;	/* pipeline.webhook_hosts */
 extern PGDLLIMPORT int pipeline_export_max_attempts;	/* pipeline.export_max_attempts */
 extern PGDLLIMPORT int pipeline_webhook_max_attempts;	/* pipeline.webhook_max_attempts */
 
+/* Intake (issue 12): scan budgets (fdw/), listing and prices (report/) */
+extern PGDLLIMPORT int pipeline_max_bytes_scanned_kb;	/* pipeline.max_bytes_scanned (0: none) */
+extern PGDLLIMPORT int pipeline_listing_lookback;	/* pipeline.listing_lookback, s */
+extern PGDLLIMPORT int pipeline_list_page_size;	/* pipeline.list_page_size */
+extern PGDLLIMPORT double pipeline_price_get;	/* pipeline.price_get_requests */
+extern PGDLLIMPORT double pipeline_price_list;	/* pipeline.price_list_requests */
+extern PGDLLIMPORT double pipeline_price_athena;	/* pipeline.price_athena_tb */
+
 /* The background workers (worker/) */
 extern PGDLLIMPORT int pipeline_launcher_naptime;	/* pipeline.launcher_naptime, s */
 extern PGDLLIMPORT int pipeline_poll_wait;	/* pipeline.poll_wait, s */

@@ -47,6 +47,7 @@
 #include "utils/timestamp.h"
 
 #include "report/fleet.h"
+#include "report/intake.h"
 #include "report/outbox.h"
 #include "report/tasks.h"
 #include "report/webhook.h"
@@ -77,6 +78,8 @@ static TimestampTz last_prune = 0;
 static TimestampTz next_tasks = 0;
 static TimestampTz next_exports = 0;
 static TimestampTz next_webhooks = 0;
+static TimestampTz next_intake = 0;		/* listings and backfills */
+static TimestampTz next_schedules = 0;
 
 /* ----------------------------------------------------------------
  *		Shared memory bookkeeping
@@ -279,6 +282,8 @@ static const char *const prune[] = {
 	"  AND created_at < now() - make_interval(days => $1)",
 	"DELETE FROM pipeline.webhooks WHERE (delivered_at IS NOT NULL OR gave_up) "
 	"  AND created_at < now() - make_interval(days => $1)",
+	"DELETE FROM pipeline.backfills WHERE finished_at < now() - make_interval(days => $1)",
+	"DELETE FROM pipeline.listing_usage WHERE day < (now() AT TIME ZONE 'UTC')::date - $1",
 };
 
 static void
@@ -357,6 +362,25 @@ fleet_step(void)
 	fleet_queues_step();
 }
 
+/* Objects found by listing (sources polled, backfills) become tasks. */
+static void
+take_listed(void)
+{
+	TimestampTz polls = intake_poll_listings();
+	TimestampTz backfills = backfill_step();
+
+	next_intake = polls == 0 ? backfills : backfills == 0 ? polls : Min(polls, backfills);
+	next_tasks = GetCurrentTimestamp();
+}
+
+/* Scheduled runs that are due become tasks. */
+static void
+queue_scheduled_runs(void)
+{
+	next_schedules = schedule_step();
+	next_tasks = GetCurrentTimestamp();
+}
+
 static void
 reload_queues(void)
 {
@@ -413,6 +437,7 @@ pipeline_worker_main(Datum arg)
 
 	/* whatever a previous worker left: at once */
 	next_tasks = next_exports = next_webhooks = GetCurrentTimestamp();
+	next_intake = next_schedules = GetCurrentTimestamp();
 
 	for (;;)
 	{
@@ -439,6 +464,7 @@ pipeline_worker_main(Datum arg)
 			reload_queues();
 			/* woken: a session may have committed work for us */
 			next_tasks = next_exports = next_webhooks = now;
+			next_intake = next_schedules = now;
 		}
 		if (TimestampDifferenceExceeds(last_prune, now, PRUNE_INTERVAL_MS))
 			guarded(prune_history, "pruning history", NULL);
@@ -451,6 +477,8 @@ pipeline_worker_main(Datum arg)
 		wait = ms_until(next_tasks, now, 1000);
 		wait = Min(wait, ms_until(next_exports, now, 1000));
 		wait = Min(wait, ms_until(next_webhooks, now, 1000));
+		wait = Min(wait, ms_until(next_intake, now, 1000));
+		wait = Min(wait, ms_until(next_schedules, now, 1000));
 		wait = Min(wait, ms_until(queues_next_poll(), now, 1000));
 		http_wait_any(http, wait);
 
@@ -459,7 +487,11 @@ pipeline_worker_main(Datum arg)
 		if (claimed != NIL)
 			run_tasks(claimed);
 		now = GetCurrentTimestamp();
-		if (due(next_tasks, now))
+		if (due(next_schedules, now))
+			guarded(queue_scheduled_runs, "queueing scheduled runs", &next_schedules);
+		if (due(next_intake, now))
+			guarded(take_listed, "listing sources and backfills", &next_intake);
+		if (due(next_tasks, GetCurrentTimestamp()))
 			guarded(run_due_tasks, "running due tasks", &next_tasks);
 		if (due(next_exports, now))
 			guarded(complete_exports, "completing exports", &next_exports);

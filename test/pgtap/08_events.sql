@@ -3,7 +3,7 @@
 -- exactly once per object version.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(17);
+SELECT plan(18);
 
 SELECT pg_temp.s3('mb evts');
 SELECT pg_temp.s3_put('s3://evts/in/a b+c=&é%.json', '{"v":1}');
@@ -84,7 +84,14 @@ SELECT is((SELECT status FROM pipeline.handle_event(jsonb_build_object('Records'
   'eventSource', 'aws:s3', 'eventName', 'ObjectCreated:Put', 's3', jsonb_build_object(
     'bucket', jsonb_build_object('name', 'evts'),
     'object', jsonb_build_object('key', 'in/forged.json', 'eTag', md5('{"v":8}'), 'sequencer', '0D'))))))),
-  'succeeded', 'the genuine event for the version S3 holds still runs');
+  'skipped', 'the genuine event for the bytes the forged event''s run read runs nothing: they were processed once');
+-- and the forged sequencer does not make a genuine later version look old
+SELECT pg_temp.s3_put('s3://evts/in/forged.json', '{"v":9}');
+SELECT is((SELECT status FROM pipeline.handle_event(jsonb_build_object('Records', jsonb_build_array(jsonb_build_object(
+  'eventSource', 'aws:s3', 'eventName', 'ObjectCreated:Put', 's3', jsonb_build_object(
+    'bucket', jsonb_build_object('name', 'evts'),
+    'object', jsonb_build_object('key', 'in/forged.json', 'eTag', md5('{"v":9}'), 'sequencer', '0E'))))))),
+  'succeeded', 'the genuine event for a later version still runs');
 
 SELECT * FROM finish();
 ROLLBACK;
