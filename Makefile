@@ -56,9 +56,10 @@ OBJS = \
 	src/report/chart_axis.o \
 	src/report/chart_draw.o \
 	src/report/export.o \
-	src/report/webhook.o
+	src/report/webhook.o \
+	src/report/webhook_sign.o
 
-REGRESS = options errors reports urls
+REGRESS = options errors reports urls catalog
 REGRESS_OPTS = --load-extension=pipeline
 
 PG_CONFIG ?= pg_config
@@ -71,6 +72,14 @@ ISAL_LIBS = -lisal
 endif
 
 PG_CPPFLAGS += -I$(srcdir)/src
+# The schema version this library works with is the control file's
+# default_version: one place to change it.
+PIPELINE_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(or $(VPATH),.)/pipeline.control)
+PG_CPPFLAGS += -DPIPELINE_VERSION='"$(PIPELINE_VERSION)"'
+# Header dependencies (PGXS tracks them only in a server built with
+# --enable-depend): a changed header rebuilds the files that include it.
+PG_CPPFLAGS += -MMD -MP
+EXTRA_CLEAN += $(OBJS:.o=.d)
 PG_CXXFLAGS += -std=c++17 -fno-exceptions -fno-rtti
 SHLIB_LINK += -lcurl -lz $(ISAL_LIBS) -ljansson -lxml2 -lsimdjson -lstdc++
 
@@ -82,6 +91,10 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 override CXXFLAGS += $(PG_CXXFLAGS)
+
+-include $(OBJS:.o=.d)
+
+src/worker/worker.o src/report/webhook.o src/s3/http.o: pipeline.control
 
 # A build outside the source tree (VPATH, as the Debian package's) makes the
 # object files' directories first.

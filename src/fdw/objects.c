@@ -38,6 +38,7 @@
 
 #include "fdw/counters.h"
 #include "fdw/scan.h"
+#include "util/progress.h"
 #include "pipeline.h"
 
 /* ----------------------------------------------------------------
@@ -316,6 +317,12 @@ next_unit(S3ScanState *st, WorkUnit *u)
 	if (o == NULL)
 	{
 		listing_done(st);
+		/* now the total is known (pruned objects count as done) */
+		if (st->progress_level >= 0)
+		{
+			progress_set_total(st->objects_listed);
+			progress_add(st->objects_pruned, 0, 0, 0);
+		}
 		return false;
 	}
 	memset(u, 0, sizeof(WorkUnit));
@@ -432,6 +439,7 @@ objects_close(S3ScanState *st)
 	if (st->reading)
 	{
 		uint64		n = stream_bytes_read(&st->stream);
+		bool		whole = st->stream.cur.unit.part <= 0;	/* an object, or its first part */
 
 		st->bytes_read += n;
 		pipeline_scan_bytes += n;
@@ -439,6 +447,8 @@ objects_close(S3ScanState *st)
 		if (st->stream.cur.unit.part >= 0 && st->shared != NULL)
 			parallel_part_done(st, &st->stream.cur.unit);
 		stream_end(&st->stream);
+		st->reading = false;
+		scan_progress(st, whole);
 	}
 	st->reading = false;
 }

@@ -31,6 +31,7 @@
 
 #include "fdw/counters.h"
 #include "fdw/scan.h"
+#include "util/progress.h"
 #include "pipeline.h"
 #include "s3/credentials.h"
 
@@ -118,6 +119,7 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 
 	st->relid = RelationGetRelid(rel);
 	st->relname = pstrdup(RelationGetRelationName(rel));
+	st->progress_level = -1;
 	s3_table_options(st->relid, &st->opts);
 	s3_server_config(GetForeignTable(st->relid)->serverid, userid, &cfg);
 	st->client = s3_client_create(&cfg, st->cxt);
@@ -247,6 +249,29 @@ s3BeginForeignScan(ForeignScanState *node, int eflags)
 	st->econtext = CreateExprContext(estate);
 }
 
+/* Tell pipeline.progress at most every this many records */
+#define PROGRESS_EVERY_RECORDS	8192
+
+/*
+ * scan_progress: tell pipeline.progress what was read since the last time
+ * (an object finished, if "object_done").  The bytes of the object being
+ * read count when it is closed.
+ */
+void
+scan_progress(S3ScanState *st, bool object_done)
+{
+	if (st->progress_level < 0)
+		return;
+	progress_add(object_done ? 1 : 0,
+				 (int64) (st->bytes_read - st->progress_bytes),
+				 (int64) (st->records - st->progress_records),
+				 (int64) (st->rejected - st->progress_rejected));
+	st->progress_bytes = st->bytes_read;
+	st->progress_records = st->records;
+	st->progress_rejected = st->rejected;
+	st->progress_countdown = PROGRESS_EVERY_RECORDS;
+}
+
 /*
  * scan_next: the next row into "slot" (values in the current memory
  * context); false when every object has been read.
@@ -262,7 +287,11 @@ scan_next(S3ScanState *st, TupleTableSlot *slot)
 			return false;
 		}
 		if (rows_next(st, slot))
+		{
+			if (--st->progress_countdown <= 0)
+				scan_progress(st, false);
 			return true;
+		}
 		objects_close(st);
 	}
 }
@@ -276,7 +305,16 @@ s3IterateForeignScan(ForeignScanState *node)
 
 	ExecClearTuple(slot);
 	if (!st->objects_ready)
+	{
 		objects_prepare(st, node->ss.ps.ps_ExprContext);
+		/* shown in pipeline.progress from the first row asked for */
+		if (st->progress_level < 0)
+		{
+			st->progress_level = progress_start(PROGRESS_SCAN, st->relname);
+			if (st->named != NIL && st->shared == NULL)
+				progress_set_total(list_length(st->named));
+		}
+	}
 
 	/* values are made in the per-tuple context, reset for every row */
 	old = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
@@ -332,6 +370,8 @@ s3EndForeignScan(ForeignScanState *node)
 							   st->rejected,
 							   (unsigned long long) st->rejected, st->relname),
 				 errhint("SELECT * FROM pipeline.rejects() shows them and why.")));
+	if (st->progress_level >= 0)
+		progress_end(st->progress_level);
 	MemoryContextDelete(st->cxt);
 	node->fdw_state = NULL;
 }

@@ -123,6 +123,12 @@ typedef struct S3ScanState
 	double		bytes_listed;
 	uint64		bytes_published;	/* of bytes_read, added to the DSM's */
 	bool		listing_complete;	/* every listing task was listed to its end */
+	/* what pipeline.progress was told (scan_progress) */
+	int			progress_level; /* -1: not shown */
+	uint64		progress_records;
+	uint64		progress_bytes;
+	uint64		progress_rejected;
+	int			progress_countdown; /* records until the next report */
 	/* all participants' counters of a parallel scan, copied at shutdown */
 	uint64		shared_objects_read;
 	uint64		shared_parts_read;
@@ -136,6 +142,7 @@ typedef struct S3ScanState
 extern S3ScanState *scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent);
 extern bool scan_next(S3ScanState *st, TupleTableSlot *slot);
 extern void scan_publish(S3ScanState *st);
+extern void scan_progress(S3ScanState *st, bool object_done);
 
 /* objects.c */
 extern void objects_init_quals(S3ScanState *st, List *exprs, int ndir, PlanState *ps);

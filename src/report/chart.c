@@ -37,6 +37,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "access/htup_details.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -53,8 +54,11 @@
 #include "utils/timestamp.h"
 
 #include "report/chart_int.h"
+#include "report/report.h"
+#include "util/privilege.h"
 
 PG_FUNCTION_INFO_V1(pipeline_chart_svg);
+PG_FUNCTION_INFO_V1(pipeline_set_chart);
 
 /* ----------------------------------------------------------------
  *		Reading the query's result
@@ -397,6 +401,84 @@ check_select(SPIPlanPtr plan)
 	}
 }
 
+/* ----------------------------------------------------------------
+ *		Options
+ * ----------------------------------------------------------------
+ */
+
+void
+chart_options_init(ChartOptions *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->width = CHART_DEFAULT_WIDTH;
+	opts->height = CHART_DEFAULT_HEIGHT;
+	opts->kind = CHART_LINE;
+}
+
+void
+chart_check_size(const char *name, int value, int min)
+{
+	if (value < min || value > CHART_MAX_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("chart %s %d is out of range", name, value),
+				 errhint("A chart's %s is %d to %d pixels.", name, min, CHART_MAX_SIZE)));
+}
+
+ChartKind
+chart_kind_from_name(const char *name)
+{
+	if (strcmp(name, "line") == 0)
+		return CHART_LINE;
+	if (strcmp(name, "bar") == 0)
+		return CHART_BAR;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown chart kind \"%s\"", name),
+			 errhint("A chart's kind is \"line\" or \"bar\".")));
+	return CHART_LINE;			/* keep compiler quiet */
+}
+
+/* chart_options_of_report: see chart.h */
+void
+chart_options_of_report(const char *name, ChartOptions *opts)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	HeapTuple	tup;
+	TupleDesc	td;
+	bool		isnull;
+	Datum		d;
+
+	values[0] = CStringGetTextDatum(name);
+	spi_internal("SELECT title, x_label, y_label, width, height, kind "
+				 "FROM pipeline.charts WHERE report OPERATOR(pg_catalog.=) $1",
+				 1, types, values, NULL, true, 0);
+	if (SPI_processed == 0)
+		return;
+	tup = SPI_tuptable->vals[0];
+	td = SPI_tuptable->tupdesc;
+	if (!heap_attisnull(tup, 1, td))
+		opts->title = SPI_getvalue(tup, td, 1);
+	opts->x_label = SPI_getvalue(tup, td, 2);
+	opts->y_label = SPI_getvalue(tup, td, 3);
+	d = SPI_getbinval(tup, td, 4, &isnull);
+	if (!isnull)
+		opts->width = DatumGetInt32(d);
+	d = SPI_getbinval(tup, td, 5, &isnull);
+	if (!isnull)
+		opts->height = DatumGetInt32(d);
+	if (!heap_attisnull(tup, 6, td))
+		opts->kind = chart_kind_from_name(SPI_getvalue(tup, td, 6));
+}
+
+/* Text for the document: UTF-8, NULL if there is none. */
+static char *
+option_text(const char *s)
+{
+	return s && s[0] != '\0' ? chart_utf8(s) : NULL;
+}
+
 /*
  * chart_svg: see chart.h.
  *
@@ -405,17 +487,21 @@ check_select(SPIPlanPtr plan)
  * up with the (sub)transaction's abort.
  */
 char *
-chart_svg(const char *query, const char *title)
+chart_svg(const char *query, const ChartOptions *opts)
 {
 	StringInfoData buf;
 	SPIPlanPtr	plan;
 	Chart		chart;
-	char	   *utitle = NULL;
 	int			rc;
 
+	chart_check_size("width", opts->width, CHART_MIN_WIDTH);
+	chart_check_size("height", opts->height, CHART_MIN_HEIGHT);
 	memset(&chart, 0, sizeof(chart));
-	if (title && title[0] != '\0')
-		utitle = chart_utf8(title);
+	chart.width = opts->width;
+	chart.height = opts->height;
+	chart.kind = opts->kind;
+	chart.title = option_text(opts->title);
+	chart.xcaption = option_text(opts->x_label);
 	initStringInfo(&buf);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -440,13 +526,15 @@ chart_svg(const char *query, const char *title)
 				 errdetail("A chart shows at most %d rows.", CHART_MAX_POINTS),
 				 errhint("Aggregate the query's rows, for example by date_trunc('hour', ts).")));
 	chart_collect(&chart, SPI_tuptable, SPI_processed);
+	if (opts->y_label && opts->y_label[0] != '\0')
+		chart.ycaption = chart_utf8(opts->y_label);
 
 	/* buf lives in the caller's context (repalloc keeps it there) */
-	svg_begin(&buf, utitle);
+	svg_begin(&buf, &chart);
 	if (chart.nvalues == 0)
-		svg_no_data(&buf);
+		svg_no_data(&buf, &chart);
 	else
-		svg_chart(&buf, &chart, utitle != NULL);
+		svg_chart(&buf, &chart);
 	appendStringInfoString(&buf, "</svg>\n");
 
 	SPI_finish();
@@ -454,18 +542,75 @@ chart_svg(const char *query, const char *title)
 }
 
 /*
- * pipeline.chart_svg(query text, title text DEFAULT NULL) RETURNS text
+ * pipeline.chart_svg(query text, title text DEFAULT NULL,
+ *					  x_label text DEFAULT NULL, y_label text DEFAULT NULL,
+ *					  width int DEFAULT 960, height int DEFAULT 480,
+ *					  kind text DEFAULT 'line') RETURNS text
  */
 Datum
 pipeline_chart_svg(PG_FUNCTION_ARGS)
 {
 	char	   *query;
-	char	   *title = NULL;
+	ChartOptions opts;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	query = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	chart_options_init(&opts);
 	if (!PG_ARGISNULL(1))
-		title = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	PG_RETURN_TEXT_P(cstring_to_text(chart_svg(query, title)));
+		opts.title = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	/* the 1.0 function has only query and title */
+	if (PG_NARGS() >= 7)
+	{
+		if (!PG_ARGISNULL(2))
+			opts.x_label = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		if (!PG_ARGISNULL(3))
+			opts.y_label = text_to_cstring(PG_GETARG_TEXT_PP(3));
+		if (!PG_ARGISNULL(4))
+			opts.width = PG_GETARG_INT32(4);
+		if (!PG_ARGISNULL(5))
+			opts.height = PG_GETARG_INT32(5);
+		if (!PG_ARGISNULL(6))
+			opts.kind = chart_kind_from_name(text_to_cstring(PG_GETARG_TEXT_PP(6)));
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(chart_svg(query, &opts)));
+}
+
+/*
+ * pipeline.set_chart(report, title, x_label, y_label, width, height, kind):
+ * how the chart a report exports (export_format 'svg') looks; NULL keeps
+ * the default (the title: the report's name).  Only the report's owner.
+ */
+Datum
+pipeline_set_chart(PG_FUNCTION_ARGS)
+{
+	char	   *report = arg_text(fcinfo, 0, "report", true);
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7];
+	int			i;
+
+	if (!PG_ARGISNULL(4))
+		chart_check_size("width", PG_GETARG_INT32(4), CHART_MIN_WIDTH);
+	if (!PG_ARGISNULL(5))
+		chart_check_size("height", PG_GETARG_INT32(5), CHART_MIN_HEIGHT);
+	if (!PG_ARGISNULL(6))
+		(void) chart_kind_from_name(text_to_cstring(PG_GETARG_TEXT_PP(6)));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) check_owned("reports", "report", report);
+	for (i = 0; i < 7; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	values[0] = CStringGetTextDatum(report);
+	spi_internal("INSERT INTO pipeline.charts AS c (report, title, x_label, y_label, width, height, kind) "
+				 "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+				 "ON CONFLICT (report) DO UPDATE SET title = $2, x_label = $3, y_label = $4, "
+				 "  width = $5, height = $6, kind = $7",
+				 7, types, values, nulls, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

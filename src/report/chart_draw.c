@@ -139,31 +139,34 @@ text_width(int chars, int font_size)
  */
 
 void
-svg_begin(StringInfo buf, const char *title)
+svg_begin(StringInfo buf, const Chart *chart)
 {
 	appendStringInfo(buf,
 					 "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
 					 "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
 					 "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
 					 "font-family=\"sans-serif\">\n",
-					 CHART_WIDTH, CHART_HEIGHT, CHART_WIDTH, CHART_HEIGHT);
-	if (title)
+					 chart->width, chart->height, chart->width, chart->height);
+	if (chart->title)
 	{
 		appendStringInfoString(buf, "<title>");
-		append_xml(buf, title);
+		append_xml(buf, chart->title);
 		appendStringInfoString(buf, "</title>\n");
 	}
 	appendStringInfo(buf,
 					 "<rect class=\"background\" x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" "
 					 "fill=\"#ffffff\"/>\n",
-					 CHART_WIDTH, CHART_HEIGHT);
-	if (title)
+					 chart->width, chart->height);
+	if (chart->title)
 	{
+		/* as many characters as fit, at most TITLE_MAX_CHARS */
+		int			fit = (int) ((chart->width - 40) / text_width(1, TITLE_FONT));
+
 		appendStringInfo(buf,
 						 "<text class=\"title\" x=\"%d\" y=\"30\" text-anchor=\"middle\" "
 						 "font-size=\"%d\" font-weight=\"bold\" fill=\"#222222\">",
-						 CHART_WIDTH / 2, TITLE_FONT);
-		append_xml(buf, utf8_truncate(title, TITLE_MAX_CHARS));
+						 chart->width / 2, TITLE_FONT);
+		append_xml(buf, utf8_truncate(chart->title, Min(fit, TITLE_MAX_CHARS)));
 		appendStringInfoString(buf, "</text>\n");
 	}
 }
@@ -180,9 +183,9 @@ svg_frame(StringInfo buf, const ChartLayout *lay)
 
 /* An empty chart: the title, the frame and "no data". */
 void
-svg_no_data(StringInfo buf)
+svg_no_data(StringInfo buf, const Chart *chart)
 {
-	ChartLayout lay = {40, CHART_WIDTH - 40, 48, CHART_HEIGHT - 40};
+	ChartLayout lay = {40, chart->width - 40, 48, chart->height - 40};
 
 	svg_frame(buf, &lay);
 	appendStringInfo(buf,
@@ -248,6 +251,79 @@ svg_series(StringInfo buf, const Chart *chart, const ChartLayout *lay,
 	appendStringInfoString(buf, "</g>\n");
 }
 
+/*
+ * The narrowest distance between two x values of one series, in
+ * microseconds; 0 if no series has two.
+ */
+static int64
+x_min_gap(const Chart *chart)
+{
+	int64		gap = 0;
+	int			i;
+	int			j;
+
+	for (i = 0; i < chart->nseries; i++)
+	{
+		const ChartSeries *s = &chart->series[i];
+
+		for (j = 1; j < s->npoints; j++)
+		{
+			int64		d = s->points[j].x - s->points[j - 1].x;
+
+			if (d > 0 && (gap == 0 || d < gap))
+				gap = d;
+		}
+	}
+	return gap;
+}
+
+/*
+ * Bars: one per value, from the zero line to the value, the series of one
+ * x side by side; a group is 80% of the narrowest gap between two x values
+ * wide, a bar at most BAR_MAX_WIDTH and at least one pixel.
+ */
+static void
+svg_bars(StringInfo buf, const Chart *chart, const ChartLayout *lay,
+		 double lo, double hi, int64 gap)
+{
+	double		group = (x_pos(chart, lay, chart->xmin + gap) - x_pos(chart, lay, chart->xmin)) * 0.8;
+	double		bar = Max(1.0, Min(BAR_MAX_WIDTH, group / chart->nseries));
+	double		zero = lay->bottom - (0 - lo) / (hi - lo) * (lay->bottom - lay->top);
+	int			i;
+	int			j;
+
+	appendStringInfoString(buf, "<g class=\"bars\" stroke=\"none\">\n");
+	for (i = 0; i < chart->nseries; i++)
+	{
+		const ChartSeries *s = &chart->series[i];
+		double		offset = (i - chart->nseries / 2.0) * bar;
+
+		appendStringInfo(buf, "<g class=\"series\" fill=\"%s\"",
+						 chart_palette[i % PALETTE_SIZE]);
+		/* a palette's further rounds are lighter */
+		if (i >= (int) PALETTE_SIZE)
+			appendStringInfo(buf, " fill-opacity=\"%.2f\"",
+							 1.0 - 0.2 * ((i / PALETTE_SIZE) % lengthof(chart_dashes)));
+		appendStringInfoString(buf, "><title>");
+		append_xml(buf, s->name);
+		appendStringInfoString(buf, "</title>");
+		for (j = 0; j < s->npoints; j++)
+		{
+			double		y;
+
+			if (isnan(s->points[j].y))
+				continue;
+			y = lay->bottom - (s->points[j].y - lo) / (hi - lo) * (lay->bottom - lay->top);
+			appendStringInfo(buf,
+							 "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
+							 x_pos(chart, lay, s->points[j].x) + offset,
+							 Min(y, zero), bar, fabs(zero - y));
+		}
+		appendStringInfoString(buf, "</g>\n");
+	}
+	appendStringInfoString(buf, "</g>\n");
+}
+
 static void
 svg_legend(StringInfo buf, const Chart *chart, double x, double top)
 {
@@ -263,14 +339,27 @@ svg_legend(StringInfo buf, const Chart *chart, double x, double top)
 		double		y = top + LEGEND_LINE_HEIGHT * i;
 		const char *dash = chart_dashes[(i / PALETTE_SIZE) % lengthof(chart_dashes)];
 
-		appendStringInfo(buf,
-						 "<g class=\"legend-item\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-						 "y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"",
-						 x, y - 4, x + 20, y - 4, chart_palette[i % PALETTE_SIZE]);
-		if (dash)
-			appendStringInfo(buf, " stroke-dasharray=\"%s\"", dash);
+		if (chart->kind == CHART_BAR)
+		{
+			appendStringInfo(buf,
+							 "<g class=\"legend-item\"><rect x=\"%.1f\" y=\"%.1f\" width=\"20\" "
+							 "height=\"10\" fill=\"%s\"",
+							 x, y - 9, chart_palette[i % PALETTE_SIZE]);
+			if (i >= (int) PALETTE_SIZE)
+				appendStringInfo(buf, " fill-opacity=\"%.2f\"",
+								 1.0 - 0.2 * ((i / PALETTE_SIZE) % lengthof(chart_dashes)));
+		}
+		else
+		{
+			appendStringInfo(buf,
+							 "<g class=\"legend-item\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+							 "y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"",
+							 x, y - 4, x + 20, y - 4, chart_palette[i % PALETTE_SIZE]);
+			if (dash)
+				appendStringInfo(buf, " stroke-dasharray=\"%s\"", dash);
+		}
 		appendStringInfo(buf, "/><text x=\"%.1f\" y=\"%.1f\">", x + 26, y);
-		append_xml(buf, utf8_truncate(chart->series[i].name, LEGEND_MAX_CHARS));
+		append_xml(buf, utf8_truncate(chart->series[i].name, chart->legend_chars));
 		appendStringInfoString(buf, "</text></g>\n");
 	}
 	if (shown < chart->nseries)
@@ -285,7 +374,7 @@ svg_legend(StringInfo buf, const Chart *chart, double x, double top)
  * The chart of collected series: axes, grid, lines and legend.
  */
 void
-svg_chart(StringInfo buf, Chart *chart, bool has_title)
+svg_chart(StringInfo buf, Chart *chart)
 {
 	ChartLayout lay;
 	ChartTick	yt[MAX_TICKS];
@@ -297,10 +386,17 @@ svg_chart(StringInfo buf, Chart *chart, bool has_title)
 	double		legend_width;
 	double		lo;
 	double		hi;
+	int64		gap = 0;
 	int			i;
 
-	lay.top = has_title ? 48 : 20;
-	lay.bottom = CHART_HEIGHT - 40;
+	lay.top = chart->title ? 48 : 20;
+	lay.bottom = chart->height - (chart->xcaption ? 58 : 40);
+	if (chart->kind == CHART_BAR)
+	{
+		/* bars stand on zero */
+		chart->ymin = Min(chart->ymin, 0);
+		chart->ymax = Max(chart->ymax, 0);
+	}
 
 	/* the y axis decides the left margin, the legend the right one */
 	nyt = y_ticks(chart, lay.bottom - lay.top, yt, &lo, &hi);
@@ -313,10 +409,23 @@ svg_chart(StringInfo buf, Chart *chart, bool has_title)
 		namechars = Max(namechars, Min(utf8_chars(chart->series[i].name), LEGEND_MAX_CHARS));
 	if (chart->nseries > LEGEND_MAX_ITEMS)
 		namechars = Max(namechars, 8);	/* "+NN more" */
+	/* the legend gets at most a third of the width: longer names are cut */
+	namechars = Min(namechars,
+					Max(8, (int) ((chart->width / 3.0 - 62) / text_width(1, LEGEND_FONT))));
+	chart->legend_chars = namechars;
 	legend_width = 24 + 26 + text_width(namechars, LEGEND_FONT) + 12;
-	lay.right = CHART_WIDTH - legend_width;
+	lay.right = chart->width - legend_width;
 
-	if (chart->xmin == chart->xmax)
+	if (chart->kind == CHART_BAR)
+	{
+		/* half a gap beside the first and the last bars */
+		gap = x_min_gap(chart);
+		if (gap == 0)
+			gap = chart->xdate ? USECS_PER_DAY : USECS_PER_HOUR;
+		chart->xmin -= gap / 2;
+		chart->xmax += gap - gap / 2;
+	}
+	else if (chart->xmin == chart->xmax)
 	{
 		int64		pad = chart->xdate ? USECS_PER_DAY : USECS_PER_HOUR;
 
@@ -385,8 +494,20 @@ svg_chart(StringInfo buf, Chart *chart, bool has_title)
 		append_xml(buf, utf8_truncate(chart->ycaption, 40));
 		appendStringInfoString(buf, "</text>\n");
 	}
+	if (chart->xcaption)
+	{
+		appendStringInfo(buf,
+						 "<text class=\"x-caption\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+						 "font-size=\"%d\" fill=\"#444444\">",
+						 (lay.left + lay.right) / 2, lay.bottom + 40, LEGEND_FONT);
+		append_xml(buf, utf8_truncate(chart->xcaption, 80));
+		appendStringInfoString(buf, "</text>\n");
+	}
 
 	svg_frame(buf, &lay);
-	svg_series(buf, chart, &lay, lo, hi);
+	if (chart->kind == CHART_BAR)
+		svg_bars(buf, chart, &lay, lo, hi, gap);
+	else
+		svg_series(buf, chart, &lay, lo, hi);
 	svg_legend(buf, chart, lay.right + 24, lay.top + 12);
 }

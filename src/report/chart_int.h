@@ -21,10 +21,6 @@
 #include "report/chart.h"
 
 
-/* The canvas, in pixels */
-#define CHART_WIDTH		960
-#define CHART_HEIGHT	480
-
 #define TITLE_FONT		16
 #define TICK_FONT		11
 #define LEGEND_FONT		12
@@ -40,6 +36,7 @@
 #define LEGEND_MAX_CHARS	24	/* longer names are cut, with an ellipsis */
 #define LEGEND_LINE_HEIGHT	18
 #define TITLE_MAX_CHARS		80
+#define BAR_MAX_WIDTH		40
 #define MAX_TICKS			64
 
 typedef enum ColumnKind
@@ -67,9 +64,16 @@ typedef struct ChartSeries
 
 typedef struct Chart
 {
+	int			width;			/* the canvas, in pixels */
+	int			height;
+	ChartKind	kind;
+	char	   *title;			/* UTF-8, or NULL */
+	char	   *xcaption;		/* UTF-8, or NULL */
+	int			legend_chars;	/* longest legend name, in characters */
 	bool		xtz;			/* x is timestamptz: local time of the session */
 	bool		xdate;			/* x is a date: no ticks within a day */
-	char	   *ycaption;		/* name of the only value column, or NULL */
+	char	   *ycaption;		/* y_label, else the name of the only value
+								 * column, or NULL */
 	ChartSeries *series;
 	int			nseries;
 	int			nentries;		/* points and gaps of all series */
@@ -117,9 +121,9 @@ typedef struct ChartLayout
 /* chart_draw.c */
 extern char *chart_utf8(const char *s);
 extern double text_width(int chars, int font_size);
-extern void svg_begin(StringInfo buf, const char *title);
-extern void svg_no_data(StringInfo buf);
-extern void svg_chart(StringInfo buf, Chart *chart, bool has_title);
+extern void svg_begin(StringInfo buf, const Chart *chart);
+extern void svg_no_data(StringInfo buf, const Chart *chart);
+extern void svg_chart(StringInfo buf, Chart *chart);
 
 /* chart_axis.c */
 extern double x_pos(const Chart *chart, const ChartLayout *lay, int64 x);

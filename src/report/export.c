@@ -262,7 +262,7 @@ format_content_type(ExportFormat format)
  */
 ExportResult
 export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
-			 Oid serverid, bool allow_empty, const char *title)
+			 Oid serverid, bool allow_empty, const ChartOptions *chart)
 {
 	ExportResult result;
 	S3Config	cfg;
@@ -318,7 +318,11 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 	{
 		if (format == EXPORT_SVG)
 		{
-			char	   *svg = chart_svg(query, title);
+			ChartOptions defaults;
+			char	   *svg;
+
+			chart_options_init(&defaults);
+			svg = chart_svg(query, chart ? chart : &defaults);
 
 			result.rows = 1;
 			writer_write(w, svg, strlen(svg), false);

@@ -13,6 +13,8 @@
 
 #include "nodes/pg_list.h"
 
+#include "report/chart.h"
+
 typedef enum ExportFormat
 {
 	EXPORT_JSON,
@@ -36,7 +38,7 @@ extern char *pipeline_default_server;
 
 extern ExportResult export_query(const char *query, const char *uri, ExportFormat format,
 								 bool gzip, Oid serverid, bool allow_empty,
-								 const char *title);
+								 const ChartOptions *chart);
 extern ExportFormat export_format_from_name(const char *name);
 extern Oid	export_server(const char *name);
 

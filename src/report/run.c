@@ -480,9 +480,15 @@ export_result(ReportDef *def, List *todo, TimestampTz started, int64 run_id)
 		 (strlen(uri) > 3 && strcmp(uri + strlen(uri) - 3, ".gz") == 0));
 	Oid			serverid = export_server(def->server);
 	ExportResult r;
+	ChartOptions chart;
 
+	/* a chart is titled with the report's name, unless set_chart says */
+	chart_options_init(&chart);
+	chart.title = def->name;
+	if (fmt == EXPORT_SVG)
+		chart_options_of_report(def->name, &chart);
 	r = export_query(psprintf("SELECT * FROM %s", def->target), uri, fmt, gzip, serverid,
-					 false, def->name);
+					 false, &chart);
 	if (r.uri)
 		outbox_add_export(&r, serverid, def->owner, run_id, def->name);
 	return r.uri;

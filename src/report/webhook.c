@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_authid.h"
@@ -112,6 +113,27 @@ refuse_url(const char *url, Oid owner, char **target)
 }
 
 /*
+ * The Standard Webhooks headers of a delivery (webhook_sign.c): its id, the
+ * same on every attempt and unique across databases of a server, this
+ * attempt's time and the signatures under the report's secret and, while
+ * it is honoured, the previous one.
+ */
+static List *
+sign_headers(Delivery *d, const char *secret, const char *previous)
+{
+	char	   *id = psprintf("pipeline-%u-%lld", MyDatabaseId, (long long) d->id);
+	int64		now = (int64) time(NULL);
+	char	   *sig = webhook_signature(secret, id, now, d->payload, strlen(d->payload));
+
+	if (previous)
+		sig = psprintf("%s %s", sig,
+					   webhook_signature(previous, id, now, d->payload, strlen(d->payload)));
+	return list_make3(psprintf("webhook-id: %s", id),
+					  psprintf("webhook-timestamp: %lld", (long long) now),
+					  psprintf("webhook-signature: %s", sig));
+}
+
+/*
  * webhook_start: start POSTing the summaries that are due, without waiting
  * for the answers (webhook_finish collects them): a receiver that never
  * answers delays nothing but its own deliveries.  A summary waits until
@@ -140,8 +162,11 @@ webhook_start(HttpClient *http, MemoryContext cxt)
 	XLogFlush(GetXLogInsertRecPtr());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	spi_internal("SELECT w.id, w.url, w.payload, w.attempts, r.owner::oid FROM pipeline.webhooks w "
+	spi_internal("SELECT w.id, w.url, w.payload, w.attempts, r.owner::oid, s.secret, "
+				 "  CASE WHEN s.previous_until > now() THEN s.previous_secret END "
+				 "FROM pipeline.webhooks w "
 				 "LEFT JOIN pipeline.reports r ON r.name = w.report "
+				 "LEFT JOIN pipeline.webhook_secrets s ON s.report = w.report "
 				 "WHERE w.delivered_at IS NULL AND NOT w.gave_up AND w.next_attempt <= now() "
 				 "  AND w.id <> ALL ($1) "
 				 "  AND NOT EXISTS (SELECT 1 FROM pipeline.exports e "
@@ -192,7 +217,11 @@ webhook_start(HttpClient *http, MemoryContext cxt)
 		req.method = "POST";
 		req.url = d->url;
 		req.headers = list_make2(pstrdup("Content-Type: application/json"),
-								 pstrdup("User-Agent: pipeline/1.1"));
+								 pstrdup("User-Agent: pipeline/" PIPELINE_VERSION));
+		if (!heap_attisnull(tup, 6, td))
+			req.headers = list_concat(req.headers,
+									  sign_headers(d, SPI_getvalue(tup, td, 6),
+												   SPI_getvalue(tup, td, 7)));
 		req.body = d->payload;
 		req.body_len = strlen(d->payload);
 		req.timeout_ms = WEBHOOK_TIMEOUT_MS;

@@ -28,4 +28,12 @@ extern void webhook_enqueue(const char *report, int64 run_id, const char *url,
 extern TimestampTz webhook_start(HttpClient *http, MemoryContext cxt);
 extern bool webhook_finish(void);
 
+/*
+ * webhook_sign.c: the Standard Webhooks signature ("v1,<base64>") of a
+ * delivery "id" sent at "timestamp" (Unix seconds) with body[0..len), under
+ * "secret" ("whsec_<base64 key>").
+ */
+extern char *webhook_signature(const char *secret, const char *id, int64 timestamp,
+							   const char *body, size_t len);
+
 #endif							/* PIPELINE_WEBHOOK_H */

@@ -374,7 +374,7 @@ http_start(HttpClient *c, const HttpRequest *req)
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipeline/1.0");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipeline/" PIPELINE_VERSION);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long) pipeline_http_connect_timeout);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long) pipeline_http_timeout);

@@ -180,10 +180,15 @@ progress_add(int64 objects, int64 bytes, int64 rows, int64 rejects)
 
 	if (depth == 0)
 		return;
-	/* the work around counts what the work inside did */
+	/*
+	 * The work around counts the bytes, rows and rejects of the work inside;
+	 * objects are the innermost work's own (a run's objects are the ones that
+	 * triggered it, not every object its scans read).
+	 */
+	if (depth <= PROGRESS_LEVELS)
+		levels[depth - 1].c.objects_done += objects;
 	for (i = 0; i < Min(depth, PROGRESS_LEVELS); i++)
 	{
-		levels[i].c.objects_done += objects;
 		levels[i].c.bytes += bytes;
 		levels[i].c.rows += rows;
 		levels[i].c.rejects += rejects;

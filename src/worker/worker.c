@@ -56,8 +56,8 @@ int			pipeline_poll_wait = 20;
 int			pipeline_visibility_timeout = 30;
 int			pipeline_history_days = 30;
 
-/* the schema this library works with */
-#define PIPELINE_SCHEMA_VERSION "1.1"
+/* the schema this library works with (PIPELINE_VERSION: from the control file) */
+#define PIPELINE_SCHEMA_VERSION PIPELINE_VERSION
 
 /* How often queues are reread even if nobody woke us. */
 #define RELOAD_INTERVAL_MS	30000

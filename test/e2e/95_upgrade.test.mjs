@@ -18,7 +18,7 @@ after(async () => {
   await sql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
 });
 
-test("a 1.0 database upgrades to 1.1 and keeps its exactly-once history", async () => {
+test("a 1.0 database upgrades to the current version and keeps its exactly-once history", async () => {
   await createBucket(bucket);
   await createQueue("upgrade-q");
   await notifyQueue(bucket, "upgrade-q", "in/");
@@ -49,7 +49,7 @@ test("a 1.0 database upgrades to 1.1 and keeps its exactly-once history", async 
 
   await sql(db, `ALTER EXTENSION pipeline UPDATE`);
   assert.deepEqual(await sql(db, `SELECT extversion FROM pg_extension WHERE extname = 'pipeline'`),
-    [{ extversion: "1.1" }]);
+    [{ extversion: "1.2" }]);
   // the two notations of one sequencer are one version now
   assert.deepEqual(await sql(db, `SELECT version FROM pipeline.processed WHERE key = 'in/old.json'`),
     [{ version: "001A22CB4E1AC" }]);
@@ -67,7 +67,7 @@ test("a 1.0 database upgrades to 1.1 and keeps its exactly-once history", async 
     (await sql(db, `SELECT count(*)::int AS n FROM pipeline.tasks`))[0].n === 0);
   assert.deepEqual(await sql(db, `SELECT id FROM pipeline.runs WHERE trigger_uris @> ARRAY[$1]`,
     [`s3://${bucket}/in/old.json`]), [], "the version processed under 1.0 did not run again");
-  // and the 1.1 functions work on it
+  // and the current functions work on it
   await sql(db, `SELECT pipeline.alter_report('seen', max_attempts => 3)`);
   assert.equal((await sql(db, `SELECT state FROM pipeline.report_status WHERE report = 'seen'`))[0].state, "active");
 });
