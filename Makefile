@@ -28,6 +28,7 @@ OBJS = \
 	src/decode/csv_reader.o \
 	src/decode/iso8601.o \
 	src/decode/line_records.o \
+	src/decode/key_template.o \
 	src/fdw/option.o \
 	src/fdw/fdw.o \
 	src/fdw/estimate.o \
@@ -40,6 +41,7 @@ OBJS = \
 	src/fdw/analyze.o \
 	src/fdw/rejects.o \
 	src/fdw/convert.o \
+	src/fdw/template.o \
 	src/worker/launcher.o \
 	src/worker/worker.o \
 	src/worker/queues.o \

@@ -59,6 +59,7 @@
 #include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
+#include "fdw/template.h"
 #include "s3/credentials.h"
 
 /* Bytes per record when nothing better is known (gzip JSON / plain). */
@@ -227,6 +228,7 @@ object_qual_kind(Expr *clause, Index relid, Oid reloid)
 		switch (s3_column_meta(reloid, attno, &field))
 		{
 			case S3_META_PARTITION:
+			case S3_META_TEMPLATE:
 				break;
 			case S3_META_URI:
 			case S3_META_KEY:
@@ -331,6 +333,10 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		S3Config	cfg;
 		char	   *prefix = s3_effective_prefix(&ps->opts, ps->like_prefix);
 
+		/* equality on key template parts narrows it (template.c) */
+		if (prefix && ps->opts.key_template && ps->dir_quals)
+			prefix = template_plan_prefix(foreigntableid, ps->opts.key_template, ps->dir_quals,
+										  baserel->relid, prefix);
 		s3_server_config(GetForeignTable(foreigntableid)->serverid, plan_userid(baserel), &cfg);
 		client = s3_client_create(&cfg, CurrentMemoryContext);
 		if (prefix == NULL)

@@ -46,7 +46,8 @@ typedef enum S3Meta
 	S3_META_SIZE,
 	S3_META_LAST_MODIFIED,
 	S3_META_LINE,
-	S3_META_PARTITION			/* a Hive-style "name=value" directory of the key */
+	S3_META_PARTITION,			/* a Hive-style "name=value" directory of the key */
+	S3_META_TEMPLATE			/* a part of the key, by the table's key_template */
 } S3Meta;
 
 /* Options of a foreign table, validated. */
@@ -64,6 +65,7 @@ typedef struct S3TableOptions
 	char		quote;
 	bool		header;
 	char	   *null_string;
+	char	   *key_template;	/* key_template, or NULL (template.c) */
 } S3TableOptions;
 
 /* option.c */

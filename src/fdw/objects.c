@@ -82,6 +82,7 @@ objects_init_quals(S3ScanState *st, List *exprs, int ndir, PlanState *ps)
 			DirQual    *dq = palloc(sizeof(DirQual));
 
 			dq->qual = ExecInitQual(list_make1(lfirst(lc)), ps);
+			dq->expr = lfirst(lc);
 			dq->attnos = cols;
 			st->dir_quals = lappend(st->dir_quals, dq);
 		}
@@ -122,6 +123,9 @@ object_matches(S3ScanState *st, const S3Object *o)
 		{
 			case S3_META_PARTITION:
 				*d = partition_datum(st, i, o->key, isnull);
+				break;
+			case S3_META_TEMPLATE:
+				*d = template_datum(st, i, o->key, isnull);
 				break;
 			case S3_META_URI:
 				text = s3_make_uri(o->bucket, o->key);

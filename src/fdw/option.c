@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 
 #include "fdw/fdw.h"
+#include "fdw/template.h"
 
 /* Which option goes where. */
 typedef struct S3Option
@@ -48,6 +49,7 @@ static const S3Option valid_options[] = {
 	{"quote", ForeignTableRelationId},
 	{"header", ForeignTableRelationId},
 	{"null", ForeignTableRelationId},
+	{"key_template", ForeignTableRelationId},
 	/* column: which field or metadata */
 	{"field", AttributeRelationId},
 	{"metadata", AttributeRelationId},
@@ -63,6 +65,7 @@ static const char *const meta_names[] = {
 	[S3_META_LAST_MODIFIED] = "last_modified",
 	[S3_META_LINE] = "line",
 	[S3_META_PARTITION] = NULL,
+	[S3_META_TEMPLATE] = NULL,
 };
 
 PG_FUNCTION_INFO_V1(pipeline_s3_fdw_validator);
@@ -162,6 +165,8 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 	bool		is_csv = false;
 	char		delimiter = ',';	/* the defaults of s3_table_options */
 	char		quote = '"';
+	char	   *uri = NULL;
+	char	   *key_template = NULL;
 	List	   *seen = NIL;
 
 	foreach(lc, options)
@@ -219,7 +224,10 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 
 			s3_parse_uri(defGetString(def), &bucket, &key);
 			have_uri = true;
+			uri = defGetString(def);
 		}
+		else if (strcmp(def->defname, "key_template") == 0)
+			key_template = defGetString(def);
 		else if (strcmp(def->defname, "format") == 0)
 		{
 			check_choice(def, (const char *const[]) {"json", "csv", NULL});
@@ -266,6 +274,8 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("option \"uri\" is required for pipeline_s3 foreign tables"),
 				 errhint("Give the object or prefix to read, e.g. OPTIONS (uri 's3://bucket/prefix/').")));
+	if (key_template != NULL)
+		template_check_option(key_template, uri);
 	if (!is_csv)
 	{
 		foreach(lc, options)
@@ -338,6 +348,8 @@ s3_table_options(Oid relid, S3TableOptions *opts)
 			opts->header = defGetBoolean(def);
 		else if (strcmp(def->defname, "null") == 0)
 			opts->null_string = v;
+		else if (strcmp(def->defname, "key_template") == 0)
+			opts->key_template = v;
 	}
 
 	/*
@@ -367,6 +379,9 @@ s3_column_meta(Oid relid, AttrNumber attnum, char **field)
 	ListCell   *lc;
 
 	*field = NULL;
+	/* a column without options named like a part of the key template */
+	if (options == NIL && template_column(relid, attnum, field))
+		return S3_META_TEMPLATE;
 	foreach(lc, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);

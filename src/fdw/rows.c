@@ -467,6 +467,9 @@ meta_datum(S3ScanState *st, int i, Datum *d, bool *isnull)
 		case S3_META_PARTITION:
 			*d = partition_datum(st, i, st->stream.cur.unit.obj.key, isnull);
 			return true;
+		case S3_META_TEMPLATE:
+			*d = template_datum(st, i, st->stream.cur.unit.obj.key, isnull);
+			return true;
 		case S3_META_NONE:
 			break;
 	}

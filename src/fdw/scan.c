@@ -121,6 +121,7 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 	st->relname = pstrdup(RelationGetRelationName(rel));
 	st->progress_level = -1;
 	s3_table_options(st->relid, &st->opts);
+	st->tmpl = template_parse(st->opts.key_template);
 	s3_server_config(GetForeignTable(st->relid)->serverid, userid, &cfg);
 	st->client = s3_client_create(&cfg, st->cxt);
 

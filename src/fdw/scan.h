@@ -27,6 +27,7 @@
 #include "decode/json_reader.h"
 #include "fdw/fdw.h"
 #include "fdw/stream.h"
+#include "fdw/template.h"
 
 #define MAX_PREFETCH		16
 
@@ -46,6 +47,7 @@ typedef struct DirQual
 {
 	ExprState  *qual;
 	Bitmapset  *attnos;			/* attribute numbers */
+	Expr	   *expr;			/* the clause (template.c narrows by equality) */
 } DirQual;
 
 typedef struct S3ScanState
@@ -53,6 +55,7 @@ typedef struct S3ScanState
 	Oid			relid;
 	char	   *relname;
 	S3TableOptions opts;
+	struct KeyTemplate *tmpl;	/* opts.key_template parsed, or NULL */
 	MemoryContext cxt;			/* everything of this scan */
 	MemoryContextCallback cleanup;
 	S3Client   *client;
