@@ -42,6 +42,9 @@ OBJS = \
 	src/fdw/rejects.o \
 	src/fdw/convert.o \
 	src/fdw/template.o \
+	src/fdw/import.o \
+	src/decode/infer.o \
+	src/decode/epoch.o \
 	src/worker/launcher.o \
 	src/worker/worker.o \
 	src/worker/queues.o \

@@ -594,6 +594,7 @@ pipeline_s3_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ReInitializeDSMForeignScan = s3ReInitializeDSMForeignScan;
 	routine->InitializeWorkerForeignScan = s3InitializeWorkerForeignScan;
 	routine->ShutdownForeignScan = s3ShutdownForeignScan;
+	routine->ImportForeignSchema = s3ImportForeignSchema;
 
 	PG_RETURN_POINTER(routine);
 }

@@ -179,6 +179,9 @@ extern void s3ShutdownForeignScan(ForeignScanState *node);
 /* parallel.c: pipeline.split_size, in kB (0: objects are never split) */
 extern int	pipeline_split_kb;
 
+/* import.c: IMPORT FOREIGN SCHEMA */
+extern List *s3ImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
+
 /* analyze.c */
 extern bool s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages);
 extern int	pipeline_analyze_objects;
