@@ -64,6 +64,8 @@ typedef struct S3TableOptions
 	char		delimiter;
 	char		quote;
 	bool		header;
+	bool		header_skip;	/* header 'skip': a first line, not read (Athena's
+								 * skip.header.line.count); columns by position */
 	char	   *null_string;
 	char	   *key_template;	/* key_template, or NULL (template.c) */
 } S3TableOptions;

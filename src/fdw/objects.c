@@ -422,7 +422,8 @@ objects_open_next(S3ScanState *st)
 			size_t		header_len = 0;
 
 			/* later parts of a CSV object begin with its header */
-			if (pg.unit.part > 0 && st->opts.format == S3_FORMAT_CSV && st->opts.header)
+			if (pg.unit.part > 0 && st->opts.format == S3_FORMAT_CSV &&
+				(st->opts.header || st->opts.header_skip))
 				parallel_part_header(st, &pg.unit, &header, &header_len);
 			stream_begin(&st->stream, &pg, header, header_len);
 		}

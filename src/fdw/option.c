@@ -242,7 +242,15 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(def->defname, "quote") == 0)
 			quote = check_csv_char(def);
 		else if (strcmp(def->defname, "header") == 0)
-			(void) defGetBoolean(def);
+		{
+			bool		b;
+
+			if (strcmp(defGetString(def), "skip") != 0 && !parse_bool(defGetString(def), &b))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"header\": \"%s\"", defGetString(def)),
+						 errhint("Valid values are: true (columns by the header's names), false (no header line), skip (a header line that is not read: columns by position).")));
+		}
 		else if (strcmp(def->defname, "field") == 0)
 		{
 			if (defGetString(def)[0] == '\0')
@@ -345,7 +353,10 @@ s3_table_options(Oid relid, S3TableOptions *opts)
 		else if (strcmp(def->defname, "quote") == 0)
 			opts->quote = v[0];
 		else if (strcmp(def->defname, "header") == 0)
-			opts->header = defGetBoolean(def);
+		{
+			opts->header_skip = strcmp(v, "skip") == 0;
+			opts->header = !opts->header_skip && defGetBoolean(def);
+		}
 		else if (strcmp(def->defname, "null") == 0)
 			opts->null_string = v;
 		else if (strcmp(def->defname, "key_template") == 0)

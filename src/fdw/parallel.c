@@ -397,7 +397,8 @@ sniff(S3ScanState *st, const WorkUnit *u, char **header, size_t *header_len)
 		if (!(st->opts.compression == S3_COMPRESSION_AUTO && inflate_is_gzip(buf, len)))
 			ok = line_records_check(st->opts.format == S3_FORMAT_CSV, buf, len,
 									st->opts.delimiter, st->opts.quote,
-									st->opts.format == S3_FORMAT_CSV && st->opts.header,
+									st->opts.format == S3_FORMAT_CSV &&
+									(st->opts.header || st->opts.header_skip),
 									header_len);
 		if (ok && *header_len > HEADER_MAX)
 			ok = false;

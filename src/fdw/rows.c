@@ -275,7 +275,7 @@ rows_begin_object(S3ScanState *st)
 	st->line_pos = 0;
 	st->line_start = 0;
 	st->part_started = false;
-	st->header_pending = st->opts.format == S3_FORMAT_CSV && st->opts.header;
+	st->header_pending = st->opts.format == S3_FORMAT_CSV && (st->opts.header || st->opts.header_skip);
 	if (st->jr)
 	{
 		json_reader_reset(st->jr);
@@ -285,7 +285,7 @@ rows_begin_object(S3ScanState *st)
 	{
 		csv_reader_reset(st->cr);
 		/* each object's header says where the columns are */
-		if (st->header_pending)
+		if (st->header_pending && st->opts.header)
 			csv_reader_set_max_fields(st->cr, st->csv_header_max);
 		csv_reader_feed(st->cr, st->stream.data, 0, false);
 	}
@@ -607,7 +607,8 @@ next_csv_row(S3ScanState *st, TupleTableSlot *slot)
 				if (st->header_pending)
 				{
 					st->header_pending = false;
-					csv_header(st, f, n);
+					if (st->opts.header)
+						csv_header(st, f, n);
 					continue;
 				}
 				if (!part_record(st, off))
