@@ -164,8 +164,9 @@ typedef enum JsonResult
 								 * record: feed more bytes */
 	JSON_BAD_RECORD,			/* a malformed record was skipped */
 	JSON_END,					/* at_eof and everything consumed */
-	JSON_FATAL					/* cannot continue (e.g. record too large,
-								 * out of memory) */
+	JSON_FATAL					/* out of memory: cannot continue; every
+								 * later next() says so again until
+								 * json_reader_reset() */
 } JsonResult;
 
 /* Where and why the last JSON_BAD_RECORD / JSON_FATAL happened. */

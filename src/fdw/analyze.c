@@ -32,10 +32,9 @@
 
 #include "fdw/scan.h"
 #include "s3/credentials.h"
+#include "util/settings.h"
 
-int			pipeline_analyze_objects = 16;
-
-static int	s3_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
+static int	fdw_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 								   double *totalrows, double *totaldeadrows);
 
 /* what ANALYZE's set-up found, for its sampling */
@@ -61,20 +60,20 @@ sample_unit(const S3Object *o)
 }
 
 /*
- * s3_analyze_setup: list the objects, keeping a random sample of them.
+ * fdw_analyze_setup: list the objects, keeping a random sample of them.
  */
 bool
-s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
+fdw_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
 {
 	Oid			relid = RelationGetRelid(rel);
-	S3TableOptions opts;
-	S3Config	cfg;
-	S3Client   *client;
+	FdwTableOptions opts;
+	AwsConfig	cfg;
+	AwsClient  *client;
 	int			k = pipeline_analyze_objects;
 
-	s3_table_options(relid, &opts);
-	s3_server_config(GetForeignTable(relid)->serverid, GetUserId(), &cfg);
-	client = s3_client_create(&cfg, CurrentMemoryContext);
+	fdw_table_options(relid, &opts);
+	aws_server_config(GetForeignTable(relid)->serverid, GetUserId(), &cfg);
+	client = aws_client_create(&cfg, CurrentMemoryContext);
 	analyze_sample = NIL;
 	analyze_objects = 0;
 	analyze_bytes = 0;
@@ -103,7 +102,7 @@ s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpa
 			analyze_bytes += Max(o->size, 0);
 		}
 		lister_free(l);
-		s3_stats_remember_listing(relid, opts.bucket, opts.key, analyze_objects, analyze_bytes);
+		fdw_stats_remember_listing(relid, opts.bucket, opts.key, analyze_objects, analyze_bytes);
 	}
 	else
 	{
@@ -116,17 +115,17 @@ s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpa
 			analyze_bytes = Max(o->size, 0);
 		}
 	}
-	http_client_destroy(client->http);
+	aws_client_destroy(client);
 	*totalpages = (BlockNumber) Max(1.0, ceil(analyze_bytes / BLCKSZ));
-	*func = s3_acquire_sample_rows;
+	*func = fdw_acquire_sample_rows;
 	return true;
 }
 
 static int
-s3_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
+fdw_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 					   double *totalrows, double *totaldeadrows)
 {
-	S3ScanState *st = scan_create(rel, GetUserId(), NIL, CurrentMemoryContext);
+	FdwScanState *st = scan_create(rel, GetUserId(), NIL, CurrentMemoryContext);
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_s3 analyze row",
 												  ALLOCSET_DEFAULT_SIZES);
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
@@ -184,7 +183,7 @@ s3_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 					RelationGetRelationName(rel), list_length(analyze_sample), analyze_objects,
 					seen, numrows, *totalrows)));
 	if (st->bytes_read > 0)
-		s3_stats_remember_rows(st->relid, (double) st->bytes_read, seen);
+		fdw_stats_remember_rows(st->relid, (double) st->bytes_read, seen);
 	ExecDropSingleTupleTableSlot(slot);
 	MemoryContextDelete(st->cxt);
 	return numrows;

@@ -39,6 +39,7 @@
 
 #include "decode/iso8601.h"
 #include "fdw/fdw.h"
+#include "fdw/jsonb_build.h"
 
 /* Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
 #define UNIX_TO_PG_DAYS (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)
@@ -438,6 +439,8 @@ conv_json(const ColumnConv *cc, const JsonValue *v, Datum *d, bool *isnull, Conv
 			/* the reader checked requested values in full: valid JSON text */
 			return make_text(v->str, v->len, d, err);
 		case CONV_JSONB:
+			if (jsonb_from_checked_json(v->str, v->len, d))
+				return true;
 			return call_input(cc, v->str, v->len, d, err);
 
 		case CONV_ARRAY:

@@ -79,11 +79,11 @@ stats_entry(Oid relid, bool create)
 }
 
 /*
- * s3_stats_remember_listing: a complete listing of bucket/prefix found so
+ * fdw_stats_remember_listing: a complete listing of bucket/prefix found so
  * many objects and bytes.
  */
 void
-s3_stats_remember_listing(Oid relid, const char *bucket, const char *prefix,
+fdw_stats_remember_listing(Oid relid, const char *bucket, const char *prefix,
 						  double objects, double bytes)
 {
 	RelStats   *rs = stats_entry(relid, true);
@@ -95,9 +95,9 @@ s3_stats_remember_listing(Oid relid, const char *bucket, const char *prefix,
 	rs->bytes = bytes;
 }
 
-/* s3_stats_remember_rows: a scan read so many rows from so many bytes. */
+/* fdw_stats_remember_rows: a scan read so many rows from so many bytes. */
 void
-s3_stats_remember_rows(Oid relid, double bytes, double rows)
+fdw_stats_remember_rows(Oid relid, double bytes, double rows)
 {
 	RelStats   *rs = stats_entry(relid, true);
 
@@ -105,15 +105,15 @@ s3_stats_remember_rows(Oid relid, double bytes, double rows)
 }
 
 /*
- * s3_estimate: objects and bytes under bucket/prefix, from the first page
+ * fdw_estimate: objects and bytes under bucket/prefix, from the first page
  * of the listing and what else is known.  "analyzed_bytes": ANALYZE's
  * (relpages), 0 if none.
  */
 void
-s3_estimate(Oid relid, S3Client *client, const S3TableOptions *opts, const char *prefix,
-			S3Estimate *est, double analyzed_bytes)
+fdw_estimate(Oid relid, AwsClient *client, const FdwTableOptions *opts, const char *prefix,
+			FdwEstimate *est, double analyzed_bytes)
 {
-	S3ListPage *head = s3_listing_head(relid, client, opts->bucket, prefix);
+	S3ListPage *head = fdw_listing_head(relid, client, opts->bucket, prefix);
 	RelStats   *rs = stats_entry(relid, false);
 	double		objects = list_length(head->objects);
 	double		bytes = 0;
@@ -127,7 +127,7 @@ s3_estimate(Oid relid, S3Client *client, const S3TableOptions *opts, const char 
 	{
 		est->objects = objects;
 		est->bytes = bytes;
-		s3_stats_remember_listing(relid, opts->bucket, prefix, objects, bytes);
+		fdw_stats_remember_listing(relid, opts->bucket, prefix, objects, bytes);
 	}
 	else if (rs && rs->listed &&
 			 strcmp(rs->listed, psprintf("%s/%s", opts->bucket, prefix)) == 0)
@@ -152,13 +152,13 @@ s3_estimate(Oid relid, S3Client *client, const S3TableOptions *opts, const char 
  * the length of the bytes they take.
  */
 static double
-count_records(const S3TableOptions *opts, const char *buf, size_t len, bool at_eof,
+count_records(const FdwTableOptions *opts, const char *buf, size_t len, bool at_eof,
 			  size_t *covered)
 {
 	double		n = 0;
 
 	*covered = len;
-	if (opts->format == S3_FORMAT_JSON)
+	if (opts->format == FDW_FORMAT_JSON)
 	{
 		JsonReader *r = json_reader_create(NULL, 0);
 		JsonValue	v[1];
@@ -196,12 +196,12 @@ count_records(const S3TableOptions *opts, const char *buf, size_t len, bool at_e
 }
 
 /*
- * s3_estimate_bytes_per_row: compressed bytes per record of the table:
+ * fdw_estimate_bytes_per_row: compressed bytes per record of the table:
  * what this session learnt, else measured on the first 64 kB of "sample"
  * (an object of the table), once.  0 if it cannot be told.
  */
 double
-s3_estimate_bytes_per_row(Oid relid, S3Client *client, const S3TableOptions *opts,
+fdw_estimate_bytes_per_row(Oid relid, AwsClient *client, const FdwTableOptions *opts,
 						  const S3Object *sample)
 {
 	RelStats   *rs = stats_entry(relid, false);
@@ -232,8 +232,8 @@ s3_estimate_bytes_per_row(Oid relid, S3Client *client, const S3TableOptions *opt
 		while (clen < SAMPLE_BYTES && (n = s3_get_read(g, comp + clen, SAMPLE_BYTES - clen)) > 0)
 			clen += n;
 		whole = sample->size >= 0 && (int64) clen >= sample->size;
-		if (opts->compression == S3_COMPRESSION_GZIP ||
-			(opts->compression == S3_COMPRESSION_AUTO && inflate_is_gzip(comp, clen)))
+		if (opts->compression == FDW_COMPRESSION_GZIP ||
+			(opts->compression == FDW_COMPRESSION_AUTO && inflate_is_gzip(comp, clen)))
 		{
 			size_t		cap = 32 * SAMPLE_BYTES;
 			char	   *data = palloc(cap + JSON_READER_PADDING);

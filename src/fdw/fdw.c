@@ -61,17 +61,18 @@
 #include "fdw/fdw.h"
 #include "fdw/template.h"
 #include "s3/credentials.h"
+#include "util/settings.h"
 
 /* Bytes per record when nothing better is known (gzip JSON / plain). */
 #define BYTES_PER_ROW_GZIP	40.0
 #define BYTES_PER_ROW_PLAIN 220.0
 
 /* Planner state, in baserel->fdw_private. */
-typedef struct S3PlanState
+typedef struct FdwPlanState
 {
-	S3TableOptions opts;
-	int			filter_kind;	/* S3_FILTER_* */
-	Expr	   *filter_expr;	/* for S3_FILTER_URIS / KEYS */
+	FdwTableOptions opts;
+	int			filter_kind;	/* FDW_FILTER_* */
+	Expr	   *filter_expr;	/* for FDW_FILTER_URIS / KEYS */
 	Expr	   *filter_clause;	/* the clause it comes from */
 	char	   *like_prefix;	/* narrows the listing, or NULL */
 	List	   *dir_quals;		/* clauses on partition columns only */
@@ -81,7 +82,7 @@ typedef struct S3PlanState
 	double		objects;		/* estimates */
 	double		bytes;
 	bool		maybe_gzip;		/* compression gzip, or auto and keys ending in .gz */
-} S3PlanState;
+} FdwPlanState;
 
 PG_FUNCTION_INFO_V1(pipeline_s3_fdw_handler);
 
@@ -90,9 +91,9 @@ PG_FUNCTION_INFO_V1(pipeline_s3_fdw_handler);
  * ----------------------------------------------------------------
  */
 
-/* The metadata kind of a Var of our relation (looking through casts). */
-static S3Meta
-meta_of(Node *node, Index relid, Oid reloid)
+/* Where a Var of our relation takes its values from (looking through casts). */
+static ColumnSource
+source_of(Node *node, Index relid, Oid reloid)
 {
 	Var		   *var;
 	char	   *field;
@@ -100,11 +101,11 @@ meta_of(Node *node, Index relid, Oid reloid)
 	while (node && IsA(node, RelabelType))
 		node = (Node *) ((RelabelType *) node)->arg;
 	if (node == NULL || !IsA(node, Var))
-		return S3_META_NONE;
+		return COLUMN_FIELD;
 	var = (Var *) node;
 	if (var->varno != relid || var->varlevelsup != 0 || var->varattno <= 0)
-		return S3_META_NONE;
-	return s3_column_meta(reloid, var->varattno, &field);
+		return COLUMN_FIELD;
+	return fdw_column_source(reloid, var->varattno, &field);
 }
 
 /* The literal prefix of a LIKE pattern ("raw/2026-%" -> "raw/2026-"). */
@@ -135,7 +136,7 @@ like_literal_prefix(const char *pattern)
  * objects can hold matching rows.
  */
 static void
-classify_qual(S3PlanState *ps, Expr *clause, Index relid, Oid reloid)
+classify_qual(FdwPlanState *ps, Expr *clause, Index relid, Oid reloid)
 {
 	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
 	{
@@ -143,24 +144,24 @@ classify_qual(S3PlanState *ps, Expr *clause, Index relid, Oid reloid)
 		Node	   *l = linitial(op->args);
 		Node	   *r = lsecond(op->args);
 		Oid			func = get_opcode(op->opno);
-		S3Meta		m = meta_of(l, relid, reloid);
+		ColumnSource m = source_of(l, relid, reloid);
 
-		if (m == S3_META_NONE && func == F_TEXTEQ)
+		if (m == COLUMN_FIELD && func == F_TEXTEQ)
 		{
 			/* 'const' = src */
 			Node	   *t = l;
 
 			l = r;
 			r = t;
-			m = meta_of(l, relid, reloid);
+			m = source_of(l, relid, reloid);
 		}
-		if (m != S3_META_URI && m != S3_META_KEY)
+		if (m != COLUMN_URI && m != COLUMN_KEY)
 			return;
 
-		if (func == F_TEXTEQ && ps->filter_kind == S3_FILTER_NONE &&
+		if (func == F_TEXTEQ && ps->filter_kind == FDW_FILTER_NONE &&
 			is_pseudo_constant_clause(r))
 		{
-			ps->filter_kind = m == S3_META_URI ? S3_FILTER_URIS : S3_FILTER_KEYS;
+			ps->filter_kind = m == COLUMN_URI ? FDW_FILTER_URIS : FDW_FILTER_KEYS;
 			ps->filter_expr = (Expr *) r;
 		}
 		else if ((func == F_TEXTLIKE || func == F_STARTS_WITH) &&
@@ -169,7 +170,7 @@ classify_qual(S3PlanState *ps, Expr *clause, Index relid, Oid reloid)
 			char	   *pat = TextDatumGetCString(((Const *) r)->constvalue);
 			char	   *prefix = func == F_TEXTLIKE ? like_literal_prefix(pat) : pat;
 
-			if (m == S3_META_URI)
+			if (m == COLUMN_URI)
 			{
 				/* s3://bucket/keyprefix -> keyprefix, if the bucket is ours */
 				char	   *head = psprintf("s3://%s/", ps->opts.bucket);
@@ -186,14 +187,14 @@ classify_qual(S3PlanState *ps, Expr *clause, Index relid, Oid reloid)
 	else if (IsA(clause, ScalarArrayOpExpr))
 	{
 		ScalarArrayOpExpr *sa = (ScalarArrayOpExpr *) clause;
-		S3Meta		m = meta_of(linitial(sa->args), relid, reloid);
+		ColumnSource m = source_of(linitial(sa->args), relid, reloid);
 		Node	   *r = lsecond(sa->args);
 
-		if ((m == S3_META_URI || m == S3_META_KEY) && sa->useOr &&
+		if ((m == COLUMN_URI || m == COLUMN_KEY) && sa->useOr &&
 			get_opcode(sa->opno) == F_TEXTEQ &&
-			ps->filter_kind == S3_FILTER_NONE && is_pseudo_constant_clause(r))
+			ps->filter_kind == FDW_FILTER_NONE && is_pseudo_constant_clause(r))
 		{
-			ps->filter_kind = m == S3_META_URI ? S3_FILTER_URIS : S3_FILTER_KEYS;
+			ps->filter_kind = m == COLUMN_URI ? FDW_FILTER_URIS : FDW_FILTER_KEYS;
 			ps->filter_expr = (Expr *) r;
 		}
 	}
@@ -225,15 +226,15 @@ object_qual_kind(Expr *clause, Index relid, Oid reloid)
 
 		if (attno <= 0)
 			return 0;
-		switch (s3_column_meta(reloid, attno, &field))
+		switch (fdw_column_source(reloid, attno, &field))
 		{
-			case S3_META_PARTITION:
-			case S3_META_TEMPLATE:
+			case COLUMN_PARTITION:
+			case COLUMN_TEMPLATE:
 				break;
-			case S3_META_URI:
-			case S3_META_KEY:
-			case S3_META_SIZE:
-			case S3_META_LAST_MODIFIED:
+			case COLUMN_URI:
+			case COLUMN_KEY:
+			case COLUMN_SIZE:
+			case COLUMN_LAST_MODIFIED:
 				partitions_only = false;
 				break;
 			default:
@@ -267,22 +268,22 @@ key_looks_gzip(const char *key)
 static void
 s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
-	S3PlanState *ps = palloc0(sizeof(S3PlanState));
+	FdwPlanState *ps = palloc0(sizeof(FdwPlanState));
 	ListCell   *lc;
 	double		ntuples;
 	double		per_row = 0;
 	S3Object   *sample = NULL;
-	S3Client   *client = NULL;
+	AwsClient  *client = NULL;
 	int			a = -1;
 
-	s3_table_options(foreigntableid, &ps->opts);
+	fdw_table_options(foreigntableid, &ps->opts);
 
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		Expr	   *clause = ((RestrictInfo *) lfirst(lc))->clause;
 
 		classify_qual(ps, clause, baserel->relid, foreigntableid);
-		if (ps->filter_kind != S3_FILTER_NONE && ps->filter_clause == NULL)
+		if (ps->filter_kind != FDW_FILTER_NONE && ps->filter_clause == NULL)
 		{
 			/* it names the objects: deciding them by it again is moot */
 			ps->filter_clause = clause;
@@ -309,12 +310,12 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		AttrNumber	attno = a + FirstLowInvalidHeapAttributeNumber;
 		char	   *field;
 
-		if (attno > 0 && s3_column_meta(foreigntableid, attno, &field) == S3_META_LINE)
+		if (attno > 0 && fdw_column_source(foreigntableid, attno, &field) == COLUMN_LINE)
 			ps->need_line = true;
 	}
-	ps->maybe_gzip = ps->opts.compression == S3_COMPRESSION_GZIP;
+	ps->maybe_gzip = ps->opts.compression == FDW_COMPRESSION_GZIP;
 
-	if (ps->filter_kind != S3_FILTER_NONE)
+	if (ps->filter_kind != FDW_FILTER_NONE)
 	{
 		/* named objects: as many as the array has, if we can tell */
 		Expr	   *e = ps->filter_expr;
@@ -330,34 +331,34 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 	else
 	{
-		S3Config	cfg;
-		char	   *prefix = s3_effective_prefix(&ps->opts, ps->like_prefix);
+		AwsConfig	cfg;
+		char	   *prefix = fdw_effective_prefix(&ps->opts, ps->like_prefix);
 
 		/* equality on key template parts narrows it (template.c) */
 		if (prefix && ps->opts.key_template && ps->dir_quals)
 			prefix = template_plan_prefix(foreigntableid, ps->opts.key_template, ps->dir_quals,
 										  baserel->relid, prefix);
-		s3_server_config(GetForeignTable(foreigntableid)->serverid, plan_userid(baserel), &cfg);
-		client = s3_client_create(&cfg, CurrentMemoryContext);
+		aws_server_config(GetForeignTable(foreigntableid)->serverid, plan_userid(baserel), &cfg);
+		client = aws_client_create(&cfg, CurrentMemoryContext);
 		if (prefix == NULL)
 			ps->objects = 0;
 		else if (ps->opts.is_prefix)
 		{
-			S3Estimate	est;
+			FdwEstimate	est;
 
 			/* one page of the listing, and what is known of the rest */
-			s3_estimate(foreigntableid, client, &ps->opts, prefix, &est,
+			fdw_estimate(foreigntableid, client, &ps->opts, prefix, &est,
 						baserel->tuples >= 0 ? (double) baserel->pages * BLCKSZ : 0);
 			ps->objects = est.objects;
 			ps->bytes = est.bytes;
 			per_row = est.bytes_per_row;
 			{
-				S3ListPage *head = s3_listing_head(foreigntableid, client, ps->opts.bucket, prefix);
+				S3ListPage *head = fdw_listing_head(foreigntableid, client, ps->opts.bucket, prefix);
 
 				if (head->objects != NIL)
 				{
 					sample = linitial(head->objects);
-					if (ps->opts.compression == S3_COMPRESSION_AUTO)
+					if (ps->opts.compression == FDW_COMPRESSION_AUTO)
 						ps->maybe_gzip = key_looks_gzip(sample->key);
 				}
 			}
@@ -368,7 +369,7 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			sample = s3_head_object(client, ps->opts.bucket, ps->opts.key, true);
 			ps->objects = sample ? 1 : 0;
 			ps->bytes = sample ? sample->size : 0;
-			if (ps->opts.compression == S3_COMPRESSION_AUTO)
+			if (ps->opts.compression == FDW_COMPRESSION_AUTO)
 				ps->maybe_gzip = key_looks_gzip(ps->opts.key);
 		}
 	}
@@ -385,14 +386,14 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	else
 	{
 		if (per_row <= 0 && client != NULL && sample != NULL)
-			per_row = s3_estimate_bytes_per_row(foreigntableid, client, &ps->opts, sample);
+			per_row = fdw_estimate_bytes_per_row(foreigntableid, client, &ps->opts, sample);
 		if (per_row <= 0)
-			per_row = ps->maybe_gzip || ps->opts.compression == S3_COMPRESSION_AUTO
+			per_row = ps->maybe_gzip || ps->opts.compression == FDW_COMPRESSION_AUTO
 				? BYTES_PER_ROW_GZIP : BYTES_PER_ROW_PLAIN;
 		ntuples = ps->bytes / per_row;
 	}
 	if (client != NULL)
-		http_client_destroy(client->http);
+		aws_client_destroy(client);
 	baserel->tuples = Max(1.0, clamp_row_est(ntuples));
 	baserel->rows = clamp_row_est(baserel->tuples *
 								  clauselist_selectivity(root, baserel->baserestrictinfo,
@@ -405,7 +406,7 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
  * the parts a large plain object would be read in.
  */
 static double
-parallel_units(S3PlanState *ps)
+parallel_units(FdwPlanState *ps)
 {
 	double		split = (double) pipeline_split_kb * 1024;
 	double		avg;
@@ -421,7 +422,7 @@ parallel_units(S3PlanState *ps)
 static void
 s3GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
-	S3PlanState *ps = baserel->fdw_private;
+	FdwPlanState *ps = baserel->fdw_private;
 	Cost		startup = 10.0 * Max(1.0, Min(ps->objects, 10.0));
 	Cost		run;
 	double		units = parallel_units(ps);
@@ -464,9 +465,9 @@ s3GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 static bool
 s3IsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 {
-	S3TableOptions opts;
+	FdwTableOptions opts;
 
-	s3_table_options(rte->relid, &opts);
+	fdw_table_options(rte->relid, &opts);
 	return !opts.skip_errors;
 }
 
@@ -475,7 +476,7 @@ s3GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				 ForeignPath *best_path, List *tlist, List *scan_clauses,
 				 Plan *outer_plan)
 {
-	S3PlanState *ps = baserel->fdw_private;
+	FdwPlanState *ps = baserel->fdw_private;
 	List	   *fdw_exprs = NIL;
 	List	   *attrs = NIL;
 	List	   *fdw_private;
@@ -483,7 +484,7 @@ s3GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	bool		whole_row;
 
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
-	if (ps->filter_kind != S3_FILTER_NONE)
+	if (ps->filter_kind != FDW_FILTER_NONE)
 		fdw_exprs = list_make1(ps->filter_expr);
 	/* copies: the same clauses stay in the plan's quals, checked per row */
 	fdw_exprs = list_concat(fdw_exprs, copyObject(ps->dir_quals));
@@ -516,15 +517,15 @@ s3GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
  */
 
 static const char *
-format_name(S3Format f)
+format_name(FdwFormat f)
 {
-	return f == S3_FORMAT_CSV ? "csv" : "json";
+	return f == FDW_FORMAT_CSV ? "csv" : "json";
 }
 
 static const char *
-compression_name(S3Compression c)
+compression_name(FdwCompression c)
 {
-	return c == S3_COMPRESSION_GZIP ? "gzip" : c == S3_COMPRESSION_NONE ? "none" : "auto";
+	return c == FDW_COMPRESSION_GZIP ? "gzip" : c == FDW_COMPRESSION_NONE ? "none" : "auto";
 }
 
 static void
@@ -532,18 +533,18 @@ s3ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
 	List	   *fdw_private = plan->fdw_private;
-	S3TableOptions opts;
+	FdwTableOptions opts;
 	int			filter_kind = intVal(list_nth(fdw_private, FdwScanPrivateFilterKind));
 	char	   *like_prefix = strVal(list_nth(fdw_private, FdwScanPrivateLikePrefix));
 	int			ndir = intVal(list_nth(fdw_private, FdwScanPrivateNumDirQuals));
-	int			nobject = list_length(plan->fdw_exprs) - (filter_kind != S3_FILTER_NONE ? 1 : 0);
+	int			nobject = list_length(plan->fdw_exprs) - (filter_kind != FDW_FILTER_NONE ? 1 : 0);
 
-	s3_table_options(RelationGetRelid(node->ss.ss_currentRelation), &opts);
+	fdw_table_options(RelationGetRelid(node->ss.ss_currentRelation), &opts);
 	ExplainPropertyText("S3 URI", opts.uri, es);
 	ExplainPropertyText("Format", format_name(opts.format), es);
 	ExplainPropertyText("Compression", compression_name(opts.compression), es);
-	if (filter_kind != S3_FILTER_NONE)
-		ExplainPropertyText("Objects From", filter_kind == S3_FILTER_URIS ?
+	if (filter_kind != FDW_FILTER_NONE)
+		ExplainPropertyText("Objects From", filter_kind == FDW_FILTER_URIS ?
 							"filter on uri" : "filter on key", es);
 	if (ndir > 0)
 		ExplainPropertyText("Partition Pruning", "on", es);
@@ -551,7 +552,7 @@ s3ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("Object Filter", "on", es);
 	if (like_prefix[0] && opts.is_prefix && ndir == 0)
 	{
-		char	   *prefix = s3_effective_prefix(&opts, like_prefix);
+		char	   *prefix = fdw_effective_prefix(&opts, like_prefix);
 
 		ExplainPropertyText("Listing Prefix",
 							prefix ? s3_make_uri(opts.bucket, prefix) : "(none can match)", es);
@@ -571,7 +572,7 @@ static bool
 s3AnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
 					  BlockNumber *totalpages)
 {
-	return s3_analyze_setup(relation, func, totalpages);
+	return fdw_analyze_setup(relation, func, totalpages);
 }
 
 Datum

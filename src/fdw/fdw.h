@@ -24,41 +24,45 @@
 #include "decode/json_reader.h"
 #include "s3/s3.h"
 
-typedef enum S3Format
+typedef enum FdwFormat
 {
-	S3_FORMAT_JSON,
-	S3_FORMAT_CSV
-} S3Format;
+	FDW_FORMAT_JSON,
+	FDW_FORMAT_CSV
+} FdwFormat;
 
-typedef enum S3Compression
+typedef enum FdwCompression
 {
-	S3_COMPRESSION_AUTO,
-	S3_COMPRESSION_GZIP,
-	S3_COMPRESSION_NONE
-} S3Compression;
+	FDW_COMPRESSION_AUTO,
+	FDW_COMPRESSION_GZIP,
+	FDW_COMPRESSION_NONE
+} FdwCompression;
 
-/* Metadata a column can hold instead of a record field. */
-typedef enum S3Meta
+/*
+ * Where a column's values come from: a field of each record (a JSON key or
+ * dotted path, a CSV column), the object's metadata, or a Hive-style
+ * partition directory of its key.
+ */
+typedef enum ColumnSource
 {
-	S3_META_NONE = 0,
-	S3_META_URI,
-	S3_META_KEY,
-	S3_META_SIZE,
-	S3_META_LAST_MODIFIED,
-	S3_META_LINE,
-	S3_META_PARTITION,			/* a Hive-style "name=value" directory of the key */
-	S3_META_TEMPLATE			/* a part of the key, by the table's key_template */
-} S3Meta;
+	COLUMN_FIELD = 0,			/* OPTIONS (field '...'), or the column name */
+	COLUMN_URI,					/* OPTIONS (metadata '...') */
+	COLUMN_KEY,
+	COLUMN_SIZE,
+	COLUMN_LAST_MODIFIED,
+	COLUMN_LINE,
+	COLUMN_PARTITION,			/* a Hive-style "name=value" directory of the key */
+	COLUMN_TEMPLATE				/* a part of the key, by the table's key_template */
+} ColumnSource;
 
 /* Options of a foreign table, validated. */
-typedef struct S3TableOptions
+typedef struct FdwTableOptions
 {
 	char	   *uri;
 	char	   *bucket;
 	char	   *key;			/* the object, or the listing prefix */
 	bool		is_prefix;		/* uri names every object under a prefix */
-	S3Format	format;
-	S3Compression compression;
+	FdwFormat	format;
+	FdwCompression compression;
 	bool		skip_errors;	/* on_error 'skip' */
 	/* CSV */
 	char		delimiter;
@@ -68,12 +72,12 @@ typedef struct S3TableOptions
 								 * skip.header.line.count); columns by position */
 	char	   *null_string;
 	char	   *key_template;	/* key_template, or NULL (template.c) */
-} S3TableOptions;
+} FdwTableOptions;
 
 /* option.c */
-extern void s3_table_options(Oid relid, S3TableOptions *opts);
-extern S3Meta s3_column_meta(Oid relid, AttrNumber attnum, char **field);
-extern const char *s3_meta_name(S3Meta meta);
+extern void fdw_table_options(Oid relid, FdwTableOptions *opts);
+extern ColumnSource fdw_column_source(Oid relid, AttrNumber attnum, char **name);
+extern const char *column_source_name(ColumnSource source);
 
 /* How a column's values are made (convert.c). */
 typedef enum ConvKind
@@ -136,7 +140,7 @@ extern bool conv_text(const ColumnConv *cc, const char *s, size_t len, Datum *d,
  */
 enum FdwScanPrivateIndex
 {
-	/* Integer: S3_FILTER_*, which objects a filter on uri or key names */
+	/* Integer: FDW_FILTER_*, which objects a filter on uri or key names */
 	FdwScanPrivateFilterKind,
 	/* String: the listing prefix a LIKE on uri or key narrows to ("": none) */
 	FdwScanPrivateLikePrefix,
@@ -150,16 +154,16 @@ enum FdwScanPrivateIndex
 };
 
 /*
- * ForeignScan.fdw_exprs: the filter's expression (S3_FILTER_URIS / KEYS:
+ * ForeignScan.fdw_exprs: the filter's expression (FDW_FILTER_URIS / KEYS:
  * a text or text[] value), if any, then the object quals: clauses that
  * only look at metadata known before an object is read (partitions, uri,
  * key, size, last_modified), those on partition columns only first.
  * They stay in the plan's quals too: deciding objects by them only
  * changes what is read, never what is returned.
  */
-#define S3_FILTER_NONE	0
-#define S3_FILTER_URIS	1		/* the filter gives s3:// URIs */
-#define S3_FILTER_KEYS	2		/* the filter gives keys */
+#define FDW_FILTER_NONE	0
+#define FDW_FILTER_URIS	1		/* the filter gives s3:// URIs */
+#define FDW_FILTER_KEYS	2		/* the filter gives keys */
 
 /* scan.c: the executor's callbacks */
 extern void s3BeginForeignScan(ForeignScanState *node, int eflags);
@@ -178,23 +182,19 @@ extern void s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
 										  void *coordinate);
 extern void s3ShutdownForeignScan(ForeignScanState *node);
 
-/* parallel.c: pipeline.split_size, in kB (0: objects are never split) */
-extern int	pipeline_split_kb;
-
 /* import.c: IMPORT FOREIGN SCHEMA */
 extern List *s3ImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 /* analyze.c */
-extern bool s3_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages);
-extern int	pipeline_analyze_objects;
+extern bool fdw_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages);
 
 /*
  * listing.c: the listing prefix after a LIKE filter (NULL if nothing can
  * match), and the first page of a listing, shared by the planning and the
  * execution of one statement.
  */
-extern char *s3_effective_prefix(const S3TableOptions *opts, const char *like_prefix);
-extern S3ListPage *s3_listing_head(Oid relid, S3Client *client, const char *bucket,
+extern char *fdw_effective_prefix(const FdwTableOptions *opts, const char *like_prefix);
+extern S3ListPage *fdw_listing_head(Oid relid, AwsClient *client, const char *bucket,
 								   const char *prefix);
 
 /*
@@ -202,30 +202,29 @@ extern S3ListPage *s3_listing_head(Oid relid, S3Client *client, const char *buck
  * the first page of its listing, what the last complete listing and scan
  * of this session saw, ANALYZE's figures, and a sample of records.
  */
-typedef struct S3Estimate
+typedef struct FdwEstimate
 {
 	double		objects;
 	double		bytes;
 	double		bytes_per_row;	/* <= 0: unknown */
 	bool		complete;		/* objects and bytes are exact (a listing
 								 * that fitted in its first page) */
-} S3Estimate;
+} FdwEstimate;
 
-extern void s3_estimate(Oid relid, S3Client *client, const S3TableOptions *opts,
-						const char *prefix, S3Estimate *est, double analyzed_bytes);
-extern double s3_estimate_bytes_per_row(Oid relid, S3Client *client,
-										const S3TableOptions *opts, const S3Object *sample);
-extern void s3_stats_remember_listing(Oid relid, const char *bucket, const char *prefix,
+extern void fdw_estimate(Oid relid, AwsClient *client, const FdwTableOptions *opts,
+						const char *prefix, FdwEstimate *est, double analyzed_bytes);
+extern double fdw_estimate_bytes_per_row(Oid relid, AwsClient *client,
+										const FdwTableOptions *opts, const S3Object *sample);
+extern void fdw_stats_remember_listing(Oid relid, const char *bucket, const char *prefix,
 									  double objects, double bytes);
-extern void s3_stats_remember_rows(Oid relid, double bytes, double rows);
+extern void fdw_stats_remember_rows(Oid relid, double bytes, double rows);
 
-/* rejects.c: rejected records of on_error 'skip' scans */
-extern int	pipeline_max_rejects;
-typedef void (*s3_reject_fn) (void *arg, const char *uri, int64 record, int64 line,
+/* rejects.c: rejected records of on_error 'skip' scans (pipeline.max_rejects) */
+typedef void (*FdwRejectFn) (void *arg, const char *uri, int64 record, int64 line,
 							 const char *error, const char *raw);
-extern void s3_rejects_reset(void);
-extern int64 s3_rejects_foreach(s3_reject_fn fn, void *arg);
-extern void s3_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
+extern void fdw_rejects_reset(void);
+extern int64 fdw_rejects_foreach(FdwRejectFn fn, void *arg);
+extern void fdw_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
 							   const char *error, const char *raw, size_t rawlen);
 
 #endif							/* PIPELINE_FDW_H */

@@ -128,7 +128,7 @@ import_options(ImportForeignSchemaStmt *stmt, ImportOptions *o)
  * "*left" records; in a memory context of its own.
  */
 static void
-sample_object(S3Client *client, const char *bucket, const char *key, Infer *inf, int *left)
+sample_object(AwsClient *client, const char *bucket, const char *key, Infer *inf, int *left)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_s3 import object",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -353,7 +353,7 @@ template_part_type(KtType t)
  * "prefix"; NULL if there is nothing to sample.
  */
 static char *
-import_table(S3Client *client, const char *server, const char *bucket, const char *name,
+import_table(AwsClient *client, const char *server, const char *bucket, const char *name,
 			 const char *prefix, const ImportOptions *o)
 {
 	S3ListPage *page = s3_list_page(client, bucket, prefix, NULL, NULL, 0);
@@ -467,8 +467,8 @@ s3ImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 {
 	ForeignServer *server = GetForeignServer(serverOid);
 	ImportOptions o;
-	S3Config	cfg;
-	S3Client   *client;
+	AwsConfig	cfg;
+	AwsClient   *client;
 	List	   *names = NIL;
 	List	   *result = NIL;
 	ListCell   *lc;
@@ -476,8 +476,8 @@ s3ImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	char	   *single = NULL;
 
 	import_options(stmt, &o);
-	s3_server_config(serverOid, GetUserId(), &cfg);
-	client = s3_client_create(&cfg, CurrentMemoryContext);
+	aws_server_config(serverOid, GetUserId(), &cfg);
+	client = aws_client_create(&cfg, CurrentMemoryContext);
 
 	if (stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO)
 	{

@@ -43,7 +43,7 @@
 
 struct Lister
 {
-	S3Client   *client;
+	AwsClient  *client;
 	char	   *bucket;
 	List	   *tasks;			/* of ListTask */
 	int			task;			/* the task being listed */
@@ -59,12 +59,12 @@ struct Lister
 };
 
 /*
- * s3_effective_prefix: the listing prefix: the table's, or a longer one
+ * fdw_effective_prefix: the listing prefix: the table's, or a longer one
  * from a LIKE filter.  Returns NULL if the two cannot both hold (no object
  * can match).
  */
 char *
-s3_effective_prefix(const S3TableOptions *opts, const char *like_prefix)
+fdw_effective_prefix(const FdwTableOptions *opts, const char *like_prefix)
 {
 	if (like_prefix == NULL || !opts->is_prefix)
 		return opts->key;
@@ -101,13 +101,13 @@ listing_head_forget(void *arg)
 }
 
 /*
- * s3_listing_head: the first page of the listing of bucket/prefix.
+ * fdw_listing_head: the first page of the listing of bucket/prefix.
  * Planning lists it to estimate; the execution of the same statement
  * starts from it instead of asking S3 again.  A plan executed by a later
  * statement lists anew.
  */
 S3ListPage *
-s3_listing_head(Oid relid, S3Client *client, const char *bucket, const char *prefix)
+fdw_listing_head(Oid relid, AwsClient *client, const char *bucket, const char *prefix)
 {
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 	ListingHead *lh = listing_head;
@@ -145,7 +145,7 @@ s3_listing_head(Oid relid, S3Client *client, const char *bucket, const char *pre
 
 /* One page of one task (parallel scans list with this). */
 S3ListPage *
-listing_fetch(S3Client *client, const char *bucket, const ListTask *task,
+listing_fetch(AwsClient *client, const char *bucket, const ListTask *task,
 			  const char *token, int max_keys)
 {
 	return s3_list_page(client, bucket, task->prefix, task->direct ? "/" : NULL,
@@ -157,7 +157,7 @@ listing_fetch(S3Client *client, const char *bucket, const ListTask *task,
  * is the first page of the first task, already listed.
  */
 Lister *
-lister_create(S3Client *client, const char *bucket, List *tasks, S3ListPage *head,
+lister_create(AwsClient *client, const char *bucket, List *tasks, S3ListPage *head,
 			  MemoryContext parent)
 {
 	Lister	   *l = MemoryContextAllocZero(parent, sizeof(Lister));
@@ -270,13 +270,6 @@ lister_free(Lister *l)
 	pfree(l);
 }
 
-/* Was everything listed (as opposed to the scan stopping early)? */
-bool
-lister_complete(const Lister *l)
-{
-	return l->done;
-}
-
 /* ----------------------------------------------------------------
  *		Partition directories
  * ----------------------------------------------------------------
@@ -291,7 +284,7 @@ typedef enum DirVerdict
 
 /* The partition column of a "name=value/" directory, or -1. */
 static int
-dir_partition(S3ScanState *st, const char *dir)
+dir_partition(FdwScanState *st, const char *dir)
 {
 	size_t		len = strlen(dir);
 	const char *seg;
@@ -306,7 +299,7 @@ dir_partition(S3ScanState *st, const char *dir)
 	if (eq == NULL)
 		return -1;
 	for (i = 0; i < st->natts; i++)
-		if (st->meta[i] == S3_META_PARTITION &&
+		if (st->source[i] == COLUMN_PARTITION &&
 			strlen(st->field_name[i]) == (size_t) (eq - seg) &&
 			strncmp(st->field_name[i], seg, eq - seg) == 0)
 			return i;
@@ -322,7 +315,7 @@ dir_partition(S3ScanState *st, const char *dir)
  * one level deeper, if it is a partition directory itself.
  */
 static DirVerdict
-dir_verdict(S3ScanState *st, const char *dir)
+dir_verdict(FdwScanState *st, const char *dir)
 {
 	TupleTableSlot *slot = st->object_slot;
 	ExprContext *econtext = st->econtext;
@@ -340,7 +333,7 @@ dir_verdict(S3ScanState *st, const char *dir)
 	{
 		slot->tts_isnull[i] = true;
 		slot->tts_values[i] = (Datum) 0;
-		if (st->meta[i] == S3_META_PARTITION && partition_value(dir, st->field_name[i]) != NULL)
+		if (st->source[i] == COLUMN_PARTITION && partition_value(dir, st->field_name[i]) != NULL)
 		{
 			slot->tts_values[i] = partition_datum(st, i, dir, &slot->tts_isnull[i]);
 			known = bms_add_member(known, i + 1);
@@ -402,7 +395,7 @@ make_task(const char *prefix, bool direct)
  * whole, and the objects right under each level walked.  In st->cxt.
  */
 List *
-listing_tasks(S3ScanState *st, const char *prefix)
+listing_tasks(FdwScanState *st, const char *prefix)
 {
 	MemoryContext old = MemoryContextSwitchTo(st->cxt);
 	MemoryContext page_cxt;

@@ -39,7 +39,7 @@
 #include "fdw/counters.h"
 #include "fdw/scan.h"
 #include "util/progress.h"
-#include "pipeline.h"
+#include "util/settings.h"
 
 /* ----------------------------------------------------------------
  *		Object quals
@@ -52,7 +52,7 @@
  * decide which directories are listed.
  */
 void
-objects_init_quals(S3ScanState *st, List *exprs, int ndir, PlanState *ps)
+objects_init_quals(FdwScanState *st, List *exprs, int ndir, PlanState *ps)
 {
 	ListCell   *lc;
 
@@ -73,8 +73,8 @@ objects_init_quals(S3ScanState *st, List *exprs, int ndir, PlanState *ps)
 			if (attno <= 0 || attno > st->natts)
 				continue;
 			cols = bms_add_member(cols, attno);
-			if (st->meta[attno - 1] == S3_META_SIZE ||
-				st->meta[attno - 1] == S3_META_LAST_MODIFIED)
+			if (st->source[attno - 1] == COLUMN_SIZE ||
+				st->source[attno - 1] == COLUMN_LAST_MODIFIED)
 				st->qual_needs_meta = true;
 		}
 		if (foreach_current_index(lc) < ndir)
@@ -97,7 +97,7 @@ objects_init_quals(S3ScanState *st, List *exprs, int ndir, PlanState *ps)
  * they are known, or when the quals do not use them.
  */
 static bool
-object_matches(S3ScanState *st, const S3Object *o)
+object_matches(FdwScanState *st, const S3Object *o)
 {
 	TupleTableSlot *slot = st->object_slot;
 	ExprContext *econtext = st->econtext;
@@ -119,25 +119,25 @@ object_matches(S3ScanState *st, const S3Object *o)
 
 		*isnull = true;
 		*d = (Datum) 0;
-		switch (st->meta[i])
+		switch (st->source[i])
 		{
-			case S3_META_PARTITION:
+			case COLUMN_PARTITION:
 				*d = partition_datum(st, i, o->key, isnull);
 				break;
-			case S3_META_TEMPLATE:
+			case COLUMN_TEMPLATE:
 				*d = template_datum(st, i, o->key, isnull);
 				break;
-			case S3_META_URI:
+			case COLUMN_URI:
 				text = s3_make_uri(o->bucket, o->key);
 				break;
-			case S3_META_KEY:
+			case COLUMN_KEY:
 				text = o->key;
 				break;
-			case S3_META_SIZE:
+			case COLUMN_SIZE:
 				if (o->size >= 0)
 					text = psprintf(INT64_FORMAT, o->size);
 				break;
-			case S3_META_LAST_MODIFIED:
+			case COLUMN_LAST_MODIFIED:
 				if (o->last_modified != 0)
 					text = pstrdup(timestamptz_to_str(o->last_modified));
 				break;
@@ -146,9 +146,9 @@ object_matches(S3ScanState *st, const S3Object *o)
 		}
 		if (text != NULL)
 		{
-			if (cc->kind == CONV_INT8 && st->meta[i] == S3_META_SIZE)
+			if (cc->kind == CONV_INT8 && st->source[i] == COLUMN_SIZE)
 				*d = Int64GetDatum(o->size);
-			else if (cc->kind == CONV_TIMESTAMPTZ && st->meta[i] == S3_META_LAST_MODIFIED)
+			else if (cc->kind == CONV_TIMESTAMPTZ && st->source[i] == COLUMN_LAST_MODIFIED)
 				*d = TimestampTzGetDatum(o->last_modified);
 			else if (!conv_text(cc, text, strlen(text), d, &err))
 				continue;		/* the row will raise it; here it is NULL */
@@ -169,7 +169,7 @@ object_matches(S3ScanState *st, const S3Object *o)
  */
 
 static WorkUnit *
-named_unit(S3ScanState *st, char *key)
+named_unit(FdwScanState *st, char *key)
 {
 	WorkUnit   *u = palloc0(sizeof(WorkUnit));
 
@@ -184,7 +184,7 @@ named_unit(S3ScanState *st, char *key)
 
 /* The objects a filter on uri or key names: those of this table, once each. */
 static List *
-filter_objects(S3ScanState *st, ExprContext *econtext)
+filter_objects(FdwScanState *st, ExprContext *econtext)
 {
 	bool		isnull;
 	Datum		d = ExecEvalExpr(st->filter, econtext, &isnull);
@@ -216,7 +216,7 @@ filter_objects(S3ScanState *st, ExprContext *econtext)
 		if (nulls[i])
 			continue;
 		v = TextDatumGetCString(elems[i]);
-		if (st->filter_kind == S3_FILTER_URIS)
+		if (st->filter_kind == FDW_FILTER_URIS)
 		{
 			char	   *bucket;
 
@@ -253,7 +253,7 @@ filter_objects(S3ScanState *st, ExprContext *econtext)
  * (the tasks of the partition walk, listed page by page as the scan goes).
  */
 void
-objects_prepare(S3ScanState *st, ExprContext *econtext)
+objects_prepare(FdwScanState *st, ExprContext *econtext)
 {
 	MemoryContext old = MemoryContextSwitchTo(st->cxt);
 
@@ -261,13 +261,13 @@ objects_prepare(S3ScanState *st, ExprContext *econtext)
 	st->named_next = 0;
 	st->tasks = NIL;
 	st->lister = NULL;
-	if (st->filter_kind != S3_FILTER_NONE)
+	if (st->filter_kind != FDW_FILTER_NONE)
 		st->named = filter_objects(st, econtext);
 	else if (!st->opts.is_prefix)
 		st->named = list_make1(named_unit(st, st->opts.key));
 	else
 	{
-		char	   *prefix = s3_effective_prefix(&st->opts, st->like_prefix);
+		char	   *prefix = fdw_effective_prefix(&st->opts, st->like_prefix);
 
 		if (prefix != NULL)
 			st->tasks = listing_tasks(st, prefix);
@@ -278,23 +278,23 @@ objects_prepare(S3ScanState *st, ExprContext *econtext)
 
 /* Remember what a complete listing found, for later plans of this session. */
 static void
-listing_done(S3ScanState *st)
+listing_done(FdwScanState *st)
 {
 	char	   *prefix;
 
-	if (st->listing_complete || st->filter_kind != S3_FILTER_NONE || !st->opts.is_prefix ||
+	if (st->listing_complete || st->filter_kind != FDW_FILTER_NONE || !st->opts.is_prefix ||
 		st->dir_quals != NIL)
 		return;
 	st->listing_complete = true;
-	prefix = s3_effective_prefix(&st->opts, st->like_prefix);
+	prefix = fdw_effective_prefix(&st->opts, st->like_prefix);
 	if (prefix)
-		s3_stats_remember_listing(st->relid, st->opts.bucket, prefix,
+		fdw_stats_remember_listing(st->relid, st->opts.bucket, prefix,
 								  (double) st->objects_listed, st->bytes_listed);
 }
 
 /* The next unit this process reads (before object quals), false when none is left. */
 static bool
-next_unit(S3ScanState *st, WorkUnit *u)
+next_unit(FdwScanState *st, WorkUnit *u)
 {
 	const S3Object *o;
 
@@ -314,7 +314,7 @@ next_unit(S3ScanState *st, WorkUnit *u)
 
 		/* the planning's first page, if it listed the same */
 		if (list_length(st->tasks) == 1 && !t->direct)
-			head = s3_listing_head(st->relid, st->client, st->opts.bucket, t->prefix);
+			head = fdw_listing_head(st->relid, st->client, st->opts.bucket, t->prefix);
 		st->lister = lister_create(st->client, st->opts.bucket, st->tasks, head, st->cxt);
 	}
 	o = lister_next(st->lister);
@@ -346,7 +346,7 @@ next_unit(S3ScanState *st, WorkUnit *u)
  * first part, the other parts left to the other participants.
  */
 static bool
-claim_unit(S3ScanState *st, WorkUnit *u)
+claim_unit(FdwScanState *st, WorkUnit *u)
 {
 	for (;;)
 	{
@@ -370,7 +370,7 @@ claim_unit(S3ScanState *st, WorkUnit *u)
 
 /* Keep "depth" GETs in flight besides the one being read. */
 static void
-top_up_prefetch(S3ScanState *st, int depth)
+top_up_prefetch(FdwScanState *st, int depth)
 {
 	depth = Min(depth, MAX_PREFETCH);
 	while (st->nprefetched < depth)
@@ -390,7 +390,7 @@ top_up_prefetch(S3ScanState *st, int depth)
  * error.
  */
 bool
-objects_open_next(S3ScanState *st)
+objects_open_next(FdwScanState *st)
 {
 	for (;;)
 	{
@@ -422,7 +422,7 @@ objects_open_next(S3ScanState *st)
 			size_t		header_len = 0;
 
 			/* later parts of a CSV object begin with its header */
-			if (pg.unit.part > 0 && st->opts.format == S3_FORMAT_CSV &&
+			if (pg.unit.part > 0 && st->opts.format == FDW_FORMAT_CSV &&
 				(st->opts.header || st->opts.header_skip))
 				parallel_part_header(st, &pg.unit, &header, &header_len);
 			stream_begin(&st->stream, &pg, header, header_len);
@@ -439,7 +439,7 @@ objects_open_next(S3ScanState *st)
 
 /* objects_close: done with the object being read. */
 void
-objects_close(S3ScanState *st)
+objects_close(FdwScanState *st)
 {
 	if (st->reading)
 	{
@@ -460,7 +460,7 @@ objects_close(S3ScanState *st)
 
 /* objects_rewind: for a rescan: nothing read, nothing in flight. */
 void
-objects_rewind(S3ScanState *st)
+objects_rewind(FdwScanState *st)
 {
 	int			i;
 

@@ -25,13 +25,13 @@
 #include "fdw/template.h"
 
 /* Which option goes where. */
-typedef struct S3Option
+typedef struct FdwOption
 {
 	const char *name;
 	Oid			context;		/* catalog the option belongs to */
-} S3Option;
+} FdwOption;
 
-static const S3Option valid_options[] = {
+static const FdwOption valid_options[] = {
 	/* server: where requests go */
 	{"region", ForeignServerRelationId},
 	{"endpoint", ForeignServerRelationId},
@@ -57,15 +57,16 @@ static const S3Option valid_options[] = {
 	{NULL, InvalidOid}
 };
 
+/* The values of the "metadata" column option, by ColumnSource. */
 static const char *const meta_names[] = {
-	[S3_META_NONE] = NULL,
-	[S3_META_URI] = "uri",
-	[S3_META_KEY] = "key",
-	[S3_META_SIZE] = "size",
-	[S3_META_LAST_MODIFIED] = "last_modified",
-	[S3_META_LINE] = "line",
-	[S3_META_PARTITION] = NULL,
-	[S3_META_TEMPLATE] = NULL,
+	[COLUMN_FIELD] = NULL,
+	[COLUMN_URI] = "uri",
+	[COLUMN_KEY] = "key",
+	[COLUMN_SIZE] = "size",
+	[COLUMN_LAST_MODIFIED] = "last_modified",
+	[COLUMN_LINE] = "line",
+	[COLUMN_PARTITION] = NULL,
+	[COLUMN_TEMPLATE] = NULL,
 };
 
 PG_FUNCTION_INFO_V1(pipeline_s3_fdw_validator);
@@ -163,7 +164,7 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 	bool		have_key = false;
 	bool		have_secret = false;
 	bool		is_csv = false;
-	char		delimiter = ',';	/* the defaults of s3_table_options */
+	char		delimiter = ',';	/* the defaults of fdw_table_options */
 	char		quote = '"';
 	char	   *uri = NULL;
 	char	   *key_template = NULL;
@@ -172,7 +173,7 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 	foreach(lc, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
-		const S3Option *opt;
+		const FdwOption *opt;
 
 		for (opt = valid_options; opt->name; opt++)
 			if (opt->context == catalog && strcmp(opt->name, def->defname) == 0)
@@ -317,18 +318,18 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 }
 
 /*
- * s3_table_options: the validated options of a foreign table.
+ * fdw_table_options: the validated options of a foreign table.
  */
 void
-s3_table_options(Oid relid, S3TableOptions *opts)
+fdw_table_options(Oid relid, FdwTableOptions *opts)
 {
 	ForeignTable *table = GetForeignTable(relid);
 	ListCell   *lc;
 	size_t		len;
 
 	memset(opts, 0, sizeof(*opts));
-	opts->format = S3_FORMAT_JSON;
-	opts->compression = S3_COMPRESSION_AUTO;
+	opts->format = FDW_FORMAT_JSON;
+	opts->compression = FDW_COMPRESSION_AUTO;
 	opts->delimiter = ',';
 	opts->quote = '"';
 	opts->header = true;
@@ -342,10 +343,10 @@ s3_table_options(Oid relid, S3TableOptions *opts)
 		if (strcmp(def->defname, "uri") == 0)
 			opts->uri = v;
 		else if (strcmp(def->defname, "format") == 0)
-			opts->format = strcmp(v, "csv") == 0 ? S3_FORMAT_CSV : S3_FORMAT_JSON;
+			opts->format = strcmp(v, "csv") == 0 ? FDW_FORMAT_CSV : FDW_FORMAT_JSON;
 		else if (strcmp(def->defname, "compression") == 0)
-			opts->compression = strcmp(v, "gzip") == 0 ? S3_COMPRESSION_GZIP :
-				strcmp(v, "none") == 0 ? S3_COMPRESSION_NONE : S3_COMPRESSION_AUTO;
+			opts->compression = strcmp(v, "gzip") == 0 ? FDW_COMPRESSION_GZIP :
+				strcmp(v, "none") == 0 ? FDW_COMPRESSION_NONE : FDW_COMPRESSION_AUTO;
 		else if (strcmp(def->defname, "on_error") == 0)
 			opts->skip_errors = strcmp(v, "skip") == 0;
 		else if (strcmp(def->defname, "delimiter") == 0)
@@ -380,45 +381,47 @@ s3_table_options(Oid relid, S3TableOptions *opts)
 }
 
 /*
- * s3_column_meta: what column "attnum" holds: metadata, or a field whose
- * path is returned in *field (the column name unless "field" is given).
+ * fdw_column_source: where column "attnum" takes its values from; for a
+ * field, its path in *name (NULL: the column name, no "field" option);
+ * for a partition, the partition's name.
  */
-S3Meta
-s3_column_meta(Oid relid, AttrNumber attnum, char **field)
+ColumnSource
+fdw_column_source(Oid relid, AttrNumber attnum, char **name)
 {
 	List	   *options = GetForeignColumnOptions(relid, attnum);
 	ListCell   *lc;
 
-	*field = NULL;
+	*name = NULL;
 	/* a column without options named like a part of the key template */
-	if (options == NIL && template_column(relid, attnum, field))
-		return S3_META_TEMPLATE;
+	if (options == NIL && template_column(relid, attnum, name))
+		return COLUMN_TEMPLATE;
 	foreach(lc, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 		char	   *v = defGetString(def);
 
 		if (strcmp(def->defname, "field") == 0)
-			*field = v;
+			*name = v;
 		else if (strcmp(def->defname, "partition") == 0)
 		{
-			*field = v;
-			return S3_META_PARTITION;
+			*name = v;
+			return COLUMN_PARTITION;
 		}
 		else if (strcmp(def->defname, "metadata") == 0)
 		{
 			int			m;
 
-			for (m = S3_META_URI; m <= S3_META_LINE; m++)
+			for (m = COLUMN_URI; m <= COLUMN_LINE; m++)
 				if (strcmp(v, meta_names[m]) == 0)
-					return (S3Meta) m;
+					return (ColumnSource) m;
 		}
 	}
-	return S3_META_NONE;
+	return COLUMN_FIELD;
 }
 
+/* column_source_name: the "metadata" option value of a metadata column. */
 const char *
-s3_meta_name(S3Meta meta)
+column_source_name(ColumnSource source)
 {
-	return meta_names[meta];
+	return meta_names[source];
 }

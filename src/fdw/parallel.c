@@ -46,7 +46,7 @@
 #include "decode/line_records.h"
 #include "fdw/counters.h"
 #include "fdw/scan.h"
-#include "pipeline.h"
+#include "util/settings.h"
 
 #define SHARED_SLOTS	1024	/* listed objects queued at most */
 #define KEY_MAX			1024	/* S3's longest key */
@@ -56,9 +56,6 @@
 #define MAX_PARTS		1024	/* parts of one object at most */
 #define HEADER_MAX		8192	/* longest CSV header of a split object */
 #define SNIFF_BYTES		(256 * 1024)
-
-/* pipeline.split_size, in kB; 0: never split */
-int			pipeline_split_kb = 64 * 1024;
 
 /* An object in shared memory. */
 typedef struct SharedEntry
@@ -87,7 +84,7 @@ typedef struct SplitSlot
 									 * after it starts (index p) */
 } SplitSlot;
 
-struct S3Shared
+struct FdwShared
 {
 	slock_t		mutex;
 	ConditionVariable cv;
@@ -217,7 +214,7 @@ tasks_get(const char *p, int n)
 
 /* Could this object be split, by its size alone? */
 static bool
-split_candidate(S3ScanState *st, int64 size)
+split_candidate(FdwScanState *st, int64 size)
 {
 	int64		split = (int64) pipeline_split_kb * 1024;
 
@@ -230,9 +227,9 @@ split_candidate(S3ScanState *st, int64 size)
  * "room" entries are free (and stay free: only this lister adds).
  */
 static void
-list_page(S3ScanState *st, int task, bool started, char *token, int room)
+list_page(FdwScanState *st, int task, bool started, char *token, int room)
 {
-	S3Shared   *sh = st->shared;
+	FdwShared  *sh = st->shared;
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_s3 listing page",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -288,9 +285,9 @@ list_page(S3ScanState *st, int task, bool started, char *token, int room)
  * when there is none left for anyone.
  */
 bool
-parallel_claim(S3ScanState *st, WorkUnit *u)
+parallel_claim(FdwScanState *st, WorkUnit *u)
 {
-	S3Shared   *sh = st->shared;
+	FdwShared  *sh = st->shared;
 	char	   *token = palloc(TOKEN_MAX);
 	bool		result = false;
 
@@ -374,7 +371,7 @@ parallel_claim(S3ScanState *st, WorkUnit *u)
  * record per line.  The CSV header line goes to *header.
  */
 static bool
-sniff(S3ScanState *st, const WorkUnit *u, char **header, size_t *header_len)
+sniff(FdwScanState *st, const WorkUnit *u, char **header, size_t *header_len)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_s3 sniff",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -394,10 +391,10 @@ sniff(S3ScanState *st, const WorkUnit *u, char **header, size_t *header_len)
 			len += n;
 		st->bytes_read += s3_get_bytes(g);
 		pipeline_scan_bytes += s3_get_bytes(g);
-		if (!(st->opts.compression == S3_COMPRESSION_AUTO && inflate_is_gzip(buf, len)))
-			ok = line_records_check(st->opts.format == S3_FORMAT_CSV, buf, len,
+		if (!(st->opts.compression == FDW_COMPRESSION_AUTO && inflate_is_gzip(buf, len)))
+			ok = line_records_check(st->opts.format == FDW_FORMAT_CSV, buf, len,
 									st->opts.delimiter, st->opts.quote,
-									st->opts.format == S3_FORMAT_CSV &&
+									st->opts.format == FDW_FORMAT_CSV &&
 									(st->opts.header || st->opts.header_skip),
 									header_len);
 		if (ok && *header_len > HEADER_MAX)
@@ -420,9 +417,9 @@ sniff(S3ScanState *st, const WorkUnit *u, char **header, size_t *header_len)
  * unit its first part.  Wakes up whoever waits for the outcome.
  */
 void
-parallel_split(S3ScanState *st, WorkUnit *u, bool keep)
+parallel_split(FdwScanState *st, WorkUnit *u, bool keep)
 {
-	S3Shared   *sh = st->shared;
+	FdwShared  *sh = st->shared;
 	char	   *header = NULL;
 	size_t		header_len = 0;
 	int			slot = -1;
@@ -477,7 +474,7 @@ parallel_split(S3ScanState *st, WorkUnit *u, bool keep)
 
 /* The CSV header of a split object, for its later parts. */
 void
-parallel_part_header(S3ScanState *st, const WorkUnit *u, char **header, size_t *len)
+parallel_part_header(FdwScanState *st, const WorkUnit *u, char **header, size_t *len)
 {
 	SplitSlot  *s = &st->shared->split[u->split];
 
@@ -488,7 +485,7 @@ parallel_part_header(S3ScanState *st, const WorkUnit *u, char **header, size_t *
 
 /* Part p's first record and the record after part p - 1 must be the same. */
 static void
-check_boundary(S3ScanState *st, const WorkUnit *u, int p, int64 first, int64 after)
+check_boundary(FdwScanState *st, const WorkUnit *u, int p, int64 first, int64 after)
 {
 	if (first >= 0 && after >= 0 && first != after)
 		ereport(ERROR,
@@ -502,7 +499,7 @@ check_boundary(S3ScanState *st, const WorkUnit *u, int p, int64 first, int64 aft
 
 /* parallel_part_first: where the first record of a part starts. */
 void
-parallel_part_first(S3ScanState *st, const WorkUnit *u, int64 offset)
+parallel_part_first(FdwScanState *st, const WorkUnit *u, int64 offset)
 {
 	SplitSlot  *s = &st->shared->split[u->split];
 	int64		after;
@@ -518,7 +515,7 @@ parallel_part_first(S3ScanState *st, const WorkUnit *u, int64 offset)
 
 /* parallel_part_next: where the first record after a part starts. */
 void
-parallel_part_next(S3ScanState *st, const WorkUnit *u, int64 offset)
+parallel_part_next(FdwScanState *st, const WorkUnit *u, int64 offset)
 {
 	SplitSlot  *s = &st->shared->split[u->split];
 	int64		first;
@@ -535,7 +532,7 @@ parallel_part_next(S3ScanState *st, const WorkUnit *u, int64 offset)
 
 /* parallel_part_done: a part is read; the last one frees the slot. */
 void
-parallel_part_done(S3ScanState *st, const WorkUnit *u)
+parallel_part_done(FdwScanState *st, const WorkUnit *u)
 {
 	SplitSlot  *s = &st->shared->split[u->split];
 
@@ -553,7 +550,7 @@ parallel_part_done(S3ScanState *st, const WorkUnit *u)
 Size
 s3EstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
 {
-	S3ScanState *st = node->fdw_state;
+	FdwScanState *st = node->fdw_state;
 	Size		n;
 
 	/* the leader decides the objects (or the listing tasks) once, for everyone */
@@ -576,7 +573,7 @@ s3EstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
 			}
 		}
 	}
-	n = add_size(offsetof(S3Shared, data), tasks_size(st->tasks));
+	n = add_size(offsetof(FdwShared, data), tasks_size(st->tasks));
 	n = add_size(n, mul_size(Max(st->named != NIL ? list_length(st->named) : SHARED_SLOTS, 1),
 							 sizeof(SharedEntry)));
 	return n;
@@ -584,7 +581,7 @@ s3EstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
 
 /* Put the objects (or the start of the listing) in the DSM. */
 static void
-shared_reset(S3ScanState *st, S3Shared *sh)
+shared_reset(FdwScanState *st, FdwShared *sh)
 {
 	int			i;
 
@@ -615,8 +612,8 @@ shared_reset(S3ScanState *st, S3Shared *sh)
 void
 s3InitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *coordinate)
 {
-	S3ScanState *st = node->fdw_state;
-	S3Shared   *sh = (S3Shared *) coordinate;
+	FdwScanState *st = node->fdw_state;
+	FdwShared  *sh = (FdwShared *) coordinate;
 
 	SpinLockInit(&sh->mutex);
 	ConditionVariableInit(&sh->cv);
@@ -638,16 +635,16 @@ s3InitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *
 void
 s3ReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *coordinate)
 {
-	S3ScanState *st = node->fdw_state;
+	FdwScanState *st = node->fdw_state;
 
-	shared_reset(st, (S3Shared *) coordinate);
+	shared_reset(st, (FdwShared *) coordinate);
 }
 
 void
 s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc, void *coordinate)
 {
-	S3ScanState *st = node->fdw_state;
-	S3Shared   *sh = (S3Shared *) coordinate;
+	FdwScanState *st = node->fdw_state;
+	FdwShared  *sh = (FdwShared *) coordinate;
 	MemoryContext old = MemoryContextSwitchTo(st->cxt);
 
 	st->tasks = tasks_get(sh->data, sh->ntasks);
@@ -658,9 +655,9 @@ s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc, void *coordi
 
 /* scan_publish: add this process's counters to the shared ones. */
 void
-scan_publish(S3ScanState *st)
+scan_publish(FdwScanState *st)
 {
-	S3Shared   *sh = st->shared;
+	FdwShared  *sh = st->shared;
 
 	if (sh == NULL)
 		return;
@@ -684,8 +681,8 @@ scan_publish(S3ScanState *st)
 void
 s3ShutdownForeignScan(ForeignScanState *node)
 {
-	S3ScanState *st = node->fdw_state;
-	S3Shared   *sh;
+	FdwScanState *st = node->fdw_state;
+	FdwShared  *sh;
 
 	if (st == NULL || st->shared == NULL)
 		return;

@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
+#include "util/settings.h"
 
 typedef struct Reject
 {
@@ -37,13 +38,10 @@ static List *rejects = NIL;
 static int64 rejects_total = 0; /* remembered or not */
 static TimestampTz rejects_stmt = 0;
 
-/* Most rejects remembered per statement; counting goes on beyond. */
-int			pipeline_max_rejects = 1000;
-
 #define REJECT_RAW_MAX 4096
 
 void
-s3_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
+fdw_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
 				   const char *error, const char *raw, size_t rawlen)
 {
 	MemoryContext old;
@@ -53,7 +51,7 @@ s3_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
 		rejects_cxt = AllocSetContextCreate(TopMemoryContext, "pipeline_s3 rejects",
 											ALLOCSET_SMALL_SIZES);
 	if (rejects_stmt != GetCurrentStatementStartTimestamp())
-		s3_rejects_reset();
+		fdw_rejects_reset();
 	rejects_total++;
 	if (list_length(rejects) >= pipeline_max_rejects)
 		return;					/* counted by the scan, not remembered */
@@ -73,11 +71,11 @@ s3_reject_remember(Oid relid, const char *uri, int64 record, int64 line,
 }
 
 /*
- * s3_rejects_reset: forget the rejects remembered so far; a report run
- * starts with none, so that it can keep its own (s3_rejects_foreach).
+ * fdw_rejects_reset: forget the rejects remembered so far; a report run
+ * starts with none, so that it can keep its own (fdw_rejects_foreach).
  */
 void
-s3_rejects_reset(void)
+fdw_rejects_reset(void)
 {
 	if (rejects_cxt)
 		MemoryContextReset(rejects_cxt);
@@ -88,7 +86,7 @@ s3_rejects_reset(void)
 
 /* The rejects since the last reset: each remembered one, and how many in all. */
 int64
-s3_rejects_foreach(s3_reject_fn fn, void *arg)
+fdw_rejects_foreach(FdwRejectFn fn, void *arg)
 {
 	ListCell   *lc;
 

@@ -18,7 +18,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -27,7 +26,8 @@
 #include "utils/timestamp.h"
 
 #include "fdw/scan.h"
-#include "pipeline.h"
+#include "s3/url.h"
+#include "util/settings.h"
 
 /*
  * The value of Hive-style partition "name" in a key: the "name=value"
@@ -47,24 +47,12 @@ partition_value(const char *key, const char *name)
 
 		if ((size_t) (end - seg) > nlen && seg[nlen] == '=' && strncmp(seg, name, nlen) == 0)
 		{
-			StringInfoData buf;
-			const char *p;
+			const char *value = seg + nlen + 1;
+			char	   *buf = palloc(end - value + 1);
+			size_t		n;
 
-			initStringInfo(&buf);
-			for (p = seg + nlen + 1; p < end; p++)
-			{
-				if (*p == '%' && p + 2 < end && isxdigit((unsigned char) p[1]) &&
-					isxdigit((unsigned char) p[2]))
-				{
-					char		hex[3] = {p[1], p[2], 0};
-
-					appendStringInfoChar(&buf, (char) strtol(hex, NULL, 16));
-					p += 2;
-				}
-				else
-					appendStringInfoChar(&buf, *p);
-			}
-			return buf.data;
+			(void) url_percent_decode(value, end - value, false, false, buf, &n);
+			return buf;
 		}
 		seg = end + 1;
 	}
@@ -73,7 +61,7 @@ partition_value(const char *key, const char *name)
 
 /* The Datum of partition column i for object key "key". */
 Datum
-partition_datum(S3ScanState *st, int i, const char *key, bool *isnull)
+partition_datum(FdwScanState *st, int i, const char *key, bool *isnull)
 {
 	char	   *v = partition_value(key, st->field_name[i]);
 	Datum		d;
@@ -136,7 +124,7 @@ count_newlines(const char *p, size_t n)
 
 /* Count the lines of the data buffer up to "off" (monotonic). */
 static void
-advance_lines(S3ScanState *st, size_t off)
+advance_lines(FdwScanState *st, size_t off)
 {
 	const char *p = st->stream.data + st->line_pos;
 	size_t		n;
@@ -155,14 +143,14 @@ advance_lines(S3ScanState *st, size_t off)
 }
 
 static int64
-line_at(S3ScanState *st, size_t off)
+line_at(FdwScanState *st, size_t off)
 {
 	advance_lines(st, off);
 	return st->line_no;
 }
 
 static int64
-column_at(S3ScanState *st, size_t off)
+column_at(FdwScanState *st, size_t off)
 {
 	advance_lines(st, off);
 	return (int64) off - st->line_start + 1;
@@ -174,7 +162,7 @@ column_at(S3ScanState *st, size_t off)
  * "the record at byte B".
  */
 static char *
-record_where(S3ScanState *st, int64 record_no, size_t off)
+record_where(FdwScanState *st, int64 record_no, size_t off)
 {
 	if (st->stream.cur.unit.start > 0)
 		return psprintf("the record at byte %lld",
@@ -184,7 +172,7 @@ record_where(S3ScanState *st, int64 record_no, size_t off)
 
 /* "Line N: " for details, when lines are counted from the object's start. */
 static char *
-line_where(S3ScanState *st, int64 line)
+line_where(FdwScanState *st, int64 line)
 {
 	if (st->stream.cur.unit.start > 0)
 		return "";
@@ -197,13 +185,13 @@ line_where(S3ScanState *st, int64 line)
  */
 
 static size_t
-reader_consumed(S3ScanState *st)
+reader_consumed(FdwScanState *st)
 {
 	return st->jr ? json_reader_consumed(st->jr) : csv_reader_consumed(st->cr);
 }
 
 static void
-reader_feed(S3ScanState *st)
+reader_feed(FdwScanState *st)
 {
 	if (st->jr)
 		json_reader_feed(st->jr, st->stream.data, st->stream.data_len, st->stream.src_eof);
@@ -213,7 +201,7 @@ reader_feed(S3ScanState *st)
 
 /* The object could not be decoded; stop, or skip the rest of it. */
 static void
-stream_error(S3ScanState *st, const char *what, const char *why)
+stream_error(FdwScanState *st, const char *what, const char *why)
 {
 	if (!st->opts.skip_errors)
 		ereport(ERROR,
@@ -221,7 +209,7 @@ stream_error(S3ScanState *st, const char *what, const char *why)
 				 errmsg("could not %s \"%s\"", what, st->stream.uri),
 				 errdetail_internal("%s", why)));
 	st->rejected++;
-	s3_reject_remember(st->relid, st->stream.uri, st->record_no + 1, st->line_no,
+	fdw_reject_remember(st->relid, st->stream.uri, st->record_no + 1, st->line_no,
 					   psprintf("could not %s the rest of the object: %s", what, why),
 					   NULL, 0);
 	st->stream.src_eof = true;
@@ -233,7 +221,7 @@ stream_error(S3ScanState *st, const char *what, const char *why)
  * after it, and hand the buffer to the reader again.
  */
 static void
-refill(S3ScanState *st)
+refill(FdwScanState *st)
 {
 	size_t		consumed = reader_consumed(st);
 
@@ -261,7 +249,7 @@ refill(S3ScanState *st)
 
 /* Reset the readers for the object (part) the stream has just begun. */
 void
-rows_begin_object(S3ScanState *st)
+rows_begin_object(FdwScanState *st)
 {
 	const WorkUnit *u = &st->stream.cur.unit;
 	MemoryContext old = MemoryContextSwitchTo(st->stream.cur.cxt);
@@ -275,7 +263,7 @@ rows_begin_object(S3ScanState *st)
 	st->line_pos = 0;
 	st->line_start = 0;
 	st->part_started = false;
-	st->header_pending = st->opts.format == S3_FORMAT_CSV && (st->opts.header || st->opts.header_skip);
+	st->header_pending = st->opts.format == FDW_FORMAT_CSV && (st->opts.header || st->opts.header_skip);
 	if (st->jr)
 	{
 		json_reader_reset(st->jr);
@@ -302,7 +290,7 @@ rows_begin_object(S3ScanState *st)
  * part's end, which is the next part's first record.
  */
 static bool
-part_record(S3ScanState *st, size_t off)
+part_record(FdwScanState *st, size_t off)
 {
 	const WorkUnit *u = &st->stream.cur.unit;
 	int64		at;
@@ -325,7 +313,7 @@ part_record(S3ScanState *st, size_t off)
 
 /* A part reached the end of the object without a record of its own. */
 static void
-part_end(S3ScanState *st)
+part_end(FdwScanState *st)
 {
 	const WorkUnit *u = &st->stream.cur.unit;
 
@@ -344,7 +332,7 @@ part_end(S3ScanState *st)
 
 /* Raw text of the record at "off", for rejects: up to its line's end. */
 static void
-record_text(S3ScanState *st, size_t off, const char **raw, size_t *len)
+record_text(FdwScanState *st, size_t off, const char **raw, size_t *len)
 {
 	const char *start = st->stream.data + off;
 	size_t		avail = st->stream.data_len > off ? st->stream.data_len - off : 0;
@@ -359,7 +347,7 @@ record_text(S3ScanState *st, size_t off, const char **raw, size_t *len)
  * record, line and column; with 'skip' count and remember it.
  */
 static void
-bad_record(S3ScanState *st, int sqlerrcode, const char *what, size_t rec_off,
+bad_record(FdwScanState *st, int sqlerrcode, const char *what, size_t rec_off,
 		   size_t err_off, const char *colname, const char *why,
 		   const char *raw, size_t rawlen, const char *hint)
 {
@@ -396,7 +384,7 @@ bad_record(S3ScanState *st, int sqlerrcode, const char *what, size_t rec_off,
 					 errcontext("foreign table \"%s\"", st->relname)));
 	}
 	st->rejected++;
-	s3_reject_remember(st->relid, st->stream.uri, st->record_no, line,
+	fdw_reject_remember(st->relid, st->stream.uri, st->record_no, line,
 					   colname ? psprintf("column \"%s\": %s", colname, why)
 					   : psprintf("line %lld, column %lld: %s", (long long) eline,
 								  (long long) ecol, why),
@@ -405,16 +393,16 @@ bad_record(S3ScanState *st, int sqlerrcode, const char *what, size_t rec_off,
 
 /* A metadata value as a Datum of the column's type. */
 static bool
-meta_datum(S3ScanState *st, int i, Datum *d, bool *isnull)
+meta_datum(FdwScanState *st, int i, Datum *d, bool *isnull)
 {
 	const ColumnConv *cc = &st->conv[i];
 	ConvError	err;
 	char	   *text = NULL;
 
 	*isnull = false;
-	switch (st->meta[i])
+	switch (st->source[i])
 	{
-		case S3_META_URI:
+		case COLUMN_URI:
 			if (cc->kind == CONV_TEXT)
 			{
 				*d = st->uri_datum;
@@ -422,7 +410,7 @@ meta_datum(S3ScanState *st, int i, Datum *d, bool *isnull)
 			}
 			text = st->stream.uri;
 			break;
-		case S3_META_KEY:
+		case COLUMN_KEY:
 			if (cc->kind == CONV_TEXT)
 			{
 				*d = st->key_datum;
@@ -430,7 +418,7 @@ meta_datum(S3ScanState *st, int i, Datum *d, bool *isnull)
 			}
 			text = st->stream.cur.unit.obj.key;
 			break;
-		case S3_META_SIZE:
+		case COLUMN_SIZE:
 			if (st->stream.cur.unit.obj.size < 0)
 			{
 				*isnull = true;
@@ -443,7 +431,7 @@ meta_datum(S3ScanState *st, int i, Datum *d, bool *isnull)
 			}
 			text = psprintf("%lld", (long long) st->stream.cur.unit.obj.size);
 			break;
-		case S3_META_LAST_MODIFIED:
+		case COLUMN_LAST_MODIFIED:
 			if (st->stream.cur.unit.obj.last_modified == 0)
 			{
 				*isnull = true;
@@ -456,7 +444,7 @@ meta_datum(S3ScanState *st, int i, Datum *d, bool *isnull)
 			}
 			text = pstrdup(timestamptz_to_str(st->stream.cur.unit.obj.last_modified));
 			break;
-		case S3_META_LINE:
+		case COLUMN_LINE:
 			if (cc->kind == CONV_INT8)
 			{
 				*d = Int64GetDatum(st->line_no);
@@ -464,20 +452,20 @@ meta_datum(S3ScanState *st, int i, Datum *d, bool *isnull)
 			}
 			text = psprintf("%lld", (long long) st->line_no);
 			break;
-		case S3_META_PARTITION:
+		case COLUMN_PARTITION:
 			*d = partition_datum(st, i, st->stream.cur.unit.obj.key, isnull);
 			return true;
-		case S3_META_TEMPLATE:
+		case COLUMN_TEMPLATE:
 			*d = template_datum(st, i, st->stream.cur.unit.obj.key, isnull);
 			return true;
-		case S3_META_NONE:
+		case COLUMN_FIELD:
 			break;
 	}
 	if (!conv_text(cc, text, strlen(text), d, &err))
 		ereport(ERROR,
 				(errcode(err.sqlerrcode),
 				 errmsg("cannot store metadata \"%s\" in column \"%s\" of type %s",
-						s3_meta_name(st->meta[i]), st->field_name[i],
+						column_source_name(st->source[i]), st->field_name[i],
 						format_type_be(cc->typid)),
 				 errdetail("%s.", err.message)));
 	return true;
@@ -488,7 +476,7 @@ meta_datum(S3ScanState *st, int i, Datum *d, bool *isnull)
  * bad and skipped.
  */
 static bool
-form_row(S3ScanState *st, TupleTableSlot *slot, size_t rec_off,
+form_row(FdwScanState *st, TupleTableSlot *slot, size_t rec_off,
 		 const CsvField *cf, int ncf)
 {
 	int			i;
@@ -502,7 +490,7 @@ form_row(S3ScanState *st, TupleTableSlot *slot, size_t rec_off,
 		ConvError	err;
 		bool		ok;
 
-		if (st->meta[i] != S3_META_NONE)
+		if (st->source[i] != COLUMN_FIELD)
 		{
 			meta_datum(st, i, &values[i], &nulls[i]);
 			continue;
@@ -550,7 +538,7 @@ form_row(S3ScanState *st, TupleTableSlot *slot, size_t rec_off,
  * the reader keeps only the fields up to the last one a column reads.
  */
 static void
-csv_header(S3ScanState *st, const CsvField *f, int n)
+csv_header(FdwScanState *st, const CsvField *f, int n)
 {
 	int			i;
 
@@ -592,7 +580,7 @@ csv_header(S3ScanState *st, const CsvField *f, int n)
 
 /* The next row of a CSV object; false at its end. */
 static bool
-next_csv_row(S3ScanState *st, TupleTableSlot *slot)
+next_csv_row(FdwScanState *st, TupleTableSlot *slot)
 {
 	for (;;)
 	{
@@ -667,7 +655,7 @@ next_csv_row(S3ScanState *st, TupleTableSlot *slot)
 
 /* The next row of a JSON object; false at its end. */
 static bool
-next_json_row(S3ScanState *st, TupleTableSlot *slot)
+next_json_row(FdwScanState *st, TupleTableSlot *slot)
 {
 	for (;;)
 	{
@@ -707,9 +695,17 @@ next_json_row(S3ScanState *st, TupleTableSlot *slot)
 				refill(st);
 				continue;
 			case JSON_FATAL:
-				stream_error(st, "decode", json_reader_error(st->jr)->message);
-				reader_feed(st);
-				continue;
+				/*
+				 * Out of memory: an error whatever on_error says (skipping
+				 * the rest of the object here once looped for ever, since
+				 * the reader says JSON_FATAL until it is reset).
+				 */
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory"),
+						 errdetail("Decoding a record of \"%s\" failed: %s.",
+								   st->stream.uri, json_reader_error(st->jr)->message)));
+				break;
 			case JSON_END:
 				part_end(st);
 				return false;
@@ -720,7 +716,7 @@ next_json_row(S3ScanState *st, TupleTableSlot *slot)
 
 /* The next row of the object being read; false at its end (or its part's). */
 bool
-rows_next(S3ScanState *st, TupleTableSlot *slot)
+rows_next(FdwScanState *st, TupleTableSlot *slot)
 {
 	return st->jr ? next_json_row(st, slot) : next_csv_row(st, slot);
 }

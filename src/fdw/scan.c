@@ -32,19 +32,10 @@
 #include "fdw/counters.h"
 #include "fdw/scan.h"
 #include "util/progress.h"
-#include "pipeline.h"
 #include "s3/credentials.h"
+#include "util/settings.h"
 
-/* GUCs */
-int			pipeline_read_buffer_kb = 256;
-int			pipeline_prefetch = 2;
-int			pipeline_max_record_mb = 256;
-
-/*
- * The bytes this backend's scans read (counters.h).  Weak while report/
- * still defines the same counter itself; its definition is the one kept
- * then, and both name the same variable.
- */
+/* The bytes this backend's scans read (counters.h). */
 uint64		pipeline_scan_bytes = 0;
 
 static void scan_cleanup(void *arg);
@@ -66,7 +57,7 @@ static void scan_cleanup(void *arg);
  *	  many as the budget holds.
  */
 static void
-decoder_limits(S3ScanState *st)
+decoder_limits(FdwScanState *st)
 {
 	size_t		budget = (size_t) pipeline_max_record_mb * 1024 * 1024;
 
@@ -83,7 +74,7 @@ decoder_limits(S3ScanState *st)
 }
 
 static int
-add_json_field(S3ScanState *st, const char *path, const ColumnConv *cc)
+add_json_field(FdwScanState *st, const char *path, const ColumnConv *cc)
 {
 	int			i;
 	bool		elements;
@@ -104,30 +95,30 @@ add_json_field(S3ScanState *st, const char *path, const ColumnConv *cc)
  * columns in "attrs" (attribute numbers; NIL: all of them).  Used by the
  * executor's scans and by ANALYZE's sampling.
  */
-S3ScanState *
+FdwScanState *
 scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
-	S3ScanState *st;
-	S3Config	cfg;
+	FdwScanState *st;
+	AwsConfig	cfg;
 	MemoryContext old;
 	int			i;
 
-	st = MemoryContextAllocZero(parent, sizeof(S3ScanState));
+	st = MemoryContextAllocZero(parent, sizeof(FdwScanState));
 	st->cxt = AllocSetContextCreate(parent, "pipeline_s3 scan", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(st->cxt);
 
 	st->relid = RelationGetRelid(rel);
 	st->relname = pstrdup(RelationGetRelationName(rel));
 	st->progress_level = -1;
-	s3_table_options(st->relid, &st->opts);
+	fdw_table_options(st->relid, &st->opts);
 	st->tmpl = template_parse(st->opts.key_template);
-	s3_server_config(GetForeignTable(st->relid)->serverid, userid, &cfg);
-	st->client = s3_client_create(&cfg, st->cxt);
+	aws_server_config(GetForeignTable(st->relid)->serverid, userid, &cfg);
+	st->client = aws_client_create(&cfg, st->cxt);
 
 	/* columns */
 	st->natts = tupdesc->natts;
-	st->meta = palloc0(sizeof(S3Meta) * st->natts);
+	st->source = palloc0(sizeof(ColumnSource) * st->natts);
 	st->conv = palloc0(sizeof(ColumnConv) * st->natts);
 	st->field = palloc(sizeof(int) * st->natts);
 	st->field_name = palloc0(sizeof(char *) * st->natts);
@@ -141,20 +132,20 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 		st->field[i] = -1;
 		if (att->attisdropped)
 			continue;
-		st->meta[i] = s3_column_meta(st->relid, att->attnum, &path);
+		st->source[i] = fdw_column_source(st->relid, att->attnum, &path);
 		st->field_name[i] = path ? path : pstrdup(NameStr(att->attname));
 		conv_init(&st->conv[i], att->atttypid, att->atttypmod, st->opts.skip_errors);
-		if (st->meta[i] == S3_META_LINE && needed)
+		if (st->source[i] == COLUMN_LINE && needed)
 			st->need_line = true;
-		if (st->meta[i] != S3_META_NONE || !needed)
+		if (st->source[i] != COLUMN_FIELD || !needed)
 			continue;
-		if (st->opts.format == S3_FORMAT_JSON)
+		if (st->opts.format == FDW_FORMAT_JSON)
 			st->field[i] = add_json_field(st, st->field_name[i], &st->conv[i]);
 		else
 			st->field[i] = st->nfields++;
 	}
 
-	if (st->opts.format == S3_FORMAT_JSON)
+	if (st->opts.format == FDW_FORMAT_JSON)
 	{
 		st->jvalues = palloc0(sizeof(JsonValue) * Max(st->nfields, 1));
 		st->jr = json_reader_create(st->jfields, st->nfields);
@@ -170,8 +161,8 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 	st->cleanup.func = scan_cleanup;
 	st->cleanup.arg = st;
 	MemoryContextRegisterResetCallback(st->cxt, &st->cleanup);
-	if ((st->opts.format == S3_FORMAT_JSON && st->jr == NULL) ||
-		(st->opts.format == S3_FORMAT_CSV && st->cr == NULL) || st->stream.z == NULL)
+	if ((st->opts.format == FDW_FORMAT_JSON && st->jr == NULL) ||
+		(st->opts.format == FDW_FORMAT_CSV && st->cr == NULL) || st->stream.z == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory for the decoders of \"%s\"", st->relname)));
@@ -182,7 +173,7 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 	 * column needs line numbers (counted from an object's start) or bad
 	 * records are skipped (such scans are not parallel).
 	 */
-	st->can_split = st->opts.compression != S3_COMPRESSION_GZIP && !st->need_line &&
+	st->can_split = st->opts.compression != FDW_COMPRESSION_GZIP && !st->need_line &&
 		!st->opts.skip_errors;
 	MemoryContextSwitchTo(old);
 	return st;
@@ -192,7 +183,7 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 static void
 scan_cleanup(void *arg)
 {
-	S3ScanState *st = (S3ScanState *) arg;
+	FdwScanState *st = (FdwScanState *) arg;
 
 	if (st->jr)
 		json_reader_free(st->jr);
@@ -208,7 +199,7 @@ s3BeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
-	S3ScanState *st;
+	FdwScanState *st;
 	RangeTblEntry *rte;
 	Oid			userid;
 	List	   *attrs = (List *) list_nth(plan->fdw_private, FdwScanPrivateAttrs);
@@ -232,7 +223,7 @@ s3BeginForeignScan(ForeignScanState *node, int eflags)
 	st->like_prefix = strVal(list_nth(plan->fdw_private, FdwScanPrivateLikePrefix));
 	if (st->like_prefix[0] == '\0')
 		st->like_prefix = NULL;
-	if (st->filter_kind != S3_FILTER_NONE)
+	if (st->filter_kind != FDW_FILTER_NONE)
 	{
 		st->filter = ExecInitExpr(linitial(exprs), (PlanState *) node);
 		exprs = list_delete_first(list_copy(exprs));
@@ -259,7 +250,7 @@ s3BeginForeignScan(ForeignScanState *node, int eflags)
  * read count when it is closed.
  */
 void
-scan_progress(S3ScanState *st, bool object_done)
+scan_progress(FdwScanState *st, bool object_done)
 {
 	if (st->progress_level < 0)
 		return;
@@ -278,7 +269,7 @@ scan_progress(S3ScanState *st, bool object_done)
  * context); false when every object has been read.
  */
 bool
-scan_next(S3ScanState *st, TupleTableSlot *slot)
+scan_next(FdwScanState *st, TupleTableSlot *slot)
 {
 	for (;;)
 	{
@@ -300,7 +291,7 @@ scan_next(S3ScanState *st, TupleTableSlot *slot)
 TupleTableSlot *
 s3IterateForeignScan(ForeignScanState *node)
 {
-	S3ScanState *st = node->fdw_state;
+	FdwScanState *st = node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	MemoryContext old;
 
@@ -327,7 +318,7 @@ s3IterateForeignScan(ForeignScanState *node)
 void
 s3ReScanForeignScan(ForeignScanState *node)
 {
-	S3ScanState *st = node->fdw_state;
+	FdwScanState *st = node->fdw_state;
 
 	objects_rewind(st);
 }
@@ -337,7 +328,7 @@ s3ReScanForeignScan(ForeignScanState *node)
  * rows per byte), for the estimates of later plans in this session.
  */
 static void
-remember_rows(S3ScanState *st)
+remember_rows(FdwScanState *st)
 {
 	uint64		bytes = st->bytes_read + st->shared_bytes_read;
 	uint64		records = st->records + st->shared_records;
@@ -349,13 +340,13 @@ remember_rows(S3ScanState *st)
 		records = st->shared_records;
 	}
 	if (bytes > 0 && st->rejected == 0)
-		s3_stats_remember_rows(st->relid, (double) bytes, (double) records);
+		fdw_stats_remember_rows(st->relid, (double) bytes, (double) records);
 }
 
 void
 s3EndForeignScan(ForeignScanState *node)
 {
-	S3ScanState *st = node->fdw_state;
+	FdwScanState *st = node->fdw_state;
 
 	if (st == NULL)
 		return;
@@ -380,7 +371,7 @@ s3EndForeignScan(ForeignScanState *node)
 void
 s3ExplainScanStats(ForeignScanState *node, ExplainState *es)
 {
-	S3ScanState *st = node->fdw_state;
+	FdwScanState *st = node->fdw_state;
 	uint64		parts;
 
 	if (st == NULL)

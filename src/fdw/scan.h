@@ -40,7 +40,7 @@ typedef struct ListTask
 } ListTask;
 
 typedef struct Lister Lister;
-typedef struct S3Shared S3Shared;
+typedef struct FdwShared FdwShared;
 
 /* A clause on partition columns only, with the columns it needs. */
 typedef struct DirQual
@@ -50,19 +50,19 @@ typedef struct DirQual
 	Expr	   *expr;			/* the clause (template.c narrows by equality) */
 } DirQual;
 
-typedef struct S3ScanState
+typedef struct FdwScanState
 {
 	Oid			relid;
 	char	   *relname;
-	S3TableOptions opts;
+	FdwTableOptions opts;
 	struct KeyTemplate *tmpl;	/* opts.key_template parsed, or NULL */
 	MemoryContext cxt;			/* everything of this scan */
 	MemoryContextCallback cleanup;
-	S3Client   *client;
+	AwsClient  *client;
 
 	/* columns */
 	int			natts;
-	S3Meta	   *meta;			/* per attribute */
+	ColumnSource *source;		/* per attribute: what a column holds */
 	ColumnConv *conv;			/* per attribute */
 	int		   *field;			/* per attribute: index into values, -1: not read */
 	char	  **field_name;		/* per attribute: JSON path or CSV header name */
@@ -100,7 +100,7 @@ typedef struct S3ScanState
 	int			nprefetched;
 
 	/* parallel scan: objects and parts claimed through shared memory */
-	S3Shared   *shared;
+	FdwShared  *shared;
 	bool		can_split;		/* plain objects may be read in parts */
 
 	/* the object (or part) being read */
@@ -139,45 +139,43 @@ typedef struct S3ScanState
 	uint64		shared_bytes_decoded;
 	uint64		shared_records;
 	uint64		shared_objects_pruned;
-} S3ScanState;
+} FdwScanState;
 
 /* scan.c */
-extern S3ScanState *scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent);
-extern bool scan_next(S3ScanState *st, TupleTableSlot *slot);
-extern void scan_publish(S3ScanState *st);
-extern void scan_progress(S3ScanState *st, bool object_done);
+extern FdwScanState *scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent);
+extern bool scan_next(FdwScanState *st, TupleTableSlot *slot);
+extern void scan_publish(FdwScanState *st);
+extern void scan_progress(FdwScanState *st, bool object_done);
 
 /* objects.c */
-extern void objects_init_quals(S3ScanState *st, List *exprs, int ndir, PlanState *ps);
-extern void objects_prepare(S3ScanState *st, ExprContext *econtext);
-extern bool objects_open_next(S3ScanState *st);
-extern void objects_close(S3ScanState *st);
-extern void objects_rewind(S3ScanState *st);
-extern bool objects_keep(S3ScanState *st, const WorkUnit *u);
+extern void objects_init_quals(FdwScanState *st, List *exprs, int ndir, PlanState *ps);
+extern void objects_prepare(FdwScanState *st, ExprContext *econtext);
+extern bool objects_open_next(FdwScanState *st);
+extern void objects_close(FdwScanState *st);
+extern void objects_rewind(FdwScanState *st);
 
 /* listing.c */
-extern List *listing_tasks(S3ScanState *st, const char *prefix);
-extern Lister *lister_create(S3Client *client, const char *bucket, List *tasks,
+extern List *listing_tasks(FdwScanState *st, const char *prefix);
+extern Lister *lister_create(AwsClient *client, const char *bucket, List *tasks,
 							 S3ListPage *head, MemoryContext parent);
 extern const S3Object *lister_next(Lister *l);
-extern bool lister_complete(const Lister *l);
 extern void lister_free(Lister *l);
-extern S3ListPage *listing_fetch(S3Client *client, const char *bucket, const ListTask *task,
+extern S3ListPage *listing_fetch(AwsClient *client, const char *bucket, const ListTask *task,
 								 const char *token, int max_keys);
 
 /* parallel.c */
-extern bool parallel_claim(S3ScanState *st, WorkUnit *u);
-extern void parallel_split(S3ScanState *st, WorkUnit *u, bool keep);
-extern void parallel_part_header(S3ScanState *st, const WorkUnit *u, char **header,
+extern bool parallel_claim(FdwScanState *st, WorkUnit *u);
+extern void parallel_split(FdwScanState *st, WorkUnit *u, bool keep);
+extern void parallel_part_header(FdwScanState *st, const WorkUnit *u, char **header,
 								 size_t *len);
-extern void parallel_part_first(S3ScanState *st, const WorkUnit *u, int64 offset);
-extern void parallel_part_next(S3ScanState *st, const WorkUnit *u, int64 offset);
-extern void parallel_part_done(S3ScanState *st, const WorkUnit *u);
+extern void parallel_part_first(FdwScanState *st, const WorkUnit *u, int64 offset);
+extern void parallel_part_next(FdwScanState *st, const WorkUnit *u, int64 offset);
+extern void parallel_part_done(FdwScanState *st, const WorkUnit *u);
 
 /* rows.c */
-extern void rows_begin_object(S3ScanState *st);
-extern bool rows_next(S3ScanState *st, TupleTableSlot *slot);
-extern Datum partition_datum(S3ScanState *st, int i, const char *key, bool *isnull);
+extern void rows_begin_object(FdwScanState *st);
+extern bool rows_next(FdwScanState *st, TupleTableSlot *slot);
+extern Datum partition_datum(FdwScanState *st, int i, const char *key, bool *isnull);
 extern char *partition_value(const char *key, const char *name);
 
 #endif							/* PIPELINE_FDW_SCAN_H */

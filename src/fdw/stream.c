@@ -25,6 +25,13 @@
 
 #include "decode/json_reader.h"
 #include "fdw/stream.h"
+#include "util/settings.h"
+
+/* The data buffer, with the JSON reader's padding, is one palloc at most. */
+StaticAssertDecl((Size) PIPELINE_MAX_BUFFER_KB * 1024 + JSON_READER_PADDING <= MaxAllocSize,
+				 "pipeline.read_buffer_size must fit in one palloc");
+StaticAssertDecl((Size) PIPELINE_MAX_RECORD_MB * 1024 * 1024 + JSON_READER_PADDING <= MaxAllocSize,
+				 "pipeline.max_record_size must fit in one palloc");
 
 /* A part reads this much past its end in its first GET, then this much more at a time. */
 #define PART_MARGIN		(64 * 1024)
@@ -35,7 +42,7 @@
  * context; the inflater is malloc'd: stream_free releases it).
  */
 void
-stream_init(ObjectStream *s, S3Client *client, S3Compression compression,
+stream_init(ObjectStream *s, AwsClient *client, FdwCompression compression,
 			size_t data_size, size_t max_record)
 {
 	memset(s, 0, sizeof(ObjectStream));
@@ -68,7 +75,7 @@ get_first_byte(const WorkUnit *u)
  * later made for it, lives in a context of its own under "parent".
  */
 void
-stream_start_get(PendingGet *pg, S3Client *client, const WorkUnit *unit, MemoryContext parent)
+stream_start_get(PendingGet *pg, AwsClient *client, const WorkUnit *unit, MemoryContext parent)
 {
 	MemoryContext old;
 
@@ -268,8 +275,8 @@ stream_refill(ObjectStream *s, size_t consumed)
 		if (!s->sniffed)
 		{
 			s->sniffed = true;
-			s->gzip = s->compression == S3_COMPRESSION_GZIP ||
-				(s->compression == S3_COMPRESSION_AUTO && s->cur.unit.part < 0 &&
+			s->gzip = s->compression == FDW_COMPRESSION_GZIP ||
+				(s->compression == FDW_COMPRESSION_AUTO && s->cur.unit.part < 0 &&
 				 inflate_is_gzip(s->comp, s->comp_len));
 		}
 		if (s->gzip)

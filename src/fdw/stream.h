@@ -53,8 +53,8 @@ typedef struct PendingGet
 typedef struct ObjectStream
 {
 	/* set once */
-	S3Client   *client;
-	S3Compression compression;
+	AwsClient  *client;
+	FdwCompression compression;
 	size_t		max_record;		/* the data buffer grows up to this */
 
 	/* the object (part) being read */
@@ -87,12 +87,12 @@ typedef struct ObjectStream
 #define STREAM_COMP_BUFFER	(256 * 1024)
 #define STREAM_GET_BUFFER	(STREAM_COMP_BUFFER * 4)
 
-extern void stream_init(ObjectStream *s, S3Client *client, S3Compression compression,
+extern void stream_init(ObjectStream *s, AwsClient *client, FdwCompression compression,
 						size_t data_size, size_t max_record);
 extern void stream_free(ObjectStream *s);
 
 /* Start a GET of "unit" in a new memory context under "parent". */
-extern void stream_start_get(PendingGet *pg, S3Client *client, const WorkUnit *unit,
+extern void stream_start_get(PendingGet *pg, AwsClient *client, const WorkUnit *unit,
 							 MemoryContext parent);
 extern void stream_cancel_get(PendingGet *pg);
 

@@ -149,7 +149,7 @@ template_column(Oid relid, AttrNumber attnum, char **name)
 
 /* Part i's text as a value of column "att" (a template column). */
 static bool
-part_datum(S3ScanState *st, int att, const char *v, size_t len, Datum *d, const char *key)
+part_datum(FdwScanState *st, int att, const char *v, size_t len, Datum *d, const char *key)
 {
 	ConvError	err;
 
@@ -165,7 +165,7 @@ part_datum(S3ScanState *st, int att, const char *v, size_t len, Datum *d, const 
 
 /* The Datum of template column "att" for object key "key" (NULL: no match). */
 Datum
-template_datum(S3ScanState *st, int att, const char *key, bool *isnull)
+template_datum(FdwScanState *st, int att, const char *key, bool *isnull)
 {
 	KtSpan		spans[KT_MAX_PARTS];
 	int			p = kt_find(st->tmpl, st->field_name[att]);
@@ -186,7 +186,7 @@ template_datum(S3ScanState *st, int att, const char *key, bool *isnull)
  * every template column is known to be NULL.
  */
 void
-template_dir_values(S3ScanState *st, const char *dir, TupleTableSlot *slot,
+template_dir_values(FdwScanState *st, const char *dir, TupleTableSlot *slot,
 					Bitmapset **known, bool as_null)
 {
 	KtSpan		spans[KT_MAX_PARTS];
@@ -197,7 +197,7 @@ template_dir_values(S3ScanState *st, const char *dir, TupleTableSlot *slot,
 	{
 		int			p;
 
-		if (st->meta[i] != S3_META_TEMPLATE)
+		if (st->source[i] != COLUMN_TEMPLATE)
 			continue;
 		p = kt_find(st->tmpl, st->field_name[i]);
 		slot->tts_isnull[i] = true;
@@ -387,9 +387,9 @@ narrow(const KeyTemplate *t, List *clauses, part_of_fn part_of, void *arg,
 static int
 scan_part_of(void *arg, AttrNumber attno, Oid *typid)
 {
-	S3ScanState *st = arg;
+	FdwScanState *st = arg;
 
-	if (attno > st->natts || st->meta[attno - 1] != S3_META_TEMPLATE)
+	if (attno > st->natts || st->source[attno - 1] != COLUMN_TEMPLATE)
 		return -1;
 	*typid = st->conv[attno - 1].typid;
 	return kt_find(st->tmpl, st->field_name[attno - 1]);
@@ -401,7 +401,7 @@ scan_part_of(void *arg, AttrNumber attno, Oid *typid)
  * can satisfy them.
  */
 char *
-template_prefix(S3ScanState *st, const char *prefix)
+template_prefix(FdwScanState *st, const char *prefix)
 {
 	List	   *clauses = NIL;
 	ListCell   *lc;
@@ -423,7 +423,7 @@ plan_part_of(void *arg, AttrNumber attno, Oid *typid)
 	PlanPartOf *pp = arg;
 	char	   *name;
 
-	if (s3_column_meta(pp->relid, attno, &name) != S3_META_TEMPLATE)
+	if (fdw_column_source(pp->relid, attno, &name) != COLUMN_TEMPLATE)
 		return -1;
 	*typid = get_atttype(pp->relid, attno);
 	return kt_find(pp->t, name);

@@ -18,15 +18,15 @@
 
 #include "decode/key_template.h"
 
-struct S3ScanState;
+struct FdwScanState;
 
 extern KeyTemplate *template_parse(const char *text);
 extern void template_check_option(const char *text, const char *uri);
 extern bool template_column(Oid relid, AttrNumber attnum, char **name);
-extern Datum template_datum(struct S3ScanState *st, int att, const char *key, bool *isnull);
-extern void template_dir_values(struct S3ScanState *st, const char *dir, TupleTableSlot *slot,
+extern Datum template_datum(struct FdwScanState *st, int att, const char *key, bool *isnull);
+extern void template_dir_values(struct FdwScanState *st, const char *dir, TupleTableSlot *slot,
 								Bitmapset **known, bool as_null);
-extern char *template_prefix(struct S3ScanState *st, const char *prefix);
+extern char *template_prefix(struct FdwScanState *st, const char *prefix);
 extern char *template_plan_prefix(Oid relid, const char *key_template, List *clauses,
 								  Index varno, const char *prefix);
 

@@ -47,18 +47,17 @@
 #include "s3/credentials.h"
 #include "s3/s3.h"
 #include "util/progress.h"
+#include "util/settings.h"
 
 /* S3's rules: parts of at least 5 MiB (but the last), at most 10,000. */
 #define PART_MIN		(8 * 1024 * 1024)
 #define MAX_PARTS		10000
 
-char	   *pipeline_default_server = NULL;
-
 static Oid	find_export_server(const char *name);
 
 typedef struct Writer
 {
-	S3Client   *client;
+	AwsClient  *client;
 	char	   *bucket;
 	char	   *key;
 	const char *content_type;
@@ -265,7 +264,7 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 			 Oid serverid, bool allow_empty, const ChartOptions *chart)
 {
 	ExportResult result;
-	S3Config	cfg;
+	AwsConfig	cfg;
 	Writer	   *w = palloc0(sizeof(Writer));
 	StringInfoData row;
 	MemoryContext cxt = CurrentMemoryContext;
@@ -274,8 +273,8 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 	int64		reported = 0;	/* bytes told to progress */
 
 	memset(&result, 0, sizeof(result));
-	s3_server_config(serverid, GetUserId(), &cfg);
-	w->client = s3_client_create(&cfg, cxt);
+	aws_server_config(serverid, GetUserId(), &cfg);
+	w->client = aws_client_create(&cfg, cxt);
 	w->cxt = cxt;
 	w->serverid = serverid;
 	s3_parse_uri(uri, &w->bucket, &w->key);
@@ -448,7 +447,7 @@ export_query(const char *query, const char *uri, ExportFormat format, bool gzip,
 	PopActiveSnapshot();
 	MemoryContextDelete(batch_cxt);
 	result.bytes = w->bytes;
-	http_client_destroy(w->client->http);
+	aws_client_destroy(w->client);
 	return result;
 }
 

@@ -34,8 +34,6 @@ typedef struct ExportResult
 	List	   *etags;			/* of its parts, in order */
 } ExportResult;
 
-extern char *pipeline_default_server;
-
 extern ExportResult export_query(const char *query, const char *uri, ExportFormat format,
 								 bool gzip, Oid serverid, bool allow_empty,
 								 const ChartOptions *chart);

@@ -49,7 +49,7 @@ report_outcome(List *results)
 	{
 		RunResult  *r = lfirst(lc);
 
-		if (strcmp(r->status, "failed") == 0)
+		if (r->status == RUN_FAILED)
 			ereport(WARNING,
 					(errmsg("report \"%s\" failed: %s", r->report, r->error),
 					 errdetail("The failure is recorded in pipeline.runs (id " INT64_FORMAT ").",
@@ -74,10 +74,10 @@ return_results(FunctionCallInfo fcinfo, List *results)
 		values[0] = CStringGetTextDatum(r->report);
 		values[1] = Int64GetDatum(r->run_id);
 		nulls[1] = r->run_id == 0;
-		values[2] = CStringGetTextDatum(r->status);
+		values[2] = CStringGetTextDatum(run_status_name(r->status));
 		values[3] = Int32GetDatum(r->objects);
 		values[4] = Int64GetDatum(r->rows);
-		nulls[4] = strcmp(r->status, "succeeded") != 0;
+		nulls[4] = r->status != RUN_SUCCEEDED;
 		if (r->error)
 			values[5] = CStringGetTextDatum(r->error);
 		else
@@ -104,9 +104,9 @@ pipeline_run_report(PG_FUNCTION_ARGS)
 	(void) check_owned("reports", "report", name);
 	SPI_finish();
 
-	r = report_run(name, "manual", NIL, 0, true);
+	r = report_run(name, TRIGGER_MANUAL, NIL, 0, true);
 	results = list_make1(r);
-	if (strcmp(r->status, "succeeded") == 0)
+	if (r->status == RUN_SUCCEEDED)
 		results = list_concat(results, tasks_run_after(name));
 	report_outcome(results);
 	PG_RETURN_INT64(r->run_id);

@@ -48,9 +48,8 @@
 #include "s3/credentials.h"
 #include "s3/s3.h"
 #include "util/privilege.h"
-#include "worker/worker.h"
-
-int			pipeline_export_max_attempts = 10;
+#include "util/settings.h"
+#include "util/shared.h"
 
 /* ----------------------------------------------------------------
  *		Uploads staged by this backend's transaction
@@ -238,13 +237,13 @@ abort_upload(Oid serverid, Oid owner, const char *bucket, const char *key,
 	BeginInternalSubTransaction(NULL);
 	PG_TRY();
 	{
-		S3Config	cfg;
-		S3Client   *client;
+		AwsConfig	cfg;
+		AwsClient  *client;
 
-		s3_server_config(serverid, owner, &cfg);
-		client = s3_client_create(&cfg, CurrentMemoryContext);
+		aws_server_config(serverid, owner, &cfg);
+		client = aws_client_create(&cfg, CurrentMemoryContext);
 		s3_multipart_abort(client, bucket, key, upload_id);
-		http_client_destroy(client->http);
+		aws_client_destroy(client);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -335,7 +334,7 @@ outbox_add_export(const ExportResult *r, Oid serverid, Oid owner, int64 run_id,
 	ListCell   *lc;
 
 	/* nobody would ever complete it */
-	if (pipeline_shared == NULL)
+	if (!pipeline_shared_exists())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("exports need the pipeline worker"),
@@ -416,15 +415,15 @@ complete_one(HeapTuple tup, TupleDesc td)
 	int			n;
 	int			i;
 	List	   *parts = NIL;
-	S3Config	cfg;
-	S3Client   *client;
+	AwsConfig	cfg;
+	AwsClient  *client;
 
 	deconstruct_array(DatumGetArrayTypeP(etags), TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &enulls, &n);
 	for (i = 0; i < n; i++)
 		parts = lappend(parts, TextDatumGetCString(elems[i]));
-	s3_server_config(get_foreign_server_oid(server, false), owner, &cfg);
-	client = s3_client_create(&cfg, CurrentMemoryContext);
+	aws_server_config(get_foreign_server_oid(server, false), owner, &cfg);
+	client = aws_client_create(&cfg, CurrentMemoryContext);
 	if (s3_multipart_complete(client, bucket, key, upload_id, parts, true) == NULL)
 	{
 		/* completed already (we crashed before recording it), or lost */
@@ -437,7 +436,7 @@ complete_one(HeapTuple tup, TupleDesc td)
 					 errmsg("the staged upload of \"%s\" no longer exists", s3_make_uri(bucket, key)),
 					 errdetail("S3 answered NoSuchUpload, and the object is not the one the upload makes.")));
 	}
-	http_client_destroy(client->http);
+	aws_client_destroy(client);
 }
 
 TimestampTz

@@ -43,6 +43,4 @@ extern void outbox_abort_rolled_back(void);
 extern Size outbox_shmem_size(void);
 extern void outbox_shmem_init(void);
 
-extern int	pipeline_export_max_attempts;
-
 #endif							/* PIPELINE_OUTBOX_H */

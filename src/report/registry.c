@@ -48,7 +48,8 @@
 #include "s3/s3.h"
 #include "s3/url.h"
 #include "util/privilege.h"
-#include "worker/worker.h"
+#include "util/settings.h"
+#include "util/shared.h"
 
 PG_FUNCTION_INFO_V1(pipeline_add_queue);
 PG_FUNCTION_INFO_V1(pipeline_drop_queue);

@@ -20,12 +20,40 @@
 
 #include "s3/event.h"
 
+/* How a run ended: pipeline.runs.status (see run_status_name). */
+typedef enum RunStatus
+{
+	RUN_SUCCEEDED,
+	RUN_FAILED,
+	RUN_SKIPPED,				/* nothing to do: every version processed
+								 * already, or the upstream's result did not
+								 * change (only_if_changed) */
+	RUN_PAUSED					/* not run: the report is paused (never
+								 * recorded) */
+} RunStatus;
+
+/* What started a run: pipeline.runs.trigger (see run_trigger_name). */
+typedef enum RunTrigger
+{
+	TRIGGER_EVENT,				/* objects an event announced */
+	TRIGGER_MANUAL,				/* pipeline.run_report() */
+	TRIGGER_AFTER				/* the report it is chained after succeeded */
+} RunTrigger;
+
+/*
+ * The names the tables (pipeline.runs, pipeline.tasks) and the run
+ * summaries use, and back (an unknown name is an error).
+ */
+extern const char *run_status_name(RunStatus status);
+extern const char *run_trigger_name(RunTrigger trigger);
+extern RunTrigger run_trigger_from_name(const char *name);
+
 /* What happened to one report in one run. */
 typedef struct RunResult
 {
 	char	   *report;
 	int64		run_id;			/* 0 if no run was recorded */
-	const char *status;			/* succeeded, failed, skipped; paused: not run */
+	RunStatus	status;
 	int			objects;		/* objects the run read */
 	int64		rows;
 	int64		rejects;		/* records its scans skipped */
@@ -40,16 +68,16 @@ extern List *report_trigger_uris;
 /*
  * Run one report now.  "objects" (of EventObject) are the objects that
  * triggered it (NIL for a manual or chained run); versions already
- * processed are dropped first, and if none remain nothing runs (status
- * "skipped", not recorded).  A paused report runs only by hand (status
- * "paused" otherwise).  The run happens in a subtransaction of the
+ * processed are dropped first, and if none remain nothing runs
+ * (RUN_SKIPPED, not recorded).  A paused report runs only by hand
+ * (RUN_PAUSED otherwise).  The run happens in a subtransaction of the
  * caller's transaction, as the report's owner; a failure is recorded (if
  * record_failure) and returned, not raised.  "attempt" is the how-many-th
  * try of this work it is (0: not counted).
  */
-extern RunResult *report_run(const char *name, const char *trigger, List *objects,
+extern RunResult *report_run(const char *name, RunTrigger trigger, List *objects,
 							 int attempt, bool record_failure);
-extern RunResult *report_skip(const char *name, const char *trigger, const char *why);
+extern RunResult *report_skip(const char *name, RunTrigger trigger, const char *why);
 
 /* A report with a source, as report_match reads them (report_sources). */
 typedef struct ReportSource
@@ -89,8 +117,5 @@ extern Oid	check_owned(const char *table, const char *kind, const char *name);
 
 /* roles.c: DROP ROLE, DROP OWNED, REASSIGN OWNED (from the ProcessUtility hook) */
 extern void registry_role_utility(Node *stmt, bool after);
-
-/* GUC */
-extern int	pipeline_report_timeout;
 
 #endif							/* PIPELINE_REPORT_H */

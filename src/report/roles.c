@@ -25,7 +25,7 @@
 
 #include "report/report.h"
 #include "util/privilege.h"
-#include "worker/worker.h"
+#include "util/shared.h"
 
 /* The OIDs of a list of RoleSpecs, as an oid[] Datum. */
 static Datum

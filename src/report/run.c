@@ -51,9 +51,48 @@
 #include "s3/sigv4.h"
 #include "util/privilege.h"
 #include "util/progress.h"
+#include "util/settings.h"
 
 List	   *report_trigger_uris = NIL;
-int			pipeline_report_timeout = 300000;
+
+static const char *const run_status_names[] = {
+	[RUN_SUCCEEDED] = "succeeded",
+	[RUN_FAILED] = "failed",
+	[RUN_SKIPPED] = "skipped",
+	[RUN_PAUSED] = "paused",
+};
+
+static const char *const run_trigger_names[] = {
+	[TRIGGER_EVENT] = "event",
+	[TRIGGER_MANUAL] = "manual",
+	[TRIGGER_AFTER] = "after",
+};
+
+const char *
+run_status_name(RunStatus status)
+{
+	Assert(status >= 0 && status < lengthof(run_status_names));
+	return run_status_names[status];
+}
+
+const char *
+run_trigger_name(RunTrigger trigger)
+{
+	Assert(trigger >= 0 && trigger < lengthof(run_trigger_names));
+	return run_trigger_names[trigger];
+}
+
+RunTrigger
+run_trigger_from_name(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(run_trigger_names); i++)
+		if (strcmp(name, run_trigger_names[i]) == 0)
+			return (RunTrigger) i;
+	elog(ERROR, "unknown run trigger \"%s\"", name);
+	pg_unreachable();
+}
 
 /* Our own timeout: a report that runs too long is cancelled. */
 static TimeoutId report_timeout_id = MAX_TIMEOUTS;
@@ -167,17 +206,17 @@ current_etag(ReportDef *def, const EventObject *o)
 	PG_TRY();
 	{
 		PrivSave	save;
-		S3Config	cfg;
-		S3Client   *client;
+		AwsConfig	cfg;
+		AwsClient  *client;
 		S3Object   *obj;
 
 		priv_enter_role(&save, def->owner, NULL);
-		s3_server_config(export_server(def->server), def->owner, &cfg);
-		client = s3_client_create(&cfg, CurrentMemoryContext);
+		aws_server_config(export_server(def->server), def->owner, &cfg);
+		client = aws_client_create(&cfg, CurrentMemoryContext);
 		obj = s3_head_object(client, o->bucket, o->key, true);
 		if (obj && obj->etag)
 			etag = MemoryContextStrdup(cxt, obj->etag);
-		http_client_destroy(client->http);
+		aws_client_destroy(client);
 		priv_leave(&save);
 		ReleaseCurrentSubTransaction();
 	}
@@ -282,7 +321,7 @@ execute_report(ReportDef *def)
 /* What a run records in pipeline.runs. */
 typedef struct RunRecord
 {
-	const char *trigger;
+	RunTrigger	trigger;
 	List	   *uris;			/* of String */
 	TimestampTz started;
 	uint64		bytes;
@@ -304,13 +343,13 @@ record_run(const RunResult *r, const RunRecord *rec)
 		elems[foreach_current_index(lc)] = CStringGetTextDatum(strVal(lfirst(lc)));
 	args[0] = Int64GetDatum(r->run_id);
 	args[1] = CStringGetTextDatum(r->report);
-	args[2] = CStringGetTextDatum(rec->trigger);
+	args[2] = CStringGetTextDatum(run_trigger_name(rec->trigger));
 	args[3] = PointerGetDatum(construct_array(elems, list_length(rec->uris), TEXTOID, -1, false,
 											  TYPALIGN_INT));
-	args[4] = CStringGetTextDatum(r->status);
+	args[4] = CStringGetTextDatum(run_status_name(r->status));
 	args[5] = TimestampTzGetDatum(rec->started);
 	args[6] = Int64GetDatum(r->rows);
-	if (strcmp(r->status, "succeeded") != 0)
+	if (r->status != RUN_SUCCEEDED)
 		nulls[6] = 'n';
 	args[7] = Int64GetDatum((int64) rec->bytes);
 	args[8] = Int32GetDatum(r->objects);
@@ -347,7 +386,7 @@ new_run_id(void)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* pipeline.run_rejects: what the run's scans skipped (s3_rejects_foreach). */
+/* pipeline.run_rejects: what the run's scans skipped (fdw_rejects_foreach). */
 static void
 record_reject(void *arg, const char *uri, int64 record, int64 line, const char *error,
 			  const char *raw)
@@ -371,7 +410,7 @@ record_reject(void *arg, const char *uri, int64 record, int64 line, const char *
 
 /* The summary of a run, as webhooks carry it (JSON). */
 static char *
-run_summary(const RunResult *r, const char *trigger)
+run_summary(const RunResult *r, RunTrigger trigger)
 {
 	StringInfoData buf;
 
@@ -381,9 +420,9 @@ run_summary(const RunResult *r, const char *trigger)
 	appendStringInfoString(&buf, ",\"report\":");
 	escape_json(&buf, r->report);
 	appendStringInfoString(&buf, ",\"trigger\":");
-	escape_json(&buf, trigger);
+	escape_json(&buf, run_trigger_name(trigger));
 	appendStringInfoString(&buf, ",\"status\":");
-	escape_json(&buf, r->status);
+	escape_json(&buf, run_status_name(r->status));
 	appendStringInfo(&buf, ",\"objects\":%d,\"rows\":" INT64_FORMAT ",\"rejects\":" INT64_FORMAT,
 					 r->objects, r->rows, r->rejects);
 	if (r->error)
@@ -529,7 +568,7 @@ still_to_do(ReportDef *def, List *objects)
 }
 
 RunResult *
-report_run(const char *name, const char *trigger, List *objects, int attempt,
+report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 		   bool record_failure)
 {
 	RunResult  *r = palloc0(sizeof(RunResult));
@@ -543,7 +582,7 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
 	int			level;
 
 	r->report = pstrdup(name);
-	r->status = "skipped";
+	r->status = RUN_SKIPPED;
 	memset(&rec, 0, sizeof(rec));
 	rec.trigger = trigger;
 	rec.attempt = attempt;
@@ -551,9 +590,9 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	def = load_report(name);
-	if (!def->enabled && strcmp(trigger, "manual") != 0)
+	if (!def->enabled && trigger != TRIGGER_MANUAL)
 	{
-		r->status = "paused";
+		r->status = RUN_PAUSED;
 		SPI_finish();
 		return r;
 	}
@@ -601,7 +640,7 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
 		priv_enter_role(&save, def->owner, def->search_path);
 		report_trigger_uris = rec.uris;
 		report_timed_out = false;
-		s3_rejects_reset();
+		fdw_rejects_reset();
 		if (def->timeout_ms > 0)
 			enable_timeout_after(report_timeout_id, def->timeout_ms);
 		r->rows = execute_report(def);
@@ -612,9 +651,9 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
 		disable_timeout(report_timeout_id, false);
 		priv_leave(&save);
 
-		r->status = "succeeded";
-		r->rejects = s3_rejects_foreach(record_reject, &r->run_id);
-		s3_rejects_reset();
+		r->status = RUN_SUCCEEDED;
+		r->rejects = fdw_rejects_foreach(record_reject, &r->run_id);
+		fdw_rejects_reset();
 		rec.bytes = pipeline_scan_bytes - bytes_before;
 		record_run(r, &rec);
 		foreach(lc, todo)
@@ -641,11 +680,11 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		s3_rejects_reset();
+		fdw_rejects_reset();
 		/* an export it staged is no object, and never will be */
 		outbox_abort_abandoned();
 
-		r->status = "failed";
+		r->status = RUN_FAILED;
 		r->rows = 0;
 		r->rejects = 0;
 		r->export_uri = NULL;
@@ -685,13 +724,13 @@ report_run(const char *name, const char *trigger, List *objects, int attempt,
  * changed (only_if_changed), and announce it like any run.
  */
 RunResult *
-report_skip(const char *name, const char *trigger, const char *why)
+report_skip(const char *name, RunTrigger trigger, const char *why)
 {
 	RunResult  *r = palloc0(sizeof(RunResult));
 	RunRecord	rec;
 
 	r->report = pstrdup(name);
-	r->status = "skipped";
+	r->status = RUN_SKIPPED;
 	r->error = pstrdup(why);
 	memset(&rec, 0, sizeof(rec));
 	rec.trigger = trigger;

@@ -41,9 +41,7 @@
 #include "report/tasks.h"
 #include "s3/s3.h"
 #include "util/privilege.h"
-
-int			pipeline_max_attempts = 5;
-int			pipeline_retry_delay = 10;
+#include "util/settings.h"
 
 StaticAssertDecl(sizeof(void *) >= sizeof(int64), "task ids are kept in pointers");
 
@@ -266,7 +264,7 @@ tasks_claim(List *ids, int limit)
 
 		t->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 		t->report = text_or_null(tup, td, 2);
-		if (strcmp(SPI_getvalue(tup, td, 3), "event") == 0)
+		if (run_trigger_from_name(SPI_getvalue(tup, td, 3)) == TRIGGER_EVENT)
 			t->obj = tasks_object_from_row(tup, td, 4);
 		t->attempt = DatumGetInt32(SPI_getbinval(tup, td, 11, &isnull));
 		t->max_attempts = DatumGetInt32(SPI_getbinval(tup, td, 12, &isnull));
@@ -329,7 +327,10 @@ task_body(Task *t)
 		}
 	}
 	else
-		appendStringInfoString(&buf, ",\"trigger\":\"after\"");
+	{
+		appendStringInfoString(&buf, ",\"trigger\":");
+		escape_json(&buf, run_trigger_name(TRIGGER_AFTER));
+	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
@@ -414,9 +415,9 @@ static void
 settle(Task *t, RunResult *r)
 {
 	r->queue = t->queue;
-	if (strcmp(r->status, "succeeded") == 0 || strcmp(r->status, "skipped") == 0)
+	if (r->status == RUN_SUCCEEDED || r->status == RUN_SKIPPED)
 		task_done(t);
-	else if (strcmp(r->status, "paused") == 0)
+	else if (r->status == RUN_PAUSED)
 		task_unclaim(t);
 	else
 		task_failed(t, r->error);
@@ -440,12 +441,12 @@ run_objects(const char *report, List *tasks)
 		objects = lappend(objects, t->obj);
 		attempt = Max(attempt, t->attempt);
 	}
-	r = report_run(report, "event", objects, attempt, list_length(tasks) == 1);
-	if (strcmp(r->status, "failed") != 0 || list_length(tasks) == 1)
+	r = report_run(report, TRIGGER_EVENT, objects, attempt, list_length(tasks) == 1);
+	if (r->status != RUN_FAILED || list_length(tasks) == 1)
 	{
 		foreach(lc, tasks)
 			settle(lfirst(lc), r);
-		succeeded = strcmp(r->status, "succeeded") == 0;
+		succeeded = r->status == RUN_SUCCEEDED;
 		results = lappend(results, r);
 	}
 	else
@@ -459,9 +460,9 @@ run_objects(const char *report, List *tasks)
 		{
 			Task	   *t = lfirst(lc);
 
-			r = report_run(report, "event", list_make1(t->obj), t->attempt, true);
+			r = report_run(report, TRIGGER_EVENT, list_make1(t->obj), t->attempt, true);
 			settle(t, r);
-			succeeded |= strcmp(r->status, "succeeded") == 0;
+			succeeded |= r->status == RUN_SUCCEEDED;
 			results = lappend(results, r);
 		}
 	}
@@ -482,15 +483,15 @@ run_chained(Task *t)
 
 	if (fingerprint && unchanged)
 	{
-		r = report_skip(t->report, "after",
+		r = report_skip(t->report, TRIGGER_AFTER,
 						psprintf("the result of \"%s\" did not change", upstream));
 		settle(t, r);
 		return list_make1(r);
 	}
-	r = report_run(t->report, "after", NIL, t->attempt, true);
+	r = report_run(t->report, TRIGGER_AFTER, NIL, t->attempt, true);
 	settle(t, r);
 	results = lappend(results, r);
-	if (strcmp(r->status, "succeeded") == 0)
+	if (r->status == RUN_SUCCEEDED)
 	{
 		if (fingerprint)
 			report_consumed(t->report, fingerprint);

@@ -84,8 +84,4 @@ extern List *tasks_run_after(const char *upstream);
 /* When the next task of a report that is not paused is due; 0: none. */
 extern TimestampTz tasks_next_due(void);
 
-/* settings */
-extern int	pipeline_max_attempts;
-extern int	pipeline_retry_delay;
-
 #endif							/* PIPELINE_TASKS_H */

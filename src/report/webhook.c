@@ -34,10 +34,8 @@
 #include "report/webhook.h"
 #include "s3/url.h"
 #include "util/privilege.h"
-#include "worker/worker.h"
-
-char	   *pipeline_webhook_hosts = NULL;
-int			pipeline_webhook_max_attempts = 8;
+#include "util/settings.h"
+#include "util/shared.h"
 
 #define WEBHOOK_TIMEOUT_MS	10000
 

@@ -13,9 +13,6 @@
 
 #include "s3/http.h"
 
-extern char *pipeline_webhook_hosts;
-extern int	pipeline_webhook_max_attempts;
-
 /* Queue a delivery; it exists only if the caller's transaction commits. */
 extern void webhook_enqueue(const char *report, int64 run_id, const char *url,
 							const char *payload);

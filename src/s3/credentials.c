@@ -39,7 +39,7 @@ getenv_nonempty(const char *name)
  * Returns true if it gave an access key.
  */
 static bool
-read_shared_credentials(const char *path, const char *profile, S3Config *cfg)
+read_shared_credentials(const char *path, const char *profile, AwsConfig *cfg)
 {
 	FILE	   *f = AllocateFile(path, "r");
 	char		line[1024];
@@ -93,7 +93,7 @@ read_shared_credentials(const char *path, const char *profile, S3Config *cfg)
  * credentials file.
  */
 static void
-ambient_credentials(ForeignServer *server, S3Config *cfg)
+ambient_credentials(ForeignServer *server, AwsConfig *cfg)
 {
 	const char *home = getenv_nonempty("HOME");
 	const char *path = getenv_nonempty("AWS_SHARED_CREDENTIALS_FILE");
@@ -121,11 +121,11 @@ ambient_credentials(ForeignServer *server, S3Config *cfg)
 }
 
 /*
- * s3_server_config: fill *cfg for requests that "userid" makes through
+ * aws_server_config: fill *cfg for requests that "userid" makes through
  * "serverid".  Strings are palloc'd in the current context.
  */
 void
-s3_server_config(Oid serverid, Oid userid, S3Config *cfg)
+aws_server_config(Oid serverid, Oid userid, AwsConfig *cfg)
 {
 	ForeignServer *server = GetForeignServer(serverid);
 	UserMapping *um;

@@ -12,8 +12,12 @@
 #ifndef PIPELINE_CREDENTIALS_H
 #define PIPELINE_CREDENTIALS_H
 
-#include "s3/s3.h"
+#include "s3/aws.h"
 
-extern void s3_server_config(Oid serverid, Oid userid, S3Config *cfg);
+/*
+ * Fill *cfg for the requests (S3 or SQS) that "userid" makes through the
+ * pipeline_s3 server "serverid"; strings are palloc'd.
+ */
+extern void aws_server_config(Oid serverid, Oid userid, AwsConfig *cfg);
 
 #endif							/* PIPELINE_CREDENTIALS_H */

@@ -22,16 +22,15 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
 #include <jansson.h>
 
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/timestamp.h"
 
-#include "decode/iso8601.h"
-
+#include "s3/aws.h"
 #include "s3/event.h"
+#include "s3/url.h"
 
 /*
  * Form-URL-decode an S3 event key ("a+b%2Bc" -> "a b+c") into *out.
@@ -43,34 +42,23 @@
 static const char *
 form_decode(const char *s, char **out)
 {
-	StringInfoData buf;
+	size_t		len = strlen(s);
+	char	   *buf = palloc(len + 1);
+	size_t		n;
 
 	*out = NULL;
-	initStringInfo(&buf);
-	for (; *s; s++)
+	switch (url_percent_decode(s, len, true, true, buf, &n))
 	{
-		if (*s == '+')
-			appendStringInfoChar(&buf, ' ');
-		else if (*s == '%')
-		{
-			int			hi,
-						lo;
-
-			if (!isxdigit((unsigned char) s[1]) || !isxdigit((unsigned char) s[2]))
-				return "";		/* malformed: no valid key at all */
-			hi = isdigit((unsigned char) s[1]) ? s[1] - '0' : (tolower((unsigned char) s[1]) - 'a' + 10);
-			lo = isdigit((unsigned char) s[2]) ? s[2] - '0' : (tolower((unsigned char) s[2]) - 'a' + 10);
-			if (hi == 0 && lo == 0)
-				return "decodes to a NUL byte (%00)";
-			appendStringInfoChar(&buf, (char) (hi * 16 + lo));
-			s += 2;
-		}
-		else
-			appendStringInfoChar(&buf, *s);
+		case URL_DECODE_OK:
+			break;
+		case URL_DECODE_MALFORMED:
+			return "";			/* malformed: no valid key at all */
+		case URL_DECODE_NUL:
+			return "decodes to a NUL byte (%00)";
 	}
-	if (pg_encoding_verifymbstr(PG_UTF8, buf.data, buf.len) != buf.len)
+	if (pg_encoding_verifymbstr(PG_UTF8, buf, n) != n)
 		return "decodes to invalid UTF-8";
-	*out = buf.data;
+	*out = buf;
 	return NULL;
 }
 
@@ -98,13 +86,7 @@ json_int(json_t *obj, const char *name)
 static TimestampTz
 json_time(json_t *obj, const char *name)
 {
-	const char *v = json_string_value(json_object_get(obj, name));
-	Iso8601		t;
-
-	if (v == NULL || !iso8601_parse(v, strlen(v), &t) || !t.has_offset)
-		return 0;
-	return (TimestampTz) (iso8601_epoch_usecs(&t) -
-						  (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+	return aws_timestamp(json_string_value(json_object_get(obj, name)), true);
 }
 
 /*
@@ -117,20 +99,6 @@ valid_sequencer(const char *s)
 	size_t		len = strlen(s);
 
 	return len > 0 && len <= 64 && strspn(s, "0123456789abcdefABCDEF") == len;
-}
-
-/* Strip the quotes ETags sometimes carry. */
-static char *
-clean_etag(char *etag)
-{
-	size_t		len;
-
-	if (etag == NULL)
-		return NULL;
-	len = strlen(etag);
-	if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"')
-		return pnstrdup(etag + 1, len - 2);
-	return etag;
 }
 
 /* Every palloc'd result is made before the jansson tree is freed. */
@@ -181,7 +149,7 @@ parse_records(json_t *records, List **objects, char **reason)
 			return EVENT_INVALID;
 		}
 		o->size = json_int(obj, "size");
-		o->etag = clean_etag(json_str(obj, "eTag"));
+		o->etag = aws_unquote_etag(json_string_value(json_object_get(obj, "eTag")));
 		o->sequencer = json_str(obj, "sequencer");
 		o->version_id = json_str(obj, "versionId");
 		o->event_name = pstrdup(name);
@@ -224,7 +192,7 @@ parse_eventbridge(json_t *doc, List **objects, char **reason)
 		return EVENT_INVALID;
 	}
 	o->size = json_int(obj, "size");
-	o->etag = clean_etag(json_str(obj, "etag"));
+	o->etag = aws_unquote_etag(json_string_value(json_object_get(obj, "etag")));
 	o->sequencer = json_str(obj, "sequencer");
 	o->version_id = json_str(obj, "version-id");
 	o->event_name = pstrdup("ObjectCreated");

@@ -35,15 +35,13 @@
 #include "utils/timestamp.h"
 
 #include "s3/http.h"
+#include "util/settings.h"
 
 /* Largest body we collect in memory (error answers, listings, SQS). */
 #define HTTP_MAX_COLLECT	(64 * 1024 * 1024)
 
 /* Longest single wait, so that a lost wakeup can never stall us for long. */
 #define HTTP_MAX_WAIT_MS	1000
-
-int			pipeline_http_connect_timeout = 10;
-int			pipeline_http_timeout = 60;
 
 typedef struct HttpSocket
 {

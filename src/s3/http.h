@@ -28,6 +28,7 @@
 
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 
 #include "s3/http_header.h"		/* HttpResponseInfo */
 
@@ -101,9 +102,5 @@ extern uint64 http_bytes_received(const HttpTransfer *xfer);
 
 /* Sleep for "ms" milliseconds on the latch (interruptible). */
 extern void http_sleep(long ms);
-
-/* Connect / low-speed timeouts (GUCs, seconds). */
-extern int	pipeline_http_connect_timeout;
-extern int	pipeline_http_timeout;
 
 #endif							/* PIPELINE_HTTP_H */

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * s3.h
- *	  S3 client: signed requests with retries, listing, streamed reads,
- *	  writes (single and multipart), and S3's errors as PostgreSQL errors.
+ *	  S3 client: listing, HEAD, streamed reads, multipart writes, with
+ *	  retries, and S3's errors as PostgreSQL errors.  Requests go through
+ *	  an AwsClient (aws.h), which SQS shares.
  *
  * IDENTIFICATION
  *	  src/s3/s3.h
@@ -15,25 +16,7 @@
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
-#include "s3/http.h"
-
-/* Where requests go and who signs them. */
-typedef struct S3Config
-{
-	char	   *endpoint;		/* "http://127.0.0.1:4566", or NULL for AWS */
-	char	   *region;			/* "us-east-1" */
-	bool		path_style;		/* /bucket/key rather than bucket.host/key */
-	char	   *access_key_id;	/* NULL: requests are not signed */
-	char	   *secret_access_key;
-	char	   *session_token;	/* NULL if none */
-} S3Config;
-
-typedef struct S3Client
-{
-	S3Config	cfg;
-	HttpClient *http;
-	MemoryContext mcxt;
-} S3Client;
+#include "s3/aws.h"
 
 /* An object, as listed or as found by HEAD/GET. */
 typedef struct S3Object
@@ -47,18 +30,6 @@ typedef struct S3Object
 
 /* A streamed GET of one object. */
 typedef struct S3Get S3Get;
-
-extern int	pipeline_s3_max_retries;
-
-extern S3Client *s3_client_create(const S3Config *cfg, MemoryContext mcxt);
-extern S3Client *s3_client_create_shared(const S3Config *cfg, HttpClient *http,
-										 MemoryContext mcxt);
-
-/* Sign a request to any AWS service (s3, sqs, sns) and start it. */
-extern HttpTransfer *aws_start(S3Client *client, const char *service, const char *method,
-							   const char *scheme, const char *host, const char *path,
-							   const char *query, List *headers,
-							   const char *body, size_t body_len, size_t stream_buffer);
 
 /* "s3://bucket/key" -> bucket, key ("" for a bare bucket); ereports if invalid. */
 extern void s3_parse_uri(const char *uri, char **bucket, char **key);
@@ -81,18 +52,18 @@ typedef struct S3ListPage
 
 typedef struct S3ListCall S3ListCall;
 
-extern S3ListCall *s3_list_start(S3Client *client, const char *bucket, const char *prefix,
+extern S3ListCall *s3_list_start(AwsClient *client, const char *bucket, const char *prefix,
 								 const char *delimiter, const char *token, int max_keys);
 extern S3ListPage *s3_list_finish(S3ListCall *call);
 extern void s3_list_cancel(S3ListCall *call);
-extern S3ListPage *s3_list_page(S3Client *client, const char *bucket, const char *prefix,
+extern S3ListPage *s3_list_page(AwsClient *client, const char *bucket, const char *prefix,
 								const char *delimiter, const char *token, int max_keys);
 
 /*
  * HEAD; with missing_ok, NULL if the object does not exist or cannot be
  * looked at (a HEAD answer has no body saying why; a GET will).
  */
-extern S3Object *s3_head_object(S3Client *client, const char *bucket,
+extern S3Object *s3_head_object(AwsClient *client, const char *bucket,
 								const char *key, bool missing_ok);
 
 /*
@@ -102,7 +73,7 @@ extern S3Object *s3_head_object(S3Client *client, const char *bucket,
  * not exist and missing_ok.  s3_get_read returns 0 at the end.  Transfers
  * interrupted mid-way are resumed with a Range request pinned to the ETag.
  */
-extern S3Get *s3_get_start(S3Client *client, const char *bucket, const char *key,
+extern S3Get *s3_get_start(AwsClient *client, const char *bucket, const char *key,
 						   size_t buffer_size);
 
 /*
@@ -111,31 +82,26 @@ extern S3Get *s3_get_start(S3Client *client, const char *bucket, const char *key
  * versions).  s3_get_read returns 0 at the end of the range; s3_get_extend
  * goes on from there to a new end.
  */
-extern S3Get *s3_get_start_range(S3Client *client, const S3Object *o, int64 start, int64 end,
+extern S3Get *s3_get_start_range(AwsClient *client, const S3Object *o, int64 start, int64 end,
 								 size_t buffer_size);
 extern bool s3_get_extend(S3Get *get, int64 end);
 extern bool s3_get_open(S3Get *get, bool missing_ok);
 extern size_t s3_get_read(S3Get *get, char *dst, size_t len);
 extern const S3Object *s3_get_object(const S3Get *get);
-extern uint64 s3_get_bytes(const S3Get *get);	/* received, for EXPLAIN */
+extern uint64 s3_get_bytes(const S3Get *get);	/* received, resumes included */
 extern uint64 s3_get_delivered(const S3Get *get);	/* handed to the caller */
 extern void s3_get_close(S3Get *get);
 
-/* PUT of a whole body; returns the ETag. */
-extern char *s3_put_object(S3Client *client, const char *bucket, const char *key,
-						   const char *data, size_t len, const char *content_type);
-extern void s3_delete_object(S3Client *client, const char *bucket, const char *key);
-
 /* Multipart upload. */
-extern char *s3_multipart_create(S3Client *client, const char *bucket, const char *key,
+extern char *s3_multipart_create(AwsClient *client, const char *bucket, const char *key,
 								 const char *content_type);
-extern char *s3_multipart_upload_part(S3Client *client, const char *bucket, const char *key,
+extern char *s3_multipart_upload_part(AwsClient *client, const char *bucket, const char *key,
 									  const char *upload_id, int part_number,
 									  const char *data, size_t len);
 /* Returns the object's ETag; NULL if the upload does not exist and missing_ok. */
-extern char *s3_multipart_complete(S3Client *client, const char *bucket, const char *key,
+extern char *s3_multipart_complete(AwsClient *client, const char *bucket, const char *key,
 								   const char *upload_id, List *etags, bool missing_ok);
-extern void s3_multipart_abort(S3Client *client, const char *bucket, const char *key,
+extern void s3_multipart_abort(AwsClient *client, const char *bucket, const char *key,
 							   const char *upload_id);
 
 #endif							/* PIPELINE_S3_H */

@@ -36,7 +36,7 @@
 struct SqsReceive
 {
 	MemoryContext cxt;
-	S3Client   *client;
+	AwsClient  *client;
 	char	   *queue_url;
 	HttpTransfer *xfer;
 };
@@ -48,7 +48,7 @@ struct SqsReceive
  * with user information never gets here.
  */
 static void
-sqs_locate(S3Client *c, const char *queue_url, const char **scheme, char **host)
+sqs_locate(AwsClient *c, const char *queue_url, const char **scheme, char **host)
 {
 	const char *url = c->cfg.endpoint ? c->cfg.endpoint : queue_url;
 	Url			parsed;
@@ -68,7 +68,7 @@ sqs_locate(S3Client *c, const char *queue_url, const char **scheme, char **host)
 
 /* Sign and start one SQS action with a jansson body (which we consume). */
 static HttpTransfer *
-sqs_start(S3Client *c, const char *queue_url, const char *action, json_t *body)
+sqs_start(AwsClient *c, const char *queue_url, const char *action, json_t *body)
 {
 	const char *scheme;
 	char	   *host;
@@ -124,7 +124,7 @@ sqs_error(HttpTransfer *x)
 }
 
 SqsReceive *
-sqs_receive_start(S3Client *c, const char *queue_url, int max_messages,
+sqs_receive_start(AwsClient *c, const char *queue_url, int max_messages,
 				  int wait_seconds, int visibility_timeout)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "SQS receive",
@@ -248,7 +248,7 @@ struct SqsDelete
  * delete ends in sqs_delete_finish or sqs_delete_cancel, whatever happens.
  */
 SqsDelete *
-sqs_delete_start(S3Client *c, const char *queue_url, List *receipts)
+sqs_delete_start(AwsClient *c, const char *queue_url, List *receipts)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "SQS delete",
 											  ALLOCSET_SMALL_SIZES);

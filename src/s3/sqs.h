@@ -2,7 +2,7 @@
  *
  * sqs.h
  *	  SQS client (JSON protocol): long-polling receives that run
- *	  concurrently, deletes, visibility changes.
+ *	  concurrently, and deletes.
  *
  * IDENTIFICATION
  *	  src/s3/sqs.h
@@ -12,7 +12,7 @@
 #ifndef PIPELINE_SQS_H
 #define PIPELINE_SQS_H
 
-#include "s3/s3.h"
+#include "s3/aws.h"
 
 typedef struct SqsMessage
 {
@@ -26,7 +26,7 @@ typedef struct SqsMessage
 typedef struct SqsReceive SqsReceive;
 
 /* Start a ReceiveMessage long poll; it proceeds while the client is driven. */
-extern SqsReceive *sqs_receive_start(S3Client *client, const char *queue_url,
+extern SqsReceive *sqs_receive_start(AwsClient *client, const char *queue_url,
 									 int max_messages, int wait_seconds,
 									 int visibility_timeout);
 extern bool sqs_receive_done(const SqsReceive *r);
@@ -45,16 +45,10 @@ extern List *sqs_receive_finish(SqsReceive *r, char **error);
  * failed), or cancel.
  */
 typedef struct SqsDelete SqsDelete;
-extern SqsDelete *sqs_delete_start(S3Client *client, const char *queue_url, List *receipts);
+extern SqsDelete *sqs_delete_start(AwsClient *client, const char *queue_url, List *receipts);
 extern bool sqs_delete_done(const SqsDelete *d);
 extern bool sqs_delete_wait(SqsDelete *d, int timeout_ms);
 extern int	sqs_delete_finish(SqsDelete *d, char **error);
 extern void sqs_delete_cancel(SqsDelete *d);
-
-/* Delete messages (by receipt handle); returns how many failed. */
-extern int	sqs_delete_messages(S3Client *client, const char *queue_url, List *receipts);
-
-extern void sqs_change_visibility(S3Client *client, const char *queue_url,
-								  const char *receipt_handle, int seconds);
 
 #endif							/* PIPELINE_SQS_H */

@@ -82,6 +82,38 @@ has_part(CURLU *h, CURLUPart what)
 	return rc == CURLUE_OK;
 }
 
+/* Does libcurl, reading url->url again, find the same host and port? */
+static UrlStatus
+same_on_rereading(const Url *url)
+{
+	CURLU	   *h = curl_url();
+	char	   *v = NULL;
+	UrlStatus	st = URL_OK;
+	CURLUcode	rc;
+
+	if (h == NULL)
+		return URL_OUT_OF_MEMORY;
+	rc = curl_url_set(h, CURLUPART_URL, url->url, CURLU_DISALLOW_USER);
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(h, CURLUPART_HOST, &v, 0);
+	if (rc != CURLUE_OK)
+		st = from_curl(rc);
+	else if (strcasecmp(v, url->host) != 0)
+		st = URL_MALFORMED;
+	curl_free(v);
+	v = NULL;
+	if (st == URL_OK)
+	{
+		rc = curl_url_get(h, CURLUPART_PORT, &v, CURLU_NO_DEFAULT_PORT);
+		if (rc == CURLUE_OK ? (url->port == 0 || atoi(v) != url->port)
+			: (rc != CURLUE_NO_PORT || url->port != 0))
+			st = rc == CURLUE_OUT_OF_MEMORY ? URL_OUT_OF_MEMORY : URL_MALFORMED;
+		curl_free(v);
+	}
+	curl_url_cleanup(h);
+	return st;
+}
+
 /*
  * url_parse: see url.h.  The scheme and the authority must be spelled out
  * ("http://host"; any case): libcurl would also take "http:/host" and
@@ -237,7 +269,19 @@ url_parse(const char *text, Url *url)
 	}
 	if (url->path == NULL || url->url == NULL || url->authority == NULL ||
 		(url->query == NULL && has_part(h, CURLUPART_QUERY)))
+	{
 		st = URL_OUT_OF_MEMORY;
+		goto done;
+	}
+
+	/*
+	 * What is checked must be what is used: the request reads url->url
+	 * again, and libcurl decodes a percent-encoded host only after deciding
+	 * whether it is an IPv4 number, so "http://%36/" is host "6" on the
+	 * first reading and 0.0.0.6 on the second (found by the URL fuzzer).
+	 * A host that a second reading changes is refused.
+	 */
+	st = same_on_rereading(url);
 
 done:
 	curl_free(v);
@@ -338,4 +382,56 @@ url_host_in_list(const char *host, const char *list)
 		p += n;
 	}
 	return false;
+}
+
+/* The value of a hexadecimal digit, or -1. */
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+UrlDecodeStatus
+url_percent_decode(const char *s, size_t len, bool form, bool strict, char *out,
+				   size_t *out_len)
+{
+	size_t		n = 0;
+	size_t		i;
+	UrlDecodeStatus status = URL_DECODE_OK;
+
+	for (i = 0; i < len; i++)
+	{
+		int			hi;
+		int			lo;
+
+		if (s[i] == '+' && form)
+			out[n++] = ' ';
+		else if (s[i] == '%' && i + 2 < len &&
+				 (hi = hex_value(s[i + 1])) >= 0 && (lo = hex_value(s[i + 2])) >= 0)
+		{
+			if (strict && hi == 0 && lo == 0)
+			{
+				status = URL_DECODE_NUL;
+				break;
+			}
+			out[n++] = (char) (hi * 16 + lo);
+			i += 2;
+		}
+		else if (s[i] == '%' && strict)
+		{
+			status = URL_DECODE_MALFORMED;
+			break;
+		}
+		else
+			out[n++] = s[i];
+	}
+	out[n] = '\0';
+	*out_len = n;
+	return status;
 }

@@ -3,7 +3,8 @@
  * url.h
  *	  URLs the database server sends requests to (queues, webhooks), parsed
  *	  once with libcurl's URL API, and the host checks that decide whether a
- *	  role may make the server send requests there.
+ *	  role may make the server send requests there; and percent-decoding
+ *	  (S3 event keys, partition directories).
  *
  * Every check must look at the host libcurl will connect to, so the text
  * is parsed by libcurl itself (curl_url), never by hand: by hand,
@@ -25,6 +26,7 @@
 #define PIPELINE_URL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum UrlStatus
 {
@@ -76,5 +78,25 @@ extern bool url_host_is_aws(const char *host);
  * (no wildcards, no ports).  An empty or NULL list holds no host.
  */
 extern bool url_host_in_list(const char *host, const char *list);
+
+/* What url_percent_decode found. */
+typedef enum UrlDecodeStatus
+{
+	URL_DECODE_OK = 0,
+	URL_DECODE_MALFORMED,		/* strict: a '%' without two hex digits */
+	URL_DECODE_NUL				/* strict: a %00 */
+} UrlDecodeStatus;
+
+/*
+ * Percent-decode s[0..len) into "out", which has room for len + 1 bytes
+ * (the result is never longer), NUL-terminated; *out_len is its length.
+ * %XX becomes the byte it encodes; with "form" (the
+ * application/x-www-form-urlencoded of S3 event keys), '+' becomes a
+ * space.  With "strict", a '%' not followed by two hex digits, or a %00,
+ * stops the decoding there and says so; without, such a '%' stays as it
+ * is and %00 is a NUL byte (Hive partition directories).
+ */
+extern UrlDecodeStatus url_percent_decode(const char *s, size_t len, bool form, bool strict,
+										  char *out, size_t *out_len);
 
 #endif							/* PIPELINE_URL_H */

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * launcher.c
- *	  The launcher background worker, the shared memory the workers
- *	  report in, and the hooks that keep them out of the way of DROP
- *	  DATABASE.
+ *	  The launcher background worker, the requests for the shared memory
+ *	  the workers report in (util/shared.c), and the hooks that keep them
+ *	  out of the way of DROP DATABASE.
  *
  * The launcher (registered at server start) looks at pg_database every
  * pipeline.launcher_naptime, or when woken, and starts one worker per
@@ -31,7 +31,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "common/hashfn.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -55,11 +54,8 @@
 #include "report/outbox.h"
 #include "report/report.h"
 #include "util/progress.h"
+#include "util/settings.h"
 #include "worker/worker.h"
-
-PipelineShared *pipeline_shared = NULL;
-
-int			pipeline_launcher_naptime = 10;
 
 /* do not start a failed worker again sooner than this */
 #define RESTART_DELAY_MS	5000
@@ -68,25 +64,12 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
-static int
-shared_slots(void)
-{
-	return Max(max_worker_processes, 8);
-}
-
-static Size
-shared_size(void)
-{
-	return add_size(offsetof(PipelineShared, slots),
-					mul_size(shared_slots(), sizeof(DbSlot)));
-}
-
 static void
 pipeline_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(shared_size());
+	RequestAddinShmemSpace(pipeline_shared_size());
 	RequestNamedLWLockTranche("pipeline", 1);
 	RequestAddinShmemSpace(outbox_shmem_size());
 	RequestNamedLWLockTranche("pipeline outbox", 1);
@@ -96,116 +79,13 @@ pipeline_shmem_request(void)
 static void
 pipeline_shmem_startup(void)
 {
-	bool		found;
-
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	pipeline_shared = ShmemInitStruct("pipeline", shared_size(), &found);
-	if (!found)
-	{
-		memset(pipeline_shared, 0, shared_size());
-		pipeline_shared->lock = &(GetNamedLWLockTranche("pipeline"))->lock;
-		pipeline_shared->nslots = shared_slots();
-	}
+	pipeline_shared_init();
 	outbox_shmem_init();
 	progress_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
-}
-
-/*
- * pipeline_db_slot: the slot of a database; with "create", take a free
- * one if it has none.  Caller holds the lock (exclusively to create).
- */
-DbSlot *
-pipeline_db_slot(Oid dboid, bool create)
-{
-	int			i;
-	DbSlot	   *free_slot = NULL;
-
-	for (i = 0; i < pipeline_shared->nslots; i++)
-	{
-		DbSlot	   *s = &pipeline_shared->slots[i];
-
-		if (s->dboid == dboid)
-			return s;
-		if (s->dboid == InvalidOid && free_slot == NULL)
-			free_slot = s;
-	}
-	if (!create || free_slot == NULL)
-		return NULL;
-	memset(free_slot, 0, sizeof(DbSlot));
-	free_slot->dboid = dboid;
-	return free_slot;
-}
-
-/*
- * pipeline_wake_worker: tell the worker of a database that its queues or
- * reports changed; with "recheck", also that the extension may have been
- * created there (the launcher then starts a worker).
- */
-void
-pipeline_wake_worker(Oid dboid, bool recheck)
-{
-	DbSlot	   *s;
-	Latch	   *worker = NULL;
-	Latch	   *launcher = NULL;
-
-	if (pipeline_shared == NULL)
-		return;
-	LWLockAcquire(pipeline_shared->lock, LW_EXCLUSIVE);
-	s = pipeline_db_slot(dboid, true);
-	if (s)
-	{
-		s->reload = true;
-		if (recheck && s->pid == 0)
-		{
-			s->state = DBW_RECHECK;
-			s->last_start = 0;
-		}
-		worker = s->pid > 0 ? s->latch : NULL;
-	}
-	launcher = pipeline_shared->launcher_latch;
-	LWLockRelease(pipeline_shared->lock);
-	if (worker)
-		SetLatch(worker);
-	if (launcher && recheck)
-		SetLatch(launcher);
-}
-
-/*
- * Waking this database's worker when the transaction commits: what
- * add_queue, create_report, CREATE and DROP EXTENSION changed is visible
- * to it only then.
- */
-
-static bool wake_registered = false;
-static bool wake_recheck = false;
-
-static void
-wake_at_commit(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_COMMIT)
-		pipeline_wake_worker(MyDatabaseId, wake_recheck);
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-	{
-		UnregisterXactCallback(wake_at_commit, NULL);
-		wake_registered = false;
-		wake_recheck = false;
-	}
-}
-
-/* The worker rereads queues and reports once this transaction commits. */
-void
-pipeline_wake_worker_at_commit(bool recheck)
-{
-	wake_recheck |= recheck;
-	if (!wake_registered)
-	{
-		RegisterXactCallback(wake_at_commit, NULL);
-		wake_registered = true;
-	}
 }
 
 /* ----------------------------------------------------------------
@@ -587,42 +467,6 @@ pipeline_worker_init(void)
 		strlcpy(w.bgw_type, "pipeline launcher", BGW_MAXLEN);
 		RegisterBackgroundWorker(&w);
 	}
-}
-
-/* The hash a queue URL is known by in shared memory. */
-uint64
-pipeline_url_hash(const char *url)
-{
-	return hash_bytes_extended((const unsigned char *) url, strlen(url), 0);
-}
-
-/*
- * pipeline_queue_polled_elsewhere: the database (other than this one) whose
- * worker polls the queue at "url", or InvalidOid.
- */
-Oid
-pipeline_queue_polled_elsewhere(const char *url)
-{
-	uint64		h = pipeline_url_hash(url);
-	Oid			found = InvalidOid;
-	int			i;
-	int			k;
-
-	if (pipeline_shared == NULL)
-		return InvalidOid;
-	LWLockAcquire(pipeline_shared->lock, LW_SHARED);
-	for (i = 0; i < pipeline_shared->nslots && !OidIsValid(found); i++)
-	{
-		DbSlot	   *s = &pipeline_shared->slots[i];
-
-		if (s->dboid == MyDatabaseId || s->pid <= 0)
-			continue;
-		for (k = 0; k < s->nqueues; k++)
-			if (s->queues[k].url_hash == h)
-				found = s->dboid;
-	}
-	LWLockRelease(pipeline_shared->lock);
-	return found;
 }
 
 PG_FUNCTION_INFO_V1(pipeline_queue_stats);

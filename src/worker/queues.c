@@ -40,7 +40,9 @@
 #include "s3/credentials.h"
 #include "s3/event.h"
 #include "s3/sqs.h"
+#include "util/backoff.h"
 #include "util/privilege.h"
+#include "util/settings.h"
 #include "worker/worker.h"
 
 /* One queue, as this worker polls it. */
@@ -50,7 +52,7 @@ typedef struct Queue
 	char	   *url;
 	char	   *server;
 	Oid			owner;
-	S3Client   *client;			/* NULL if its server/credentials failed */
+	AwsClient  *client;			/* NULL if its server/credentials failed */
 	SqsReceive *receive;		/* in flight, or NULL */
 	List	   *deletes;		/* DeleteMessageBatch in flight */
 	TimestampTz receive_started;
@@ -252,15 +254,15 @@ queues_reload(HttpClient *http, MemoryContext cxt)
 		/* the server's region and the owner's credentials */
 		PG_TRY();
 		{
-			S3Config	cfg;
+			AwsConfig	cfg;
 			ForeignServer *fs = GetForeignServerByName(server, false);
 
 			if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
 						 errmsg("its owner no longer exists")));
-			s3_server_config(fs->serverid, owner, &cfg);
-			q->client = s3_client_create_shared(&cfg, http, cxt);
+			aws_server_config(fs->serverid, owner, &cfg);
+			q->client = aws_client_create_shared(&cfg, http, cxt);
 		}
 		PG_CATCH();
 		{
@@ -561,7 +563,7 @@ finish_receive(Queue *q, MemoryContext cxt)
 
 	if (error)
 	{
-		long		backoff = Min(30000L, 500L << Min(q->failures, 6));
+		long		backoff = backoff_ms(q->failures, 500, 30000, false);
 
 		q->failures++;
 		q->next_poll = TimestampTzPlusMilliseconds(now, backoff);
@@ -659,9 +661,9 @@ queues_count_runs(List *results)
 
 		if (q == NULL)
 			continue;
-		if (strcmp(r->status, "succeeded") == 0)
+		if (r->status == RUN_SUCCEEDED)
 			STATS_UPDATE(q, st_->runs_succeeded++);
-		else if (strcmp(r->status, "failed") == 0)
+		else if (r->status == RUN_FAILED)
 			STATS_UPDATE(q, {
 				st_->runs_failed++;
 				strlcpy(st_->last_error, r->error, sizeof(st_->last_error));

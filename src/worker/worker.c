@@ -50,11 +50,8 @@
 #include "report/tasks.h"
 #include "report/webhook.h"
 #include "util/privilege.h"
+#include "util/settings.h"
 #include "worker/worker.h"
-
-int			pipeline_poll_wait = 20;
-int			pipeline_visibility_timeout = 30;
-int			pipeline_history_days = 30;
 
 /* the schema this library works with (PIPELINE_VERSION: from the control file) */
 #define PIPELINE_SCHEMA_VERSION PIPELINE_VERSION

@@ -191,6 +191,13 @@ test_refused(void)
 	refused("http://[::1/", URL_MALFORMED);
 	refused("http://host%00.amazonaws.com/", URL_MALFORMED);
 	refused("http://h%2fx.amazonaws.com/", URL_MALFORMED);
+	/*
+	 * A percent-encoded number: host "6" when first read, 0.0.0.6 when
+	 * libcurl reads the URL again to send the request (found by the URL
+	 * fuzzer); what would be checked is not what would be used.
+	 */
+	refused("HTTP://%36", URL_MALFORMED);
+	refused("http://%32%38%35%32%30%33%39%31%36%36/latest/", URL_MALFORMED);
 	{
 		Url			u;
 
@@ -309,6 +316,43 @@ test_mutations(void)
 	UNIT_CHECK(userinfo_accepted == 0, "no accepted URL has user information in its authority");
 }
 
+/* One url_percent_decode case: its status, and the bytes it decodes to. */
+static void
+check_decode(const char *in, bool form, bool strict, UrlDecodeStatus want_status,
+			 const char *want, size_t want_len)
+{
+	char		out[256];
+	size_t		n = 12345;
+	UrlDecodeStatus st = url_percent_decode(in, strlen(in), form, strict, out, &n);
+
+	UNIT_CHECK(st == want_status && (want_status != URL_DECODE_OK ||
+									 (n == want_len && memcmp(out, want, n) == 0 && out[n] == '\0')),
+			   "decode \"%s\" (%s%s)", printable(in), form ? "form" : "percent",
+			   strict ? ", strict" : "");
+}
+
+static void
+test_decode(void)
+{
+	/* S3 event keys: form-encoded, strict */
+	check_decode("a+b%2Bc", true, true, URL_DECODE_OK, "a b+c", 5);
+	check_decode("dir/%C3%A9t%c3%a9.json", true, true, URL_DECODE_OK, "dir/\xc3\xa9t\xc3\xa9.json", 14);
+	check_decode("", true, true, URL_DECODE_OK, "", 0);
+	check_decode("100%", true, true, URL_DECODE_MALFORMED, NULL, 0);
+	check_decode("a%4", true, true, URL_DECODE_MALFORMED, NULL, 0);
+	check_decode("a%zz", true, true, URL_DECODE_MALFORMED, NULL, 0);
+	check_decode("a%00b", true, true, URL_DECODE_NUL, NULL, 0);
+	check_decode("%00%zz", true, true, URL_DECODE_NUL, NULL, 0);
+	check_decode("%zz%00", true, true, URL_DECODE_MALFORMED, NULL, 0);
+	/* partition directories: percent-encoded, lenient */
+	check_decode("2026-11-25%2010%3A00", false, false, URL_DECODE_OK, "2026-11-25 10:00", 16);
+	check_decode("a+b", false, false, URL_DECODE_OK, "a+b", 3);
+	check_decode("100%", false, false, URL_DECODE_OK, "100%", 4);
+	check_decode("%4", false, false, URL_DECODE_OK, "%4", 2);
+	check_decode("%g1%41", false, false, URL_DECODE_OK, "%g1A", 4);
+	check_decode("x%00y", false, false, URL_DECODE_OK, "x\0y", 3);
+}
+
 int
 main(void)
 {
@@ -317,6 +361,7 @@ main(void)
 	test_refused();
 	test_hosts();
 	test_mutations();
+	test_decode();
 	curl_global_cleanup();
 	return unit_done();
 }

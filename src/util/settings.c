@@ -1,0 +1,208 @@
+/*-------------------------------------------------------------------------
+ *
+ * settings.c
+ *	  Every setting (GUC) of the extension in one place: the variables
+ *	  with their defaults, and their definitions (range, unit, context,
+ *	  description) for _PG_init.
+ *
+ * A default is written once, where its variable is defined below: each
+ * DefineCustom*Variable call passes the variable's own initial value as
+ * the boot value.  The modules read the variables through settings.h.
+ *
+ * IDENTIFICATION
+ *	  src/util/settings.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "utils/guc.h"
+
+#include "util/settings.h"
+
+/* S3 and SQS requests */
+int			pipeline_s3_max_retries = 5;
+int			pipeline_http_connect_timeout = 10;
+int			pipeline_http_timeout = 60;
+
+/* scans */
+int			pipeline_read_buffer_kb = 256;
+int			pipeline_max_record_mb = 256;
+int			pipeline_prefetch = 2;
+int			pipeline_split_kb = 64 * 1024;
+int			pipeline_analyze_objects = 16;
+int			pipeline_max_rejects = 1000;
+
+/* the background workers */
+int			pipeline_launcher_naptime = 10;
+int			pipeline_poll_wait = 20;
+int			pipeline_visibility_timeout = 30;
+int			pipeline_history_days = 30;
+
+/* reports and their work queue */
+int			pipeline_max_attempts = 5;
+int			pipeline_retry_delay = 10;
+int			pipeline_report_timeout = 300000;
+
+/* exports and webhooks ("" by default: set by DefineCustomStringVariable) */
+char	   *pipeline_default_server = NULL;
+char	   *pipeline_webhook_hosts = NULL;
+int			pipeline_export_max_attempts = 10;
+int			pipeline_webhook_max_attempts = 8;
+
+/*
+ * settings_define: define every setting, from _PG_init (in the postmaster
+ * with shared_preload_libraries, else in a backend on first use).
+ */
+void
+settings_define(void)
+{
+	DefineCustomIntVariable("pipeline.s3_max_retries",
+							"Retries of an S3 request that failed in a way worth retrying.",
+							"500, 502, 503 (SlowDown), 504, 429 answers and broken connections are retried with exponential back-off and jitter.",
+							&pipeline_s3_max_retries,
+							pipeline_s3_max_retries, 0, 100,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.s3_connect_timeout",
+							"Seconds to wait for a connection to S3.",
+							NULL,
+							&pipeline_http_connect_timeout,
+							pipeline_http_connect_timeout, 1, 3600,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.s3_timeout",
+							"Seconds without any data from S3 after which a transfer is abandoned (and retried).",
+							NULL,
+							&pipeline_http_timeout,
+							pipeline_http_timeout, 1, 86400,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.read_buffer_size",
+							"Size of the buffer each object is decoded in.",
+							"A single record larger than this makes the buffer grow, up to pipeline.max_record_size.",
+							&pipeline_read_buffer_kb,
+							pipeline_read_buffer_kb, 64, PIPELINE_MAX_BUFFER_KB,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.max_record_size",
+							"Largest single record a scan accepts, in megabytes.",
+							"Also bounds what decoding one record may take besides: its array elements and the fields of a CSV header.",
+							&pipeline_max_record_mb,
+							pipeline_max_record_mb, 1, PIPELINE_MAX_RECORD_MB,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.prefetch",
+							"Objects fetched ahead while one is being decoded.",
+							NULL,
+							&pipeline_prefetch,
+							pipeline_prefetch, 0, 16,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.split_size",
+							"Size of the parts a parallel scan reads a large plain object in.",
+							"Objects of at least twice this size whose records are one per line are read in parts by the participants of a parallel scan; 0 reads every object whole.",
+							&pipeline_split_kb,
+							pipeline_split_kb, 0, INT_MAX / 2,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.analyze_objects",
+							"Objects ANALYZE reads (chosen at random) to sample a pipeline_s3 table.",
+							"Row counts are extrapolated to all objects by their compressed bytes.",
+							&pipeline_analyze_objects,
+							pipeline_analyze_objects, 1, 100000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.max_rejects",
+							"Most rejected records remembered per statement for pipeline.rejects().",
+							NULL,
+							&pipeline_max_rejects,
+							pipeline_max_rejects, 0, 1000000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	/* the worker */
+	DefineCustomIntVariable("pipeline.launcher_naptime",
+							"Seconds between the launcher's looks for databases that need a worker.",
+							"CREATE EXTENSION and DROP DATABASE wake it at once; this only bounds the delay otherwise.",
+							&pipeline_launcher_naptime,
+							pipeline_launcher_naptime, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.poll_wait",
+							"Seconds an SQS receive waits for messages (long polling).",
+							NULL,
+							&pipeline_poll_wait,
+							pipeline_poll_wait, 0, 20,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.visibility_timeout",
+							"Seconds a received message stays invisible to other consumers while the worker takes it.",
+							"The worker deletes a message as soon as the tasks it became are committed; a worker that crashes before leaves it to come back after this long.",
+							&pipeline_visibility_timeout,
+							pipeline_visibility_timeout, 1, 12 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.max_attempts",
+							"Attempts at an object whose report run fails before it is kept as a dead letter.",
+							"Each report can set its own with create_report(..., max_attempts => ...).",
+							&pipeline_max_attempts,
+							pipeline_max_attempts, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.retry_delay",
+							"Seconds before a report run that failed is tried again; doubles with each attempt.",
+							"Each report can set its own with create_report(..., retry_delay => ...).",
+							&pipeline_retry_delay,
+							pipeline_retry_delay, 0, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.history_retention",
+							"Days of pipeline.runs and pipeline.processed history the worker keeps.",
+							NULL,
+							&pipeline_history_days,
+							pipeline_history_days, 1, 36500,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.report_timeout",
+							"Default longest run of a report; a longer run is cancelled and recorded as failed.",
+							"Each report can set its own with create_report(..., timeout => ...).",
+							&pipeline_report_timeout,
+							pipeline_report_timeout, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/* export and webhooks */
+	DefineCustomStringVariable("pipeline.default_server",
+							   "The pipeline_s3 server exports use when none is named.",
+							   "Empty: the only pipeline_s3 server there is.",
+							   &pipeline_default_server,
+							   "",
+							   PGC_USERSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("pipeline.webhook_hosts",
+							   "Hosts that non-superusers may send report webhooks to (comma-separated).",
+							   NULL,
+							   &pipeline_webhook_hosts,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.export_max_attempts",
+							"Attempts to complete an export after its transaction committed before giving up.",
+							"Completing retries with back-off (1 s doubling, at most 10 minutes); the upload is then aborted.",
+							&pipeline_export_max_attempts,
+							pipeline_export_max_attempts, 1, 100,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.webhook_max_attempts",
+							"Attempts to deliver a run summary to a webhook before giving up.",
+							NULL,
+							&pipeline_webhook_max_attempts,
+							pipeline_webhook_max_attempts, 1, 100,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("pipeline");
+}

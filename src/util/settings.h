@@ -1,0 +1,58 @@
+/*-------------------------------------------------------------------------
+ *
+ * settings.h
+ *	  Every setting (GUC) of the extension: the variables the modules read.
+ *	  settings.c defines them, with their defaults, ranges and
+ *	  descriptions, in the order of postgresql.conf.sample-like groups.
+ *
+ * IDENTIFICATION
+ *	  src/util/settings.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PIPELINE_SETTINGS_H
+#define PIPELINE_SETTINGS_H
+
+/*
+ * A scan's data buffer is one palloc of the buffer size plus the JSON
+ * reader's padding (64 bytes), so neither pipeline.read_buffer_size nor
+ * pipeline.max_record_size may exceed MaxAllocSize less that: 1 GB - 1 kB
+ * and 1023 MB (fdw/stream.c checks this at compile time).
+ */
+#define PIPELINE_MAX_BUFFER_KB	(1024 * 1024 - 1)
+#define PIPELINE_MAX_RECORD_MB	1023
+
+/* S3 and SQS requests (s3/) */
+extern PGDLLIMPORT int pipeline_s3_max_retries;	/* pipeline.s3_max_retries */
+extern PGDLLIMPORT int pipeline_http_connect_timeout;	/* pipeline.s3_connect_timeout, s */
+extern PGDLLIMPORT int pipeline_http_timeout;	/* pipeline.s3_timeout, s */
+
+/* Scans (fdw/) */
+extern PGDLLIMPORT int pipeline_read_buffer_kb;	/* pipeline.read_buffer_size */
+extern PGDLLIMPORT int pipeline_max_record_mb;	/* pipeline.max_record_size */
+extern PGDLLIMPORT int pipeline_prefetch;	/* pipeline.prefetch */
+extern PGDLLIMPORT int pipeline_split_kb;	/* pipeline.split_size (0: never split) */
+extern PGDLLIMPORT int pipeline_analyze_objects;	/* pipeline.analyze_objects */
+extern PGDLLIMPORT int pipeline_max_rejects;	/* pipeline.max_rejects */
+
+/* Reports and their work queue (report/) */
+extern PGDLLIMPORT int pipeline_max_attempts;	/* pipeline.max_attempts */
+extern PGDLLIMPORT int pipeline_retry_delay;	/* pipeline.retry_delay, s */
+extern PGDLLIMPORT int pipeline_report_timeout;	/* pipeline.report_timeout, ms */
+
+/* Exports and webhooks (report/) */
+extern PGDLLIMPORT char *pipeline_default_server;	/* pipeline.default_server */
+extern PGDLLIMPORT char *pipeline_webhook_hosts;	/* pipeline.webhook_hosts */
+extern PGDLLIMPORT int pipeline_export_max_attempts;	/* pipeline.export_max_attempts */
+extern PGDLLIMPORT int pipeline_webhook_max_attempts;	/* pipeline.webhook_max_attempts */
+
+/* The background workers (worker/) */
+extern PGDLLIMPORT int pipeline_launcher_naptime;	/* pipeline.launcher_naptime, s */
+extern PGDLLIMPORT int pipeline_poll_wait;	/* pipeline.poll_wait, s */
+extern PGDLLIMPORT int pipeline_visibility_timeout;	/* pipeline.visibility_timeout, s */
+extern PGDLLIMPORT int pipeline_history_days;	/* pipeline.history_retention */
+
+/* Define them all (from _PG_init), and reserve the "pipeline." prefix. */
+extern void settings_define(void);
+
+#endif							/* PIPELINE_SETTINGS_H */

@@ -1,0 +1,57 @@
+-- jsonb columns are built from the text the reader checked, without a
+-- second parse (src/fdw/jsonb_build.c); the datum must be the one jsonb_in
+-- makes of the same text, for every shape of value, and jsonb_in's errors
+-- must stay its errors.
+BEGIN;
+\ir lib/helpers.psql
+SELECT plan(8);
+
+SELECT pg_temp.s3('mb jsonb');
+-- one record per shape: nested containers, escapes of every kind, duplicate
+-- keys (the last wins in jsonb), integers at and past int64, decimals,
+-- exponents, long numbers, top-level scalars, white space, deep nesting
+SELECT pg_temp.s3_put('s3://jsonb/shapes.json', string_agg(r, E'\n' ORDER BY n))
+FROM (VALUES
+  (1,  '{"n":1,"v":{"a":1,"b":[1,2,{"c":null}],"d":"x"}}'),
+  (2,  '{"n":2,"v":{"s":"tab\there \"quoted\" back\\slash \/ \b\f\n\r é \u00e9 \u20ac \ud83d\ude00"}}'),
+  (3,  '{"n":3,"v":{"a":1,"a":2,"b":{"x":1,"x":[3]}}}'),
+  (4,  '{"n":4,"v":[0,-0,1,-1,123456789012345678,-123456789012345678,1234567890123456789,99999999999999999999]}'),
+  (5,  '{"n":5,"v":[1.5,-1.50,0.000001,3.14159265358979323846264338327950288419716939937510,100.0]}'),
+  (6,  '{"n":6,"v":[1e3,1E-2,-2.5e+10,0e0]}'),
+  (7,  '{"n":7,"v":"just a string"}'),
+  (8,  '{"n":8,"v":42}'),
+  (9,  '{"n":9,"v":true}'),
+  (10, '{"n":10,"v":false}'),
+  (11, '{"n":11,"v":  { "sp" :  [ 1 , "a" , { } , [ ] ]  ,  "e" : {} } }'),
+  (12, '{"n":12,"v":' || repeat('[', 60) || '1' || repeat(']', 60) || '}'),
+  (13, '{"n":13,"v":{"' || repeat('k', 300) || '":"' || repeat('long ', 2000) || '"}}'),
+  (14, '{"n":14,"v":[' || repeat('7', 150) || ', -0.' || repeat('3', 120) || ']}'),
+  (15, '{"n":15,"v":{"z":1,"a":2,"m":{"bb":1,"a":2,"ccc":3}}}'),
+  (16, '{"n":16,"v":""}'),
+  (17, '{"n":17,"v":{"\u0041\u00df":"\u00df"}}')
+) AS s(n, r);
+
+CREATE FOREIGN TABLE shapes (n int, j jsonb OPTIONS (field 'v'), t json OPTIONS (field 'v'))
+  SERVER lake OPTIONS (uri 's3://jsonb/shapes.json');
+
+SELECT is((SELECT count(*) FROM shapes), 17::bigint, 'every shape was read');
+SELECT is_empty($$SELECT n FROM shapes WHERE j IS DISTINCT FROM t::text::jsonb$$,
+  'each value equals what jsonb_in makes of its text');
+SELECT is_empty($$SELECT n FROM shapes WHERE j::text IS DISTINCT FROM t::text::jsonb::text$$,
+  'and prints the same');
+SELECT is_empty($$SELECT n FROM shapes WHERE pg_column_size(j) <> pg_column_size(t::text::jsonb)$$,
+  'and is stored in the same number of bytes');
+SELECT is((SELECT j->>'a' FROM shapes WHERE n = 3), '2', 'of duplicate keys the last wins, as in jsonb_in');
+SELECT is((SELECT j->'s' FROM shapes WHERE n = 2),
+  to_jsonb(E'tab\there "quoted" back\\slash / \b\f\n\r é é € 😀'::text), 'escapes and surrogate pairs decoded');
+
+-- what jsonb_in refuses is still refused, with its error
+SELECT pg_temp.s3_put('s3://jsonb/nul.json', '{"v":{"a":"x\u0000y"}}');
+SELECT pg_temp.s3_put('s3://jsonb/lone.json', '{"v":["\ud83d"]}');
+CREATE FOREIGN TABLE nul (j jsonb OPTIONS (field 'v')) SERVER lake OPTIONS (uri 's3://jsonb/nul.json');
+CREATE FOREIGN TABLE lone (j jsonb OPTIONS (field 'v')) SERVER lake OPTIONS (uri 's3://jsonb/lone.json');
+SELECT throws_ok('SELECT * FROM nul', '22P05', NULL, 'a \u0000 escape is refused as jsonb_in refuses it');
+SELECT throws_ok('SELECT * FROM lone', '22032', NULL, 'a lone surrogate is refused (by the reader, before any jsonb)');
+
+SELECT * FROM finish();
+ROLLBACK;
