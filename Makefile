@@ -56,6 +56,8 @@ OBJS = \
 	src/fdw/template.o \
 	src/fdw/import.o \
 	src/decode/infer.o \
+	src/decode/infer_json.o \
+	src/decode/infer_result.o \
 	src/decode/epoch.o \
 	src/fdw/jsonb_build.o \
 	src/worker/launcher.o \
