@@ -4,7 +4,7 @@
 -- names that end up as quoted identifiers and literals, never as SQL.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(19);
+SELECT plan(21);
 
 SELECT pg_temp.s3('mb imp');
 -- Firehose-style gzip JSON, concatenated without newlines, under a templated layout
@@ -88,6 +88,21 @@ SELECT is(pg_temp.cols('imported2.many'), 'n jsonb', 'the whole sample: numbers 
 IMPORT FOREIGN SCHEMA imp FROM SERVER lake INTO imported2 OPTIONS (prefix 'nothing/');
 SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'imported2'::regnamespace), 1::bigint,
   'an empty prefix imports nothing');
+
+-- an ordinary role reads the bucket with its own user mapping, never the server's credentials
+CREATE ROLE onb_importer;
+GRANT USAGE ON FOREIGN SERVER lake TO onb_importer;
+GRANT USAGE, CREATE ON SCHEMA imported2 TO onb_importer;
+SET LOCAL ROLE onb_importer;
+SELECT throws_like($$IMPORT FOREIGN SCHEMA imp FROM SERVER lake INTO imported2 OPTIONS (prefix 'raw/')$$,
+  'user mapping not found%', 'an ordinary role without a user mapping imports nothing');
+RESET ROLE;
+CREATE USER MAPPING FOR onb_importer SERVER lake OPTIONS (access_key_id 'test', secret_access_key 'test');
+SET LOCAL ROLE onb_importer;
+IMPORT FOREIGN SCHEMA imp LIMIT TO (hive) FROM SERVER lake INTO imported2 OPTIONS (prefix 'raw/');
+RESET ROLE;
+SELECT is((SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = 'imported2.hive'::regclass), 'onb_importer',
+  'with its mapping it imports, and owns what it made');
 
 SELECT * FROM finish();
 ROLLBACK;
