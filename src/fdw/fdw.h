@@ -78,6 +78,7 @@ typedef struct FdwTableOptions
 extern void fdw_table_options(Oid relid, FdwTableOptions *opts);
 extern ColumnSource fdw_column_source(Oid relid, AttrNumber attnum, char **name);
 extern const char *column_source_name(ColumnSource source);
+extern int64 fdw_column_epoch_unit(Oid relid, AttrNumber attnum);
 
 /* How a column's values are made (convert.c). */
 typedef enum ConvKind
@@ -107,6 +108,8 @@ typedef struct ColumnConv
 	FmgrInfo	infunc;
 	Oid			ioparam;
 	bool		soft;			/* on_error 'skip': catch input errors */
+	int64		epoch_unit;		/* format 'epoch_*': numbers are instants in
+								 * units of 1/epoch_unit s (0: ISO-8601 text) */
 	/* arrays */
 	struct ColumnConv *elem;
 	int16		elmlen;

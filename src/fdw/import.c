@@ -19,8 +19,8 @@
  * objects as dotted fields, jsonb for mixed or deep values; then the
  * Hive-style partitions ("dt=2026-11-25/") seen in the sampled keys, and
  * the parts of the key template (given as an option, it applies to the
- * tables whose prefix can hold keys that match it).  Epoch numbers stay
- * numbers: the wrapper reads timestamps from ISO-8601 text only.
+ * tables whose prefix can hold keys that match it).  Epoch numbers in
+ * columns named like times become timestamptz with format 'epoch_*'.
  *
  * The DDL is built with quote_identifier and quote_literal: key names and
  * directory names are data, never SQL.  Only JSON (gzip or plain) is
@@ -251,6 +251,7 @@ typedef struct ImportColumn
 	const char *type;
 	char	   *option;			/* "field", "partition" or NULL */
 	char	   *value;
+	const char *format;			/* format 'epoch_ms', ... or NULL */
 } ImportColumn;
 
 static bool
@@ -413,9 +414,9 @@ import_table(AwsClient *client, const char *server, const char *bucket, const ch
 
 		for (i = 0; i < ncols; i++)
 		{
-			/* epoch numbers stay numbers: the wrapper reads ISO-8601 timestamps */
-			const char *type = ic[i].format ? "numeric" : ic[i].type;
-			ImportColumn *c = add_column(&data, ic[i].name, type, NULL, NULL);
+			ImportColumn *c = add_column(&data, ic[i].name, ic[i].type, NULL, NULL);
+
+			c->format = ic[i].format;	/* epoch numbers: timestamptz */
 
 			if (column_taken(cols, c->name) || strcmp(c->name, ic[i].path) != 0)
 			{
@@ -435,8 +436,16 @@ import_table(AwsClient *client, const char *server, const char *bucket, const ch
 		ImportColumn *c = lfirst(lc);
 
 		appendStringInfo(&sql, "  %s %s", quote_identifier(c->name), c->type);
-		if (c->option)
-			appendStringInfo(&sql, " OPTIONS (%s %s)", c->option, quote_literal_cstr(c->value));
+		if (c->option || c->format)
+		{
+			appendStringInfoString(&sql, " OPTIONS (");
+			if (c->option)
+				appendStringInfo(&sql, "%s %s", c->option, quote_literal_cstr(c->value));
+			if (c->format)
+				appendStringInfo(&sql, "%sformat %s", c->option ? ", " : "",
+								 quote_literal_cstr(c->format));
+			appendStringInfoChar(&sql, ')');
+		}
 		appendStringInfoString(&sql, foreach_current_index(lc) + 1 < list_length(cols) ? ",\n" : "\n");
 	}
 	appendStringInfo(&sql, ") SERVER %s\nOPTIONS (uri %s", quote_identifier(server),

@@ -54,6 +54,7 @@ static const FdwOption valid_options[] = {
 	{"field", AttributeRelationId},
 	{"metadata", AttributeRelationId},
 	{"partition", AttributeRelationId},
+	{"format", AttributeRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -68,6 +69,10 @@ static const char *const meta_names[] = {
 	[COLUMN_PARTITION] = NULL,
 	[COLUMN_TEMPLATE] = NULL,
 };
+
+/* The values of the "format" column option, and their units per second. */
+static const char *const epoch_formats[] = {"epoch_s", "epoch_ms", "epoch_us", "epoch_ns", NULL};
+static const int64 epoch_units[] = {1, 1000, 1000000, 1000000000};
 
 PG_FUNCTION_INFO_V1(pipeline_s3_fdw_validator);
 
@@ -229,6 +234,8 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 		}
 		else if (strcmp(def->defname, "key_template") == 0)
 			key_template = defGetString(def);
+		else if (strcmp(def->defname, "format") == 0 && catalog == AttributeRelationId)
+			check_choice(def, epoch_formats);
 		else if (strcmp(def->defname, "format") == 0)
 		{
 			check_choice(def, (const char *const[]) {"json", "csv", NULL});
@@ -424,4 +431,28 @@ const char *
 column_source_name(ColumnSource source)
 {
 	return meta_names[source];
+}
+
+/*
+ * fdw_column_epoch_unit: the units per second of column "attnum"'s
+ * format 'epoch_*' option (Athena's habit of epoch seconds or
+ * milliseconds in timestamp columns), 0 without one.
+ */
+int64
+fdw_column_epoch_unit(Oid relid, AttrNumber attnum)
+{
+	ListCell   *lc;
+
+	foreach(lc, GetForeignColumnOptions(relid, attnum))
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		int			i;
+
+		if (strcmp(def->defname, "format") != 0)
+			continue;
+		for (i = 0; epoch_formats[i]; i++)
+			if (strcmp(defGetString(def), epoch_formats[i]) == 0)
+				return epoch_units[i];
+	}
+	return 0;
 }
