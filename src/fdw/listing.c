@@ -357,11 +357,12 @@ dir_verdict(FdwScanState *st, const char *dir)
 			 */
 			if (st->tmpl && !bms_is_empty(dq->attnos))
 			{
+				Bitmapset  *scratch = NULL;	/* (known stays what dir decides) */
 				bool		pass;
 
-				template_dir_values(st, dir, slot, &known, true);
+				template_dir_values(st, dir, slot, &scratch, true);
 				pass = ExecQual(dq->qual, econtext);
-				template_dir_values(st, dir, slot, &known, false);
+				template_dir_values(st, dir, slot, &scratch, false);
 				if (pass)
 				{
 					unknown = true;
