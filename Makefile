@@ -22,11 +22,16 @@ OBJS = \
 	src/s3/http.o \
 	src/s3/http_header.o \
 	src/s3/aws.o \
+	src/s3/aws_text.o \
 	src/s3/s3.o \
+	src/s3/s3_xml.o \
 	src/s3/s3_list.o \
 	src/s3/s3_get.o \
 	src/s3/s3_put.o \
 	src/s3/credentials.o \
+	src/s3/cred_answer.o \
+	src/s3/cred_cache.o \
+	src/s3/cred_fetch.o \
 	src/s3/sqs.o \
 	src/s3/url.o \
 	src/s3/event.o \
@@ -89,6 +94,8 @@ HAVE_ISAL := $(shell test -f /usr/include/isa-l/igzip_lib.h && echo yes)
 ifeq ($(HAVE_ISAL),yes)
 PG_CPPFLAGS += -DHAVE_ISAL
 ISAL_LIBS = -lisal
+else
+$(warning ISA-L headers not found (libisal-dev): gzip objects will be inflated with zlib, about 3x slower)
 endif
 
 PG_CPPFLAGS += -I$(srcdir)/src

@@ -156,6 +156,10 @@ if (only.has("latency")) {
      ["PUT started -> committed", fmtS(latStart[0]), fmtS(res.from_put_start.p50), fmtS(res.from_put_start.p90), fmtS(res.from_put_start.p99), fmtS(res.from_put_start.max), ""],
      ["of which the run itself (finished_at - started_at)", "", fmtS(res.run_duration_p50), "", fmtS(res.run_duration_p99), "", ""]]);
   summary.push(res);
+  if (failed || res.objects !== o.latency_objects) {
+    console.error(`worker latency: ${failed} failed runs, ${res.objects} of ${o.latency_objects} objects processed`);
+    process.exitCode = 1;
+  }
 }
 
 /**
@@ -188,6 +192,11 @@ async function throughput(label, report, table_, start) {
     runs: mine.length, failed_runs: mine.filter((x) => x.status !== "succeeded").length, objects_per_run: n / mine.length,
   };
   record("worker", `throughput_${label.split(" ")[0]}`, { label, ...res, settings });
+  // the answer: every record in the target, once
+  if (res.rows_in_target !== res.expected_rows || res.failed_runs) {
+    console.error(`worker ${label}: ${res.rows_in_target} rows in the target, ${res.expected_rows} expected; ${res.failed_runs} failed runs`);
+    process.exitCode = 1;
+  }
   return res;
 }
 

@@ -193,7 +193,7 @@ brackets(Brackets *br, uint64_t op, uint64_t cl, uint64_t square, size_t i, Scan
 #undef SCAN_CLASSIFY
 #undef SCAN_PREFIX_XOR
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__)
 #define JR_HAVE_AVX2_SCAN 1
 
 /*
@@ -203,9 +203,15 @@ brackets(Brackets *br, uint64_t op, uint64_t cl, uint64_t square, size_t i, Scan
  * only, and only called when the CPU has it (see json_reader_create), so
  * the extension still runs on any x86-64.
  */
+#if defined(__clang__)
+/* (clang: the fuzzer's compiler, test/fuzz) */
+#include <immintrin.h>
+#pragma clang attribute push (__attribute__((target("avx2,bmi,bmi2,popcnt,pclmul"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,bmi,bmi2,popcnt,pclmul")
 #include <immintrin.h>
+#endif
 
 static inline uint64_t
 eq_mask256(__m256i v, char c)
@@ -258,7 +264,11 @@ prefix_xor_clmul(uint64_t x)
 #undef SCAN_CLASSIFY
 #undef SCAN_PREFIX_XOR
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif							/* AVX2 scanner */
 
 /* The scanner for this CPU; set by json_reader_create. */

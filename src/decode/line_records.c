@@ -4,9 +4,16 @@
  *	  Does a sample of an object hold one record per line?
  *
  * The records the readers find (json_reader, csv_reader) are compared
- * with the lines: the n-th record must start at the first non-blank byte
- * of the n-th non-blank line (for CSV, of the n-th line: a blank line is
- * a record there), and there must be as many records as such lines.
+ * with the lines: the n-th record must start the n-th non-blank line (for
+ * CSV, the n-th line: a blank line is a record there), and there must be
+ * as many records as such lines.
+ *
+ * A record starts its line at its first byte, not after blanks: a part
+ * of a split object begins at the first line start at or after its first
+ * byte, and the part before it stops at the first record that starts at or
+ * after that byte, so a record after blanks on a line that starts before
+ * the cut would be read by neither (the parts then disagree on the
+ * boundary, and the scan fails; found by test/fuzz/fuzz_json_reader).
  *
  * IDENTIFICATION
  *	  src/decode/line_records.c
@@ -51,8 +58,9 @@ check_json(const char *buf, size_t len)
 
 		if (first < end)
 		{
-			/* a non-blank line: the next record starts right there */
-			if (json_reader_next(r, values) != JSON_RECORD ||
+			/* a non-blank line: the next record starts it, right there */
+			if (first != pos ||
+				json_reader_next(r, values) != JSON_RECORD ||
 				json_reader_record_offset(r) != first)
 				ok = false;
 			else

@@ -238,7 +238,16 @@ call_input(const ColumnConv *cc, const char *s, size_t len, Datum *d, ConvError 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		if (!is_data_error(edata->sqlerrcode))
-			PG_RE_THROW();
+		{
+			if (!cc->soft)
+				PG_RE_THROW();
+			/* not bad data (a cancel): our subtransaction ends before it goes on */
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			ReThrowError(edata);
+		}
 		FlushErrorState();
 		if (cc->soft)
 		{

@@ -23,6 +23,7 @@
 
 #include "fdw/fdw.h"
 #include "fdw/template.h"
+#include "s3/credentials.h"
 
 /* Which option goes where. */
 typedef struct FdwOption
@@ -36,10 +37,18 @@ static const FdwOption valid_options[] = {
 	{"region", ForeignServerRelationId},
 	{"endpoint", ForeignServerRelationId},
 	{"url_style", ForeignServerRelationId},
+	{"sts_endpoint", ForeignServerRelationId},	/* s3/credentials.c */
 	/* user mapping: who signs them */
 	{"access_key_id", UserMappingRelationId},
 	{"secret_access_key", UserMappingRelationId},
 	{"session_token", UserMappingRelationId},
+	/* ... or a role assumed with them (s3/credentials.c checks these) */
+	{"role_arn", UserMappingRelationId},
+	{"external_id", UserMappingRelationId},
+	{"role_session_name", UserMappingRelationId},
+	{"duration_seconds", UserMappingRelationId},
+	/* ... or the database server's identity, if a superuser allows it */
+	{"use_server_identity", UserMappingRelationId},
 	/* foreign table: what is read and how */
 	{"uri", ForeignTableRelationId},
 	{"format", ForeignTableRelationId},
@@ -320,6 +329,7 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("options \"access_key_id\" and \"secret_access_key\" must be given together")));
+	aws_credential_options_check(options, catalog);
 
 	PG_RETURN_VOID();
 }

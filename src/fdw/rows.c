@@ -628,6 +628,7 @@ next_csv_row(FdwScanState *st, TupleTableSlot *slot)
 				if (!part_record(st, off))
 					return false;
 				st->record_no++;
+				st->records++;
 				{
 					const char *raw;
 					size_t		rawlen;
@@ -678,6 +679,7 @@ next_json_row(FdwScanState *st, TupleTableSlot *slot)
 					if (!part_record(st, e->record_offset))
 						return false;
 					st->record_no++;
+					st->records++;
 					if (e->too_large)
 						bad_record(st, ERRCODE_PROGRAM_LIMIT_EXCEEDED, "too many array elements",
 								   e->record_offset, e->error_offset, NULL,

@@ -254,7 +254,13 @@ target_write(const char *target, Oid relid, TupleDesc columns, const char *query
 										 ALLOCSET_DEFAULT_SIZES);
 	d->cid = GetCurrentCommandId(true);
 
-	/* run to completion: the planner may use parallel workers */
+	/*
+	 * run to completion: the planner may use parallel workers.  The rows are
+	 * written while the plan runs, in parallel mode, where no transaction id
+	 * can be assigned: take it now (an empty target in replace mode, or a
+	 * first append, has written nothing yet in this transaction)
+	 */
+	(void) GetCurrentTransactionId();
 	memset(&options, 0, sizeof(options));
 	options.dest = &d->pub;
 	rc = SPI_execute_extended(query, &options);

@@ -673,9 +673,21 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 		report_trigger_uris = NIL;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (!run_error_is_recordable(edata))
-			PG_RE_THROW();
 		FlushErrorState();
+		if (!run_error_is_recordable(edata))
+		{
+			/*
+			 * Not ours to record: end our subtransaction before passing the
+			 * error on, so that a caller that catches it (a PL/pgSQL
+			 * EXCEPTION block) rolls back its own and not ours.  (An export
+			 * it staged is aborted at the end of the transaction.)
+			 */
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			fdw_rejects_reset();
+			ReThrowError(edata);
+		}
 		/* also gives back the user id and settings of before the run */
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);

@@ -18,8 +18,8 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "decode/iso8601.h"
 #include "s3/aws.h"
+#include "s3/credentials.h"
 #include "s3/sigv4.h"
 
 /*
@@ -51,6 +51,9 @@ aws_client_create_shared(const AwsConfig *cfg, HttpClient *http, MemoryContext m
 	c->cfg.access_key_id = cfg->access_key_id ? pstrdup(cfg->access_key_id) : NULL;
 	c->cfg.secret_access_key = cfg->secret_access_key ? pstrdup(cfg->secret_access_key) : NULL;
 	c->cfg.session_token = cfg->session_token ? pstrdup(cfg->session_token) : NULL;
+	c->cfg.source = aws_credential_source_copy(cfg->source, mcxt);
+	c->cfg.renew_at = cfg->renew_at;
+	c->mcxt = mcxt;
 	c->http = http;
 	MemoryContextSwitchTo(old);
 	return c;
@@ -97,6 +100,9 @@ aws_start(AwsClient *c, const char *service, const char *method,
 	HttpRequest req;
 	ResourceOwner save_owner = CurrentResourceOwner;
 
+	/* temporary keys about to expire are renewed first */
+	if (c->cfg.source)
+		aws_credentials_renew(&c->cfg, c->mcxt);
 	initStringInfo(&url);
 	appendStringInfo(&url, "%s://%s%s", scheme, host, path);
 	if (CurrentResourceOwner == NULL)
@@ -177,30 +183,4 @@ aws_start(AwsClient *c, const char *service, const char *method,
 	req.body_len = body_len;
 	req.stream_buffer = stream_buffer;
 	return http_start(c->http, &req);
-}
-
-/* aws_timestamp: an ISO-8601 time of AWS's as a timestamptz (see aws.h). */
-TimestampTz
-aws_timestamp(const char *s, bool need_offset)
-{
-	Iso8601		t;
-
-	if (s == NULL || !iso8601_parse(s, strlen(s), &t) || (need_offset && !t.has_offset))
-		return 0;
-	return (TimestampTz) iso8601_epoch_usecs(&t) -
-		(TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-}
-
-/* aws_unquote_etag: strip the quotes S3 puts around ETags (NULL stays NULL). */
-char *
-aws_unquote_etag(const char *etag)
-{
-	size_t		len;
-
-	if (etag == NULL)
-		return NULL;
-	len = strlen(etag);
-	if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"')
-		return pnstrdup(etag + 1, len - 2);
-	return pstrdup(etag);
 }

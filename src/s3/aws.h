@@ -30,6 +30,10 @@ typedef struct AwsConfig
 	char	   *access_key_id;	/* NULL: requests are not signed */
 	char	   *secret_access_key;
 	char	   *session_token;	/* NULL if none */
+	/* temporary keys (credentials.c): renewed before they expire */
+	struct CredSource *source;	/* NULL: the keys above never change */
+	TimestampTz renew_at;		/* when to look at the source again; 0:
+								 * never */
 } AwsConfig;
 
 typedef struct AwsClient
@@ -37,6 +41,7 @@ typedef struct AwsClient
 	AwsConfig	cfg;
 	HttpClient *http;
 	bool		own_http;		/* http is the client's own (aws_client_destroy) */
+	MemoryContext mcxt;			/* where renewed keys go */
 } AwsClient;
 
 /* A client with an HttpClient of its own, in "mcxt". */

@@ -18,13 +18,12 @@
  */
 #include "postgres.h"
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 
+#include "s3/credentials.h"
 #include "s3/s3_call.h"
+#include "s3/s3_xml.h"
 #include "s3/sigv4.h"
 #include "util/backoff.h"
 #include "util/settings.h"
@@ -192,14 +191,27 @@ s3_backoff(int attempt)
 	http_sleep(backoff_ms(attempt, 100, 5000, true));
 }
 
+/* An answer whose error code is ExpiredToken (the keys' time is up). */
+static bool
+s3_expired_token(HttpTransfer *x)
+{
+	static const char code[] = "<Code>ExpiredToken</Code>";
+	size_t		len;
+	const char *body = http_body(x, &len);
+
+	return body != NULL && memmem(body, len, code, sizeof(code) - 1) != NULL;
+}
+
 /*
  * s3_await: wait for the answer of the attempt in flight in *xfer, and
- * retry while it is worth it (see s3_call.h).
+ * retry while it is worth it (see s3_call.h).  Temporary keys S3 calls
+ * expired are renewed and the call sent again, once.
  */
 void
 s3_await(AwsClient *c, const S3Call *call, HttpTransfer **xfer)
 {
 	int			attempt;
+	bool		renewed = false;
 
 	for (attempt = 0;; attempt++)
 	{
@@ -219,6 +231,16 @@ s3_await(AwsClient *c, const S3Call *call, HttpTransfer **xfer)
 			ok = http_wait_done(x);
 		status = http_info(x)->status;
 
+		if (ok && !renewed && (status == 400 || status == 403) &&
+			c->cfg.source != NULL && s3_expired_token(x) &&
+			aws_credentials_refused(&c->cfg))
+		{
+			renewed = true;
+			http_finish(x);
+			*xfer = NULL;
+			*xfer = s3_send(c, call);
+			continue;
+		}
 		if (ok && !s3_status_retryable(status))
 			return;
 		if (attempt >= pipeline_s3_max_retries)
@@ -265,42 +287,28 @@ s3_query_param(StringInfo q, const char *name, const char *value)
  * ----------------------------------------------------------------
  */
 
-xmlDocPtr
-s3_xml_parse(const char *buf, size_t len)
-{
-	if (len == 0 || len > INT_MAX)
-		return NULL;
-	return xmlReadMemory(buf, (int) len, NULL, NULL,
-						 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-}
-
-static xmlNodePtr
-xml_child(xmlNodePtr parent, const char *name)
-{
-	xmlNodePtr	n;
-
-	if (parent == NULL)
-		return NULL;
-	for (n = parent->children; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE && strcmp((const char *) n->name, name) == 0)
-			return n;
-	return NULL;
-}
-
-/* Text of a child element, palloc'd; NULL if absent. */
+/*
+ * s3_xml_text: a malloc'd string of s3_xml.c as a palloc'd one (NULL stays
+ * NULL); the malloc'd one is freed whatever happens.  S3's XML answers are
+ * read by s3_xml.c, backend-free on libxml2, so that the fuzzer
+ * (test/fuzz/fuzz_s3_xml.c) runs the code the server runs.
+ */
 char *
-s3_xml_child_text(xmlNodePtr parent, const char *name)
+s3_xml_text(char *s)
 {
-	xmlNodePtr	n = xml_child(parent, name);
-	xmlChar    *s;
-	char	   *r;
+	char	   *volatile r = NULL;
 
-	if (n == NULL)
+	if (s == NULL)
 		return NULL;
-	s = xmlNodeGetContent(n);
-	r = pstrdup(s ? (const char *) s : "");
-	if (s)
-		xmlFree(s);
+	PG_TRY();
+	{
+		r = pstrdup(s);
+	}
+	PG_FINALLY();
+	{
+		free(s);
+	}
+	PG_END_TRY();
 	return r;
 }
 
@@ -319,16 +327,29 @@ s3_raise(AwsClient *c, const S3Call *call, HttpTransfer *x)
 	char	   *terr = http_error(x) ? pstrdup(http_error(x)) : NULL;
 	char	   *code = NULL;
 	char	   *message = NULL;
+	char	   *xml_code = NULL;
+	char	   *xml_message = NULL;
 	size_t		len;
 	const char *body;
-	xmlDocPtr	doc = NULL;
 
 	if (terr == NULL && status != 0)
 	{
 		body = http_body(x, &len);
-		doc = s3_xml_parse(body, len);
+		xml_code = s3xml_child_text(body, len, "Error", "Code");
+		xml_message = s3xml_child_text(body, len, "Error", "Message");
 	}
 	http_finish(x);
+	PG_TRY();
+	{
+		code = xml_code ? pstrdup(xml_code) : NULL;
+		message = xml_message ? pstrdup(xml_message) : NULL;
+	}
+	PG_FINALLY();
+	{
+		free(xml_code);
+		free(xml_message);
+	}
+	PG_END_TRY();
 
 	if (terr != NULL || status == 0)
 		ereport(ERROR,
@@ -337,24 +358,6 @@ s3_raise(AwsClient *c, const S3Call *call, HttpTransfer *x)
 				 errdetail_internal("%s", terr ? terr : "no answer"),
 				 errhint("Check the server's endpoint and region, and that S3 is reachable.")));
 
-	if (doc != NULL)
-	{
-		PG_TRY();
-		{
-			xmlNodePtr	root = xmlDocGetRootElement(doc);
-
-			if (root && strcmp((const char *) root->name, "Error") == 0)
-			{
-				code = s3_xml_child_text(root, "Code");
-				message = s3_xml_child_text(root, "Message");
-			}
-		}
-		PG_FINALLY();
-		{
-			xmlFreeDoc(doc);
-		}
-		PG_END_TRY();
-	}
 	if (code == NULL)
 		code = psprintf("HTTP %ld", status);
 

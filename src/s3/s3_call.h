@@ -13,8 +13,6 @@
 #ifndef PIPELINE_S3_CALL_H
 #define PIPELINE_S3_CALL_H
 
-#include <libxml/tree.h>
-
 #include "lib/stringinfo.h"
 
 #include "s3/s3.h"
@@ -76,8 +74,10 @@ extern void s3_raise(AwsClient *client, const S3Call *call, HttpTransfer *x) pg_
 /* Append "name=value" (value URI-encoded) to a query being built. */
 extern void s3_query_param(StringInfo q, const char *name, const char *value);
 
-/* XML answers: the document (NULL if not XML), a child element's text. */
-extern xmlDocPtr s3_xml_parse(const char *buf, size_t len);
-extern char *s3_xml_child_text(xmlNodePtr parent, const char *name);
+/*
+ * A malloc'd string of s3_xml.c's (XML answers are read there) as a
+ * palloc'd one; the malloc'd one is freed whatever happens.  NULL stays NULL.
+ */
+extern char *s3_xml_text(char *s);
 
 #endif							/* PIPELINE_S3_CALL_H */

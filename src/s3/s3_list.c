@@ -14,12 +14,11 @@
  */
 #include "postgres.h"
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #include "lib/stringinfo.h"
+#include "utils/timestamp.h"
 
 #include "s3/s3_call.h"
+#include "s3/s3_xml.h"
 
 /* One ListObjectsV2 request in flight (s3_list_start). */
 struct S3ListCall
@@ -69,75 +68,49 @@ s3_list_start(AwsClient *c, const char *bucket, const char *prefix, const char *
 	return lc;
 }
 
-/* Parse one ListObjectsV2 answer into "page". */
+/*
+ * Parse one ListObjectsV2 answer into "page": s3_xml.c reads it (the code
+ * the fuzzer runs); its malloc'd results are copied here and freed
+ * whatever happens.
+ */
 static void
 list_parse(S3ListCall *lc, S3ListPage *page)
 {
 	const char *body;
 	size_t		len;
-	xmlDocPtr	doc;
-	xmlNodePtr	root;
-	xmlNodePtr	n;
-	bool		truncated = false;
+	S3XmlList	list;
 
 	body = http_body(lc->xfer, &len);
-	doc = s3_xml_parse(body, len);
-	if (doc == NULL)
+	if (!s3xml_parse_list(body, len, &list))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not list objects in \"%s\": the answer is not XML",
 						lc->call.uri)));
 	PG_TRY();
 	{
-		root = xmlDocGetRootElement(doc);
-		for (n = root ? root->children : NULL; n; n = n->next)
+		int			i;
+
+		for (i = 0; i < list.nobjects; i++)
 		{
-			if (n->type != XML_ELEMENT_NODE)
-				continue;
-			if (strcmp((const char *) n->name, "Contents") == 0)
-			{
-				S3Object   *o;
-				char	   *size;
-				char	   *etag;
+			const S3XmlObject *x = &list.objects[i];
+			S3Object   *o = palloc0(sizeof(S3Object));
 
-				o = palloc0(sizeof(S3Object));
-				o->bucket = (char *) lc->bucket;
-				o->key = s3_xml_child_text(n, "Key");
-				if (o->key == NULL)
-					continue;
-				size = s3_xml_child_text(n, "Size");
-				o->size = size ? strtoll(size, NULL, 10) : -1;
-				etag = s3_xml_child_text(n, "ETag");
-				o->etag = aws_unquote_etag(etag);
-				o->last_modified = aws_timestamp(s3_xml_child_text(n, "LastModified"), false);
-				/* a "folder" placeholder object holds no records */
-				if (o->size == 0 && o->key[0] && o->key[strlen(o->key) - 1] == '/')
-					continue;
-				page->objects = lappend(page->objects, o);
-			}
-			else if (strcmp((const char *) n->name, "CommonPrefixes") == 0)
-			{
-				char	   *prefix = s3_xml_child_text(n, "Prefix");
-
-				if (prefix != NULL)
-					page->prefixes = lappend(page->prefixes, prefix);
-			}
-			else if (strcmp((const char *) n->name, "IsTruncated") == 0)
-			{
-				xmlChar    *t = xmlNodeGetContent(n);
-
-				truncated = t && strcmp((const char *) t, "true") == 0;
-				if (t)
-					xmlFree(t);
-			}
+			o->bucket = (char *) lc->bucket;
+			o->key = pstrdup(x->key);
+			o->size = x->size;
+			o->etag = x->etag ? pstrdup(x->etag) : NULL;
+			if (x->has_time)
+				o->last_modified = (TimestampTz) x->last_modified -
+					(TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+			page->objects = lappend(page->objects, o);
 		}
-		page->next_token = truncated ? s3_xml_child_text(root, "NextContinuationToken") : NULL;
-		if (page->next_token && page->next_token[0] == '\0')
-			page->next_token = NULL;
+		for (i = 0; i < list.nprefixes; i++)
+			page->prefixes = lappend(page->prefixes, pstrdup(list.prefixes[i]));
+		page->next_token = list.next_token ? pstrdup(list.next_token) : NULL;
 	}
 	PG_FINALLY();
 	{
-		xmlFreeDoc(doc);
+		s3xml_list_free(&list);
 	}
 	PG_END_TRY();
 }

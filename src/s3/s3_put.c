@@ -15,12 +15,10 @@
  */
 #include "postgres.h"
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #include "lib/stringinfo.h"
 
 #include "s3/s3_call.h"
+#include "s3/s3_xml.h"
 
 /* Parse an XML answer and return the text of one child of its root. */
 static char *
@@ -29,26 +27,10 @@ xml_answer_field(AwsClient *c, const S3Call *call, HttpTransfer *x,
 {
 	const char *body;
 	size_t		len;
-	xmlDocPtr	doc;
-	char	   *result = NULL;
+	char	   *result;
 
 	body = http_body(x, &len);
-	doc = s3_xml_parse(body, len);
-	if (doc)
-	{
-		xmlNodePtr	root = xmlDocGetRootElement(doc);
-
-		PG_TRY();
-		{
-			if (root && strcmp((const char *) root->name, root_name) == 0)
-				result = s3_xml_child_text(root, field);
-		}
-		PG_FINALLY();
-		{
-			xmlFreeDoc(doc);
-		}
-		PG_END_TRY();
-	}
+	result = s3_xml_text(s3xml_child_text(body, len, root_name, field));
 	/* S3 may answer 200 with an <Error> body (CompleteMultipartUpload) */
 	if (result == NULL)
 		s3_raise(c, call, x);

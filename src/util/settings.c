@@ -52,6 +52,11 @@ char	   *pipeline_webhook_hosts = NULL;
 int			pipeline_export_max_attempts = 10;
 int			pipeline_webhook_max_attempts = 8;
 
+/* credentials from the server's environment (set by DefineCustomStringVariable) */
+int			pipeline_metadata_timeout_ms = 1000;
+int			pipeline_sts_timeout_ms = 10000;
+char	   *pipeline_container_credentials_endpoint = NULL;
+
 /*
  * settings_define: define every setting, from _PG_init (in the postmaster
  * with shared_preload_libraries, else in a backend on first use).
@@ -203,6 +208,32 @@ settings_define(void)
 							pipeline_webhook_max_attempts, 1, 100,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+
+	/*
+	 * Credentials from the server's environment (s3/cred_fetch.c).
+	 * Superuser-only: they are about the database server's own identity.
+	 */
+	DefineCustomIntVariable("pipeline.metadata_timeout",
+							"Time to wait for one answer of the EC2 instance metadata service or a container credentials endpoint.",
+							"Each request is tried twice; a peer that never answers costs at most twice this.",
+							&pipeline_metadata_timeout_ms,
+							pipeline_metadata_timeout_ms, 100, 600000,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pipeline.sts_timeout",
+							"Time to wait for one answer of STS (AssumeRole, AssumeRoleWithWebIdentity).",
+							"Each request is tried three times.",
+							&pipeline_sts_timeout_ms,
+							pipeline_sts_timeout_ms, 100, 600000,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("pipeline.container_credentials_endpoint",
+							   "Where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is resolved.",
+							   "The ECS agent's address; a scheme, a host and an optional port.",
+							   &pipeline_container_credentials_endpoint,
+							   "http://169.254.170.2",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pipeline");
 }

@@ -52,6 +52,11 @@ extern PGDLLIMPORT int pipeline_poll_wait;	/* pipeline.poll_wait, s */
 extern PGDLLIMPORT int pipeline_visibility_timeout;	/* pipeline.visibility_timeout, s */
 extern PGDLLIMPORT int pipeline_history_days;	/* pipeline.history_retention */
 
+/* Credentials from the server's environment (s3/cred_fetch.c) */
+extern PGDLLIMPORT int pipeline_metadata_timeout_ms;	/* pipeline.metadata_timeout, ms */
+extern PGDLLIMPORT int pipeline_sts_timeout_ms;	/* pipeline.sts_timeout, ms */
+extern PGDLLIMPORT char *pipeline_container_credentials_endpoint;	/* pipeline.container_credentials_endpoint */
+
 /* Define them all (from _PG_init), and reserve the "pipeline." prefix. */
 extern void settings_define(void);
 

@@ -96,6 +96,29 @@ test("the same through SNS, with the envelope and with raw delivery", async () =
   assert.deepEqual(await sql(db, `SELECT n FROM viaraw`), [{ n: "1" }]);
 });
 
+// EventBridge (an S3 bucket's events through a rule to SQS): the message is
+// the EventBridge event itself, and its keys are not URL-encoded
+test("an EventBridge Object Created event through a queue runs the report", async () => {
+  await sql(db, `SELECT pipeline.create_report(name => 'viaeb', source => 's3://${bucket}/eb/',
+    query => $$SELECT count(*) AS n, string_agg(src, ',') AS src FROM deviceping WHERE src = ANY (pipeline.trigger_uris())$$,
+    target => 'viaeb')`);
+  const key = "eb/a b+c.json"; // no notification for eb/: only the event below announces it
+  const etag = (await put(bucket, key, [{ device_id: "e1" }, { device_id: "e2" }])).replace(/"/g, "");
+  await sendMessage("events-q", {
+    version: "0", id: "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": "Object Created", source: "aws.s3",
+    account: "000000000000", time: "2026-11-25T12:00:00Z", region: "us-east-1",
+    resources: [`arn:aws:s3:::${bucket}`],
+    detail: { version: "0", bucket: { name: bucket }, object: { key, size: 60, etag, sequencer: "0055AED6DCD90281E9" },
+              "request-id": "N4N7GDK58NMKJ12R", requester: "123456789012", reason: "PutObject" },
+  });
+  await waitFor("the EventBridge run", async () => (await runs("viaeb")).length === 1, 30000);
+  const [run] = await runs("viaeb");
+  assert.equal(run.status, "succeeded");
+  assert.deepEqual(run.trigger_uris, [`s3://${bucket}/${key}`], "the key as it is, not decoded again");
+  assert.deepEqual(await sql(db, `SELECT n::int, src FROM viaeb`), [{ n: 2, src: `s3://${bucket}/${key},s3://${bucket}/${key}` }]);
+  await waitFor("the message to be deleted", async () => (await queueDepth("events-q")) === 0);
+});
+
 test("s3:TestEvent messages are acknowledged and ignored", async () => {
   // configuring the notifications sent one to each queue
   await waitFor("the queues to be empty", async () =>

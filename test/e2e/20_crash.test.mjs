@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  sql, waitFor, createDatabase, createBucket, createQueue, notifyQueue, put, queueDepth,
+  sql, connect, waitFor, createDatabase, createBucket, createQueue, notifyQueue, put, queueDepth,
   queueUrl, workerPid, emulator, killAndRecover,
 } from "./lib.mjs";
 
@@ -18,16 +18,16 @@ before(async () => {
   await sql(db, `
     CREATE FOREIGN TABLE ping (device_id text, battery float8, src text OPTIONS (metadata 'uri'))
       SERVER lake OPTIONS (uri 's3://${bucket}/in/');
-    -- slow enough to be killed in the middle
-    CREATE FUNCTION slow(x float8) RETURNS float8 LANGUAGE sql AS $$ SELECT x FROM pg_sleep(1.5) $$;
+    -- a run that waits, in the middle, for as long as the test holds advisory
+    -- lock 4711 (no sleep: the test decides when it may go on)
+    CREATE FUNCTION gate(x float8) RETURNS float8 LANGUAGE sql AS $$ SELECT x FROM pg_advisory_xact_lock_shared(4711) $$;
     SELECT pipeline.create_report(name => 'slowreport', source => 's3://${bucket}/in/slow/',
-      query => $$SELECT device_id, slow(battery) AS battery, src FROM ping
+      query => $$SELECT device_id, gate(battery) AS battery, src FROM ping
                  WHERE src = ANY (pipeline.trigger_uris())$$,
-      target => 'slowresult', mode => 'append', timeout => '5 seconds');
-    CREATE FUNCTION slow7(x float8) RETURNS float8 LANGUAGE sql AS $$ SELECT x FROM pg_sleep(7) $$;
+      target => 'slowresult', mode => 'append', timeout => '10 minutes');
     SELECT pipeline.create_report(name => 'longreport', source => 's3://${bucket}/in/long/',
-      query => $$SELECT device_id, slow7(battery) AS battery FROM ping WHERE src = ANY (pipeline.trigger_uris())$$,
-      target => 'longresult', mode => 'append', timeout => '30 seconds');
+      query => $$SELECT device_id, gate(battery) AS battery FROM ping WHERE src = ANY (pipeline.trigger_uris())$$,
+      target => 'longresult', mode => 'append', timeout => '10 minutes');
     SELECT pipeline.create_report(name => 'fastreport', source => 's3://${bucket}/in/fast/',
       query => $$SELECT device_id, battery, src FROM ping WHERE src = ANY (pipeline.trigger_uris())$$,
       target => 'fastresult', mode => 'append', timeout => '5 seconds');`);
@@ -39,21 +39,31 @@ before(async () => {
   await waitFor("the test event to be consumed", async () => (await queueDepth("crash-q")) === 0);
 });
 
+/** Hold advisory lock 4711 on a connection of its own: gate() waits while it is held. */
+async function holdGate() {
+  const c = await connect(db);
+  await c.query("SELECT pg_advisory_lock(4711)");
+  return c;
+}
+
+/** The worker's pid while its run waits at the gate. */
+const waitingAtGate = async () => (await sql("postgres", `SELECT pid FROM pg_stat_activity
+  WHERE backend_type = 'pipeline worker' AND datname = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory'`, [db]))[0]?.pid;
+
 after(async () => {
   await emulator("DELETE", "/_emulator/faults");
   if (!process.env.E2E_KEEP) await sql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
 });
 
 test("kill -9 of the worker in the middle of a run: the event is processed exactly once", async () => {
+  // the gate is closed; the crash ends the connection that holds it
+  const gate = await holdGate();
+  gate.on("error", () => {});
   await put(bucket, "in/slow/a.json", [{ device_id: "a", battery: 1 }, { device_id: "b", battery: 2 }]);
   // the worker is inside the report's query
-  const pid = await waitFor("the run to be under way", async () => {
-    const r = await sql("postgres", `SELECT pid FROM pg_stat_activity
-                                      WHERE backend_type = 'pipeline worker' AND datname = $1
-                                        AND wait_event = 'PgSleep'`, [db]);
-    return r[0]?.pid;
-  });
+  const pid = await waitFor("the run to be under way", waitingAtGate);
   await killAndRecover(pid, db);
+  await gate.end().catch(() => {});
   // the task comes back after its back-off
   await waitFor("the report to have run", async () =>
     (await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'slowreport' AND status = 'succeeded'`))[0].n === 1,
@@ -83,16 +93,20 @@ test("kill -9 after the commit, before the message is deleted: the redelivery ru
 });
 
 test("a run longer than the visibility timeout does not hold its message: it was deleted when taken", async () => {
-  await put(bucket, "in/long/c.json", [{ device_id: "l", battery: 1 }]);
-  await waitFor("the long run to be under way", async () =>
-    (await sql("postgres", `SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pipeline worker'
-                             AND datname = $1 AND wait_event = 'PgSleep'`, [db])).length === 1);
-  // the task is committed before the run starts, and the message deleted after that commit
-  assert.equal((await sql(db, `SELECT count(*)::int AS n FROM pipeline.tasks WHERE report = 'longreport'`))[0].n, 1);
-  await waitFor("the message to be deleted while the run goes on", async () => (await queueDepth("crash-q")) === 0);
-  assert.equal((await sql("postgres", `SELECT count(*)::int AS n FROM pg_stat_activity
-                                       WHERE backend_type = 'pipeline worker' AND datname = $1
-                                         AND wait_event = 'PgSleep'`, [db]))[0].n, 1, "still running");
+  const gate = await holdGate();
+  try {
+    await put(bucket, "in/long/c.json", [{ device_id: "l", battery: 1 }]);
+    await waitFor("the long run to be under way", waitingAtGate);
+    // the task is committed before the run starts, and the message deleted after that commit
+    assert.equal((await sql(db, `SELECT count(*)::int AS n FROM pipeline.tasks WHERE report = 'longreport'`))[0].n, 1);
+    // gone for good (the depth counts messages in flight too), while the run
+    // waits: it can outlast the visibility timeout without a redelivery
+    await waitFor("the message to be deleted while the run goes on", async () => (await queueDepth("crash-q")) === 0);
+    assert.ok(await waitingAtGate(), "still running");
+    assert.equal((await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'longreport'`))[0].n, 0);
+  } finally {
+    await gate.end();
+  }
   await waitFor("the run", async () =>
     (await sql(db, `SELECT count(*)::int AS n FROM pipeline.runs WHERE report = 'longreport'`))[0].n === 1, 30000);
   assert.equal((await sql(db, `SELECT count(*)::int AS n FROM pipeline.tasks WHERE report = 'longreport'`))[0].n, 0,

@@ -5,6 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { gunzipSync } from "node:zlib";
+import { createHash } from "node:crypto";
 import {
   sql, connect, waitFor, createDatabase, createBucket, createQueue, put, queueDepth, queueUrl,
   queueArn, s3, s3sdk, emulator, exported,
@@ -99,21 +100,56 @@ test("a large result goes up as a multipart upload, memory flat", async () => {
   const log = await emulator("GET", "/_emulator/requests");
   const parts = log.filter((x) => x.method === "PUT" && (x.query ?? "").includes("partNumber"));
   assert.ok(parts.length >= 2, `${parts.length} parts`);
+  assert.deepEqual(parts.map((x) => Number(/partNumber=(\d+)/.exec(x.query)[1])).sort((a, b) => a - b),
+    parts.map((_, i) => i + 1), "parts numbered 1..n, each once");
+  assert.ok(parts.every((x) => x.status === 200), "every part stored");
   assert.ok(log.some((x) => x.method === "POST" && (x.query ?? "").includes("uploadId")), "completed");
   const head = await s3.send(new s3sdk.HeadObjectCommand({ Bucket: bucket, Key: "out/big.csv" }));
   assert.equal(head.ContentLength, Number(r[0].bytes));
-  assert.match(head.ETag, /-\d+"$/, "a multipart ETag");
+  assert.match(head.ETag, new RegExp(`-${parts.length}"$`), "a multipart ETag of as many parts");
+  // the content, line by line: parts stored out of order, twice or not at all would show
+  const lines = (await getObject("out/big.csv")).toString().split("\n");
+  assert.equal(lines.length, 150002, "a header, 150000 rows and the final line end");
+  assert.equal(lines[0], "i,pad");
+  assert.equal(lines.at(-1), "");
+  for (let i = 1; i <= 150000; i++) {
+    const want = `${i},${createHash("md5").update(String(i)).digest("hex")}${"x".repeat(100)}`;
+    if (lines[i] !== want) assert.fail(`line ${i + 1}: ${JSON.stringify(lines[i].slice(0, 60))}, not row ${i}`);
+  }
 });
 
-test("a failed export leaves no object behind", async () => {
-  await emulator("POST", "/_emulator/faults", { method: "PUT", path_prefix: `/${bucket}/out/broken.csv`, action: "status", status: 500, code: "InternalError", count: 0 });
+test("CSV with gzip, JSON lines without compression", async () => {
+  const q = `$$SELECT * FROM (VALUES (1, 'a,b', NULL), (2, 'say "hi"', 2.5)) v(id, t, f)$$`;
+  await sql(db, `SELECT * FROM pipeline.export(${q}, 's3://${bucket}/out/gz.csv.gz', format => 'csv', compression => 'gzip')`);
+  await sql(db, `SELECT * FROM pipeline.export(${q}, 's3://${bucket}/out/plain.json', format => 'json', compression => 'none')`);
+  await exported(db, `s3://${bucket}/out/gz.csv.gz`);
+  await exported(db, `s3://${bucket}/out/plain.json`);
+  const gz = await getObject("out/gz.csv.gz");
+  assert.deepEqual([gz[0], gz[1]], [0x1f, 0x8b], "gzip");
+  assert.equal(gunzipSync(gz).toString(), 'id,t,f\n1,"a,b",\n2,"say ""hi""",2.5\n');
+  const plain = await getObject("out/plain.json");
+  assert.notEqual(plain[0], 0x1f, "not compressed");
+  assert.deepEqual(plain.toString().trim().split("\n").map((l) => JSON.parse(l)),
+    [{ id: 1, t: "a,b", f: null }, { id: 2, t: 'say "hi"', f: 2.5 }]);
+});
+
+test("an export that fails after parts were uploaded leaves no object behind", async () => {
+  // the second part fails every time: the first is stored by then
+  await emulator("DELETE", "/_emulator/requests");
+  await emulator("POST", "/_emulator/faults", { method: "PUT", path_prefix: `/${bucket}/out/broken.csv`, query: "partNumber=2",
+    action: "status", status: 500, code: "InternalError", count: 0 });
   await assert.rejects(sql(db, `SET pipeline.s3_max_retries = 1; SELECT * FROM pipeline.export(
     $$SELECT i, repeat('x', 200) AS pad FROM generate_series(1, 100000) i$$,
-    's3://${bucket}/out/broken.csv', format => 'csv', compression => 'none')`), /InternalError/);
+    's3://${bucket}/out/broken.csv', format => 'csv', compression => 'none')`), /could not upload a part of .*InternalError/);
   await emulator("DELETE", "/_emulator/faults");
-  assert.deepEqual(await listKeys("out/broken"), []);
-  const log = await emulator("GET", "/_emulator/requests");
+  const log = (await emulator("GET", "/_emulator/requests")).filter((x) => x.path === `/${bucket}/out/broken.csv`);
+  const part = (n) => log.filter((x) => x.method === "PUT" && new RegExp(`(^|&)partNumber=${n}(&|$)`).test(x.query ?? ""));
+  assert.ok(part(1).some((x) => x.status === 200), "part 1 was stored");
+  assert.ok(part(2).length >= 1 && part(2).every((x) => x.status === 500), "part 2 failed");
   assert.ok(log.some((x) => x.method === "DELETE" && (x.query ?? "").includes("uploadId")), "the multipart upload was aborted");
+  assert.deepEqual(await listKeys("out/broken"), []);
+  const uploads = await s3.send(new s3sdk.ListMultipartUploadsCommand({ Bucket: bucket, Prefix: "out/broken" }));
+  assert.deepEqual(uploads.Uploads ?? [], [], "no upload left open");
 });
 
 test("an empty result writes no object, unless asked", async () => {
@@ -240,9 +276,23 @@ test("a webhook receives the run summary after commit, with retries", async () =
     const rows = await sql(db, `SELECT attempts, delivered_at IS NOT NULL AS delivered FROM pipeline.webhooks WHERE run_id = $1`, [id]);
     assert.deepEqual(rows, [{ attempts: 2, delivered: true }]);
     // a rolled-back run sends nothing
-    await sql(db, `BEGIN; SELECT pipeline.run_report('hooked'); ROLLBACK;`);
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(got.length, 1, "nothing for a run that rolled back");
+    const c = await connect(db);
+    let rolledBack;
+    try {
+      await c.query("BEGIN");
+      rolledBack = (await c.query(`SELECT pipeline.run_report('hooked') AS id`)).rows[0].id;
+      await c.query("ROLLBACK");
+    } finally {
+      await c.end();
+    }
+    // a run committed after it: once its webhook is in, the outbox has been
+    // worked past the rolled-back run (and a webhook sent before the commit
+    // would have come while run_report ran)
+    const next = (await sql(db, `SELECT pipeline.run_report('hooked') AS id`))[0].id;
+    await waitFor("the next run's webhook", async () => got.length === 2, 20000);
+    assert.deepEqual(got.map((g) => String(g.id)), [String(id), String(next)], "nothing for a run that rolled back");
+    assert.notEqual(String(rolledBack), String(next));
+    assert.deepEqual(await sql(db, `SELECT count(*)::int AS n FROM pipeline.webhooks WHERE run_id = $1`, [rolledBack]), [{ n: 0 }]);
   } finally {
     server.close();
   }
@@ -260,4 +310,37 @@ test("a report can call PL/Python", async () => {
   assert.deepEqual(await sql(db, `SELECT device_id, health FROM py ORDER BY 1`), [
     { device_id: "d1", health: "ok" }, { device_id: "d2", health: "ok" }, { device_id: "d3", health: "replace soon" },
   ]);
+});
+
+// README, create_report mode: "replace: DELETE + INSERT in one transaction,
+// readers see the old or the new rows, never an empty table, and are never
+// blocked".  The run is held open in one session (its transaction not yet
+// committed) while another reads: a TRUNCATE or a new relfilenode would
+// block the reader (lock_timeout turns that into an error instead of a hang).
+test("replace: a concurrent reader sees the old rows until the run commits, is not blocked, never sees an empty table", async () => {
+  await sql(db, `CREATE TABLE rep_src (v int);
+    INSERT INTO rep_src SELECT generate_series(1, 100);
+    SELECT pipeline.create_report(name => 'rep', query => 'SELECT v FROM rep_src', target => 'rep_out', mode => 'replace');
+    SELECT pipeline.run_report('rep');`);
+  const seen = async (c) => (await c.query(`SELECT count(*)::int AS n, coalesce(sum(v), 0)::int AS s FROM rep_out`)).rows[0];
+  const writer = await connect(db);
+  const reader = await connect(db);
+  try {
+    await reader.query(`SET lock_timeout = '30s'`);
+    assert.deepEqual(await seen(reader), { n: 100, s: 5050 });
+    await sql(db, `DELETE FROM rep_src WHERE v > 60`);
+    await writer.query("BEGIN");
+    await writer.query(`SELECT pipeline.run_report('rep')`);
+    assert.deepEqual(await seen(writer), { n: 60, s: 1830 }, "the run replaced the rows (in its transaction)");
+    assert.deepEqual(await seen(reader), { n: 100, s: 5050 }, "meanwhile a reader sees the old rows, at once");
+    await reader.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+    assert.deepEqual(await seen(reader), { n: 100, s: 5050 });
+    await writer.query("COMMIT");
+    assert.deepEqual(await seen(reader), { n: 100, s: 5050 }, "a snapshot taken before the commit keeps the old rows");
+    await reader.query("COMMIT");
+    assert.deepEqual(await seen(reader), { n: 60, s: 1830 }, "after the commit, the new rows");
+  } finally {
+    await writer.end();
+    await reader.end();
+  }
 });

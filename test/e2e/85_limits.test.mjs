@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import {
   sql, connect, waitFor, createDatabase, createBucket, createQueue, notifyQueue, put, queueUrl,
-  emulator, exported,
+  emulator, exported, workerPid,
 } from "./lib.mjs";
 
 const db = "e2e_limits";
@@ -27,8 +27,11 @@ before(async () => {
 
 after(async () => {
   await sql("postgres", `ALTER SYSTEM RESET pipeline.poll_wait`);
+  await sql("postgres", `ALTER SYSTEM RESET pipeline.visibility_timeout`);
+  await sql("postgres", `ALTER SYSTEM RESET pipeline.webhook_hosts`);
   await sql("postgres", `SELECT pg_reload_conf()`);
   await sql("postgres", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await sql("postgres", `DROP ROLE IF EXISTS limits_bob`);
 });
 
 test("webhook receivers that never answer do not delay an unrelated event", async () => {
@@ -51,6 +54,74 @@ test("webhook receivers that never answer do not delay an unrelated event", asyn
   } finally {
     for (const req of open) req.socket.destroy();
     server.close();
+  }
+});
+
+// README: "Settings reload on SIGHUP."  The worker's ReceiveMessage carries
+// pipeline.poll_wait and pipeline.visibility_timeout (the request log shows
+// them): after pg_reload_conf the same worker polls with the new values.
+test("settings reload on SIGHUP: the same worker polls with the new poll_wait and visibility_timeout", async () => {
+  const pid = await waitFor("the worker", () => workerPid(db));
+  const polls = async (wait, visibility) => (await emulator("GET", "/_emulator/requests")).filter((r) =>
+    r.target === "AmazonSQS.ReceiveMessage" && r.queue_url === queueUrl("limits-q") &&
+    r.wait_time_seconds === wait && r.visibility_timeout === visibility);
+  await waitFor("a poll with the settings of the test cluster (poll_wait 2, visibility_timeout 5)",
+    async () => (await polls(2, 5)).length > 0, 30000, 250);
+  await sql("postgres", `ALTER SYSTEM SET pipeline.poll_wait = 3`);
+  await sql("postgres", `ALTER SYSTEM SET pipeline.visibility_timeout = '13s'`);
+  await sql("postgres", `SELECT pg_reload_conf()`);
+  await waitFor("a poll with the reloaded settings", async () => (await polls(3, 13)).length > 0, 60000, 250);
+  assert.equal(await workerPid(db), pid, "the same worker: reloaded, not restarted");
+  await sql("postgres", `ALTER SYSTEM RESET pipeline.visibility_timeout`);
+  await sql("postgres", `ALTER SYSTEM RESET pipeline.poll_wait`);
+  await sql("postgres", `SELECT pg_reload_conf()`);
+});
+
+// README: webhook hosts are "checked again at every delivery, so a host taken
+// off the list gets nothing more".  An ordinary role's report posts to a
+// host on pipeline.webhook_hosts; the host is taken off (a reload the worker
+// is seen to have made: it polls with the poll_wait set in the same
+// reload); the next run's summary is refused at delivery.
+test("a webhook host taken off pipeline.webhook_hosts gets nothing more", async () => {
+  const got = [];
+  const server = createServer((req, res) => { got.push(req.url); req.resume(); req.on("end", () => { res.writeHead(204); res.end(); }); });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${server.address().port}/bob`;
+  const reloaded = async (wait, hosts) => {
+    await sql("postgres", `ALTER SYSTEM SET pipeline.poll_wait = ${wait}`);
+    if (hosts) await sql("postgres", `ALTER SYSTEM SET pipeline.webhook_hosts = '${hosts}'`);
+    else await sql("postgres", `ALTER SYSTEM RESET pipeline.webhook_hosts`);
+    await sql("postgres", `SELECT pg_reload_conf()`);
+    await emulator("DELETE", "/_emulator/requests");
+    await waitFor("the worker to reload", async () => (await emulator("GET", "/_emulator/requests")).some((r) =>
+      r.target === "AmazonSQS.ReceiveMessage" && r.queue_url === queueUrl("limits-q") && r.wait_time_seconds === wait), 60000, 250);
+    await waitFor("new sessions to see it", async () =>
+      (await sql(db, `SELECT current_setting('pipeline.webhook_hosts') AS h`))[0].h === (hosts ?? ""));
+  };
+  try {
+    await sql(db, `CREATE ROLE limits_bob; GRANT CREATE ON SCHEMA public TO limits_bob`);
+    await reloaded(3, "127.0.0.1");
+    await sql(db, `SET ROLE limits_bob; SELECT pipeline.create_report(name => 'bobs', query => 'SELECT 1 AS one',
+                    target => 'bobs', webhook => '${url}')`);
+    await sql(db, `SET ROLE limits_bob; SELECT pipeline.run_report('bobs')`);
+    const first = (await sql(db, `SELECT max(id) AS id FROM pipeline.runs WHERE report = 'bobs'`))[0].id;
+    await waitFor("the first summary", async () => got.length === 1);
+    await reloaded(4, null);
+    await sql(db, `SET ROLE limits_bob; SELECT pipeline.run_report('bobs')`);
+    const second = (await sql(db, `SELECT max(id) AS id FROM pipeline.runs WHERE report = 'bobs'`))[0].id;
+    assert.notEqual(String(second), String(first));
+    const refused = await waitFor("the second delivery to be refused", async () => {
+      const r = await sql(db, `SELECT last_error, gave_up, delivered_at FROM pipeline.webhooks WHERE run_id = $1`, [second]);
+      return r[0]?.last_error && r[0];
+    }, 30000, 250);
+    assert.match(refused.last_error, /refused URL: its host is not in pipeline.webhook_hosts/);
+    assert.equal(refused.delivered_at, null);
+    assert.deepEqual(got, ["/bob"], "the receiver got the first summary only");
+  } finally {
+    server.close();
+    await sql("postgres", `ALTER SYSTEM RESET pipeline.webhook_hosts`);
+    await sql("postgres", `ALTER SYSTEM RESET pipeline.poll_wait`);
+    await sql("postgres", `SELECT pg_reload_conf()`);
   }
 });
 

@@ -3,7 +3,7 @@
 -- corrupt compression and hostile JSON never crash.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(19);
+SELECT plan(28);
 
 SELECT pg_temp.s3('mb bad');
 SELECT pg_temp.s3_put('s3://bad/v/1.json',
@@ -28,7 +28,21 @@ END $$;
 SELECT is(current_setting('pipeline_test.detail'),
   'Line 2: invalid input syntax for type double precision: "abc".', 'the detail gives the line and the value');
 
-SELECT is((SELECT array_agg(id ORDER BY id) FROM v_skip WHERE battery >= 0), '{1,3,6}'::int[], 'on_error skip keeps the good records');
+-- The WARNINGs this session got since the last mark, from the server log
+-- (a unique application_name tells this session's lines).
+SELECT set_config('application_name', 'pgtap-02-' || md5(random()::text), false) \g /dev/null
+CREATE FUNCTION pg_temp.mark_warnings() RETURNS void LANGUAGE sql AS $$
+  SELECT set_config('pipeline_test.warned', (SELECT count(*) FROM pg_temp.server_log('WARNING:  '))::text, false)
+$$;
+CREATE FUNCTION pg_temp.warnings_since_mark() RETURNS text[] LANGUAGE sql AS $$
+  SELECT ARRAY(SELECT regexp_replace(l, '^.*WARNING:  ', '') FROM pg_temp.server_log('WARNING:  ') l
+               OFFSET current_setting('pipeline_test.warned')::int)
+$$;
+SELECT pg_temp.mark_warnings();
+SELECT results_eq('SELECT id, battery FROM v_skip', $$VALUES (1, 10::float8), (3, 30), (6, 60)$$,
+  'on_error skip keeps the good records, and only them');
+SELECT is(pg_temp.warnings_since_mark(), ARRAY['skipped 3 bad records of foreign table "v_skip"'],
+  'a WARNING at the end of the scan counts them');
 SELECT is((SELECT count(*) FROM pipeline.rejects()), 3::bigint, 'and remembers the bad ones');
 SELECT is((SELECT array_agg(record ORDER BY record) FROM pipeline.rejects()), '{2,4,5}'::bigint[],
           'by record number');
@@ -39,6 +53,28 @@ SELECT alike((SELECT error FROM pipeline.rejects() WHERE record = 4), 'line 4, c
 SELECT alike((SELECT error FROM pipeline.rejects() WHERE record = 5), 'column "battery": cannot convert an object to double precision%',
             'a type mismatch says what it found');
 SELECT is((SELECT raw FROM pipeline.rejects() WHERE record = 2), '{"id":2,"battery":"abc"}', 'the raw record is kept');
+SELECT alike((SELECT string_agg(l, E'\n') FROM pg_temp.explain_lines(
+    'EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, COSTS OFF) SELECT * FROM v_skip') l),
+  '%Records: 6%Rejected Records: 3%', 'EXPLAIN ANALYZE counts every record, and the rejected ones');
+SELECT alike((SELECT string_agg(l, E'\n') FROM pg_temp.explain_lines(
+    'EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, COSTS OFF) SELECT * FROM v_skip WHERE id > 2') l),
+  '%Rejected Records: 3%', 'whatever the WHERE clause keeps');
+-- pipeline.max_rejects bounds what is remembered, not what is counted or read
+SET pipeline.max_rejects = 2;
+SELECT pg_temp.mark_warnings();
+SELECT results_eq('SELECT id, battery FROM v_skip', $$VALUES (1, 10::float8), (3, 30), (6, 60)$$,
+  'pipeline.max_rejects: the scan goes on past it');
+SELECT is((SELECT array_agg(record ORDER BY record) FROM pipeline.rejects()), '{2,4}'::bigint[],
+  'the first pipeline.max_rejects bad records are remembered');
+SELECT is(pg_temp.warnings_since_mark(), ARRAY['skipped 3 bad records of foreign table "v_skip"'],
+  'the WARNING still counts all of them');
+SELECT alike((SELECT string_agg(l, E'\n') FROM pg_temp.explain_lines(
+    'EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, COSTS OFF) SELECT * FROM v_skip') l),
+  '%Rejected Records: 3%', 'and so does EXPLAIN ANALYZE');
+SET pipeline.max_rejects = 0;
+SELECT is((SELECT count(battery) FROM v_skip), 3::bigint, 'pipeline.max_rejects = 0: good records only');
+SELECT is((SELECT count(*) FROM pipeline.rejects()), 0::bigint, 'and none remembered');
+RESET pipeline.max_rejects;
 
 -- compression gone wrong
 -- distinct records compress to several kB: keep the first 1000 bytes

@@ -2,7 +2,7 @@
 -- samples objects so that the planner's estimates follow the data.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(11);
+SELECT plan(20);
 
 SELECT pg_temp.s3('mb hive');
 SELECT pg_temp.s3_put(format('s3://hive/t/dt=2026-11-%s/hour=%s/part-0.json', d, h),
@@ -33,11 +33,46 @@ SELECT alike((SELECT string_agg(l, E'\n') FROM pg_temp.explain_lines(
   '%Partition Pruning: on%Objects Read: 3%Objects Pruned: 0%Directories Pruned: 4%',
   'EXPLAIN says how many directories were pruned (their objects were never even listed)');
 
--- ANALYZE
+-- ANALYZE, every object sampled (7 objects, pipeline.analyze_objects 16)
 ANALYZE hive;
 SELECT is((SELECT reltuples FROM pg_class WHERE oid = 'hive'::regclass), 61::real, 'ANALYZE counts the rows');
-SELECT ok((SELECT n_distinct IS NOT NULL FROM pg_stats WHERE tablename = 'hive' AND attname = 'dt'),
-  'and gathers column statistics');
+SELECT is(ARRAY(SELECT format('%s %s %s', attname, round(n_distinct::numeric, 4), round(null_frac::numeric, 4)) FROM pg_stats
+                WHERE tablename = 'hive' AND attname IN ('dt', 'hour', 'site') ORDER BY attname),
+  ARRAY['dt 4.0000 0.0000', 'hour 2.0000 0.0000', format('site %s %s', round(-1 / 61.0, 4), round(60 / 61.0, 4))],
+  'and gathers column statistics: distinct values and nulls of the partition columns');
+
+-- ANALYZE over more objects than it samples: 20 objects of 50 records,
+-- every object the same size and the same pattern record by record, so
+-- that whichever 4 it picks the counts are exact: g takes 5 values, n is
+-- NULL in every fifth record, v is unique (1000..1999).
+SELECT pg_temp.s3_put(format('s3://hive/many/part-%s.json', lpad(o::text, 2, '0')),
+  (SELECT string_agg(format('{"v":%s,"g":"%s","n":%s}', 1000 + o * 50 + i, chr(97 + i % 5),
+                            CASE WHEN i % 5 = 0 THEN 'null' ELSE (1000 + i)::text END), E'\n') FROM generate_series(0, 49) i))
+  FROM generate_series(0, 19) o;
+CREATE FOREIGN TABLE many (v int, g text, n int) SERVER lake OPTIONS (uri 's3://hive/many/');
+SET pipeline.analyze_objects = 4;
+SELECT pg_temp.clear_requests();
+ANALYZE many;
+SELECT is((SELECT count(*) FROM pg_temp.requests() r WHERE r->>'method' = 'GET' AND r->>'path' LIKE '/hive/many/part-%'),
+  4::bigint, 'ANALYZE reads pipeline.analyze_objects of the 20 objects');
+SELECT is((SELECT count(DISTINCT r->>'path') FROM pg_temp.requests() r WHERE r->>'method' = 'GET' AND r->>'path' LIKE '/hive/many/part-%'),
+  4::bigint, 'four different ones');
+SELECT is((SELECT reltuples FROM pg_class WHERE oid = 'many'::regclass), 1000::real,
+  'and extrapolates the rows of all 20 by their bytes');
+SELECT is((SELECT (regexp_match(l, 'rows=(\d+)'))[1]::int FROM pg_temp.explain_lines('EXPLAIN SELECT * FROM many') l
+           WHERE l LIKE 'Foreign Scan%'), 1000, 'which the planner then estimates');
+SELECT results_eq($$SELECT n_distinct, null_frac FROM pg_stats WHERE tablename = 'many' AND attname = 'g'$$,
+  $$VALUES (5::real, 0::real)$$, 'g: five distinct values, no nulls');
+SELECT results_eq($$SELECT most_common_vals::text, most_common_freqs FROM pg_stats WHERE tablename = 'many' AND attname = 'g'$$,
+  $$VALUES ('{a,b,c,d,e}', '{0.2,0.2,0.2,0.2,0.2}'::real[])$$, 'each a fifth of the rows');
+SELECT results_eq($$SELECT n_distinct, null_frac FROM pg_stats WHERE tablename = 'many' AND attname = 'n'$$,
+  $$VALUES (40::real, 0.2::real)$$, 'n: NULL in a fifth of the rows, 40 other values');
+SELECT is((SELECT n_distinct FROM pg_stats WHERE tablename = 'many' AND attname = 'v'), -1::real, 'v: unique');
+SELECT ok((SELECT cardinality(b) = 101 AND b[1] >= 1000 AND b[101] <= 1999 AND b[101] - b[1] >= 150
+                  AND b = ARRAY(SELECT x FROM unnest(b) x ORDER BY x)
+           FROM (SELECT histogram_bounds::text::int[] AS b FROM pg_stats WHERE tablename = 'many' AND attname = 'v') h),
+  'its histogram: 101 sorted bounds within the values, over at least the 4 objects'' spread');
+RESET pipeline.analyze_objects;
 
 SELECT * FROM finish();
 ROLLBACK;

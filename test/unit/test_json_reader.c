@@ -1003,6 +1003,44 @@ test_need_more(void)
 	json_reader_free(r);
 }
 
+/*
+ * The bytes after the fed length are whatever an earlier fill left there:
+ * a buffer that ends right after a line break inside an open record is
+ * not a broken line because a stale '{' follows it (found by
+ * test/fuzz/fuzz_json_reader: a pretty-printed record was rejected when a
+ * refill ended after one of its line breaks).
+ */
+static void
+test_bytes_after_buffer(void)
+{
+	JsonField	f[] = {{"a", JSON_WANT_ANY, false}};
+	const char *in = "{\n  \"a\": 1\n}";
+
+	for (int base = 0; base < 2; base++)
+	{
+		JsonReader *r = json_reader_create(f, 1);
+		JsonValue	v;
+		JsonResult	rc;
+		char		buf[128];
+
+		json_reader_force_baseline(base == 1);
+		memset(buf, '{', sizeof(buf));
+		memcpy(buf, in, 2);
+		json_reader_feed(r, buf, 2, false);
+		rc = json_reader_next(r, &v);
+		UNIT_CHECK(rc == JSON_NEED_MORE && json_reader_consumed(r) == 0,
+				   "%s: a record open at the buffer's end after a line break needs more, "
+				   "whatever follows the buffer (rc %d)", json_reader_simd(), rc);
+		memcpy(buf, in, strlen(in));
+		json_reader_feed(r, buf, strlen(in), true);
+		rc = json_reader_next(r, &v);
+		UNIT_CHECK(rc == JSON_RECORD && v.len == 1 && v.str[0] == '1',
+				   "%s: then the whole pretty-printed record is read", json_reader_simd());
+		json_reader_free(r);
+		json_reader_force_baseline(false);
+	}
+}
+
 /* Generated records in all three layouts, fed at every cut point. */
 static void
 test_generated_cuts(void)
@@ -1178,6 +1216,7 @@ main(void)
 	test_bad_records();
 	test_deep();
 	test_need_more();
+	test_bytes_after_buffer();
 	test_generated_cuts();
 	test_mutations();
 	return unit_done();

@@ -29,6 +29,84 @@ check(bool csv, const char *s, bool header, size_t *header_len)
 	return ok;
 }
 
+/*
+ * An object read in two parts as a split scan reads it (rows.c, stream.c):
+ * the second part from the first line start at or after the cut, the first
+ * up to the first record that starts at or after the cut.  Every record
+ * must be read once, and the parts must agree on the boundary, at every
+ * cut, for every sample line_records_check accepts.  (Blanks before a
+ * record made it belong to neither part: test/fuzz/fuzz_json_reader.)
+ */
+static void
+parts_at_every_cut(const char *s, const char *name)
+{
+	size_t		len = strlen(s);
+	char	   *buf = malloc(len + JSON_READER_PADDING);
+	size_t		dummy;
+	bool		all_ok = true;
+	int			whole = 0;
+	JsonReader *r = json_reader_create(NULL, 0);
+	JsonValue	v[1];
+
+	memcpy(buf, s, len);
+	memset(buf + len, ' ', JSON_READER_PADDING);
+	if (!line_records_check(false, buf, len, ',', '"', false, &dummy))
+	{
+		UNIT_CHECK(true, "%s: not to be split", name);
+		json_reader_free(r);
+		free(buf);
+		return;
+	}
+	json_reader_feed(r, buf, len, true);
+	while (json_reader_next(r, v) == JSON_RECORD)
+		whole++;
+	for (size_t cut = 1; cut < len; cut++)
+	{
+		const char *nl = memchr(buf + cut - 1, '\n', len - (cut - 1));
+		size_t		start2 = nl ? (size_t) (nl - buf) + 1 : len;
+		size_t		after1 = len;
+		size_t		first2 = len;
+		int			n1 = 0,
+					n2 = 0;
+
+		json_reader_reset(r);
+		json_reader_feed(r, buf, len, true);
+		while (json_reader_next(r, v) == JSON_RECORD)
+		{
+			if (json_reader_record_offset(r) >= cut)
+			{
+				after1 = json_reader_record_offset(r);
+				break;
+			}
+			n1++;
+		}
+		json_reader_reset(r);
+		json_reader_feed(r, buf + start2, len - start2, true);
+		while (json_reader_next(r, v) == JSON_RECORD)
+		{
+			if (n2++ == 0)
+				first2 = start2 + json_reader_record_offset(r);
+		}
+		if (n1 + n2 != whole || first2 != after1)
+			all_ok = false;
+	}
+	UNIT_CHECK(all_ok, "%s: read in two parts, cut anywhere: every record once, the parts agree",
+			   name);
+	json_reader_free(r);
+	free(buf);
+}
+
+static void
+test_parts_at_every_cut(void)
+{
+	parts_at_every_cut("{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n", "JSON lines");
+	parts_at_every_cut("{\"a\":1}\r\n\r\n \n{\"a\":\"}\\n{\"}\r\n{\"a\":3}",
+					   "CRLF, blank lines, no final line end");
+	parts_at_every_cut("      {\"a\":\"x\"}\n{\"a\":null}\n{\"b\":2}\n",
+					   "blanks before the first record (the fuzzer's case)");
+	parts_at_every_cut("{\"a\":1}\n\t{\"a\":2}\n{\"a\":3}\n", "a tab before a record");
+}
+
 int
 main(void)
 {
@@ -37,8 +115,11 @@ main(void)
 	/* JSON */
 	UNIT_CHECK(check(false, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n", false, NULL),
 			   "JSON lines");
-	UNIT_CHECK(check(false, "{\"a\":1}\r\n\r\n  {\"a\":2}\r\n{\"a\":\"x\\ny\"}\n{\"a\":", false, NULL),
-			   "CRLF, blank lines, leading blanks, an escaped newline, an incomplete last line");
+	UNIT_CHECK(check(false, "{\"a\":1}\r\n\r\n  \t\n{\"a\":2}\r\n{\"a\":\"x\\ny\"}\n{\"a\":", false, NULL),
+			   "CRLF, blank lines, an escaped newline, an incomplete last line");
+	UNIT_CHECK(!check(false, "{\"a\":1}\n  {\"a\":2}\n{\"a\":3}\n", false, NULL),
+			   "a record after blanks on its line (a cut in the blanks would lose it)");
+	test_parts_at_every_cut();
 	UNIT_CHECK(check(false, "\xEF\xBB\xBF{\"a\":1}\n{\"a\":2}\n", false, NULL),
 			   "a byte order mark before the first record");
 	UNIT_CHECK(!check(false, "{\"a\":1}\n", false, NULL), "one record is too few to tell");

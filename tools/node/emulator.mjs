@@ -10,7 +10,9 @@
 //
 // Options: --port N (0 = any free port), --port-file PATH, --credentials
 // KEY:SECRET[:TOKEN][,...] (default test:test), --region R (default us-east-1),
-// --log-file PATH (one JSON line per request).
+// --log-file PATH (one JSON line per request), --identity-port N (IMDS, container
+// credentials and STS: lib/identity.mjs; default 0, any free port) and
+// --identity-port-file PATH.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, renameSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -21,6 +23,7 @@ import { Notifier, ConfigError, parseNotificationConfiguration, notificationConf
 import { Faults, RequestLog, truncatedBody, throttledBody } from './lib/faults.mjs';
 import { isSynthetic, handleSynthetic } from './lib/synthetic.mjs';
 import { SQS_ACTIONS, queryToJson, successXml, errorXml, jsonErrorToXml } from './lib/sqs_query.mjs';
+import { Identity } from './lib/identity.mjs';
 
 // fauxqs imports node:sqlite (for persistence we do not use), and Node 22 prints an
 // ExperimentalWarning for it on every start: drop that one warning, keep the rest.
@@ -127,7 +130,7 @@ function s3EventFor(method, query, headers, key) {
  * Build the fauxqs app with our hooks and admin routes; listen on 127.0.0.1.
  * Returns { app, port, close }.
  */
-export async function startEmulator({ port = 0, region = 'us-east-1', credentials = parseCredentials('test:test'), logFile } = {}) {
+export async function startEmulator({ port = 0, region = 'us-east-1', credentials = parseCredentials('test:test'), logFile, identityPort = 0 } = {}) {
   const sqsStore = new SqsStore();
   const snsStore = new SnsStore();
   const s3Store = new S3Store();
@@ -137,7 +140,11 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
   const notifier = new Notifier({ sqsStore, snsStore, SqsStore, fanOutToSubscriptions, region });
   const faults = new Faults();
   const log = new RequestLog({ stream: logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined });
+  const held = []; // requests a "hold" fault keeps waiting: their onRequest continuations
+  const releaseHeld = () => { for (const done of held.splice(0)) done(); };
   app.decorateRequest('emu', null);
+  // IMDS, container credentials and STS on a port of their own (lib/identity.mjs)
+  const identity = new Identity({ credentials, region, faults, log });
 
   // 1. Classify, log, and fire request-level faults before anything else runs.
   app.addHook('onRequest', (request, reply, done) => {
@@ -166,6 +173,8 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     });
     if (request.headers['x-amz-target']) entry.target = request.headers['x-amz-target'];
     if (request.headers.range) entry.range = request.headers.range;
+    if (request.headers['if-match']) entry.if_match = request.headers['if-match'];
+    entry.host = request.headers.host;
     reply.raw.once('close', () => {
       if (reply.raw.headersSent) entry.status = reply.raw.statusCode;
       if (!reply.raw.writableFinished) entry.aborted = true;
@@ -174,7 +183,8 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     });
 
     if (service === 'sqs-query') entry.protocol = 'query';
-    const fault = faults.take({ method: request.method, path: safeDecode(rawPath), service: signedService(service), target: entry.target });
+    const fault = faults.take({ method: request.method, path: safeDecode(rawPath), service: signedService(service),
+      target: entry.target, query: rawQuery });
     if (!fault) return done();
     entry.fault = fault.action;
     switch (fault.action) {
@@ -186,6 +196,9 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
         return request.raw.socket.destroy();
       case 'hang':
         reply.hijack(); // no answer; the socket closes when the client gives up (or on shutdown)
+        return undefined;
+      case 'hold': // served as usual once the faults are cleared
+        held.push(done);
         return undefined;
       default: // truncate, slow: applied to the real response in onSend
         emu.streamFault = fault;
@@ -227,6 +240,13 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
   app.addHook('preHandler', (request, reply, done) => {
     const emu = request.emu;
     if (emu.service === 'sns' && emu.entry) emu.entry.target = request.body?.Action;
+    // what an SQS JSON request asked for, in the request log (the worker's settings show in them)
+    if (emu.service === 'sqs' && emu.entry && request.body && typeof request.body === 'object') {
+      const b = request.body;
+      if (b.QueueUrl !== undefined) emu.entry.queue_url = b.QueueUrl;
+      if (b.WaitTimeSeconds !== undefined) emu.entry.wait_time_seconds = b.WaitTimeSeconds;
+      if (b.VisibilityTimeout !== undefined) emu.entry.visibility_timeout = b.VisibilityTimeout;
+    }
     if (emu.service === 'sqs-query') return sqsQueryRequest(request, reply, done);
     if (emu.service !== 's3') return done();
     if (emu.contentType) request.raw.headers['content-type'] = emu.contentType; // store what the client sent
@@ -389,16 +409,31 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
     }
   });
   app.get('/_emulator/faults', async () => faults.list);
-  app.delete('/_emulator/faults', async () => { faults.clear(); return { cleared: true }; });
+  app.delete('/_emulator/faults', async () => { faults.clear(); releaseHeld(); return { cleared: true }; });
+  app.get('/_emulator/identity', async () => identity.describe());
+  app.post('/_emulator/identity', async (request, reply) => {
+    try {
+      const body = jsonBody(request);
+      if (body.expire_all) identity.expireAll();
+      const { expire_all: _, ...patch } = body;
+      return identity.configure(patch);
+    } catch (err) {
+      return reply.code(400).send({ error: err.message });
+    }
+  });
+  app.delete('/_emulator/identity', async () => identity.configure({ reset: true }));
   app.get('/_emulator/requests', async () => log.entries);
   app.delete('/_emulator/requests', async () => { log.clear(); return { cleared: true }; });
 
   await app.listen({ port, host: '127.0.0.1' });
   const actualPort = app.server.address().port;
+  const actualIdentityPort = await identity.listen(identityPort);
   return {
     app,
     port: actualPort,
+    identityPort: actualIdentityPort,
     async close() {
+      await identity.close();
       await app.close();
       await new Promise((resolve) => (log.stream ? log.stream.end(resolve) : resolve()));
     },
@@ -413,20 +448,27 @@ async function main() {
       credentials: { type: 'string', default: 'test:test' },
       region: { type: 'string', default: 'us-east-1' },
       'log-file': { type: 'string' },
+      'identity-port': { type: 'string', default: '0' },
+      'identity-port-file': { type: 'string' },
     },
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --port ${values.port}`);
+  const identityPort = Number(values['identity-port']);
+  if (!Number.isInteger(identityPort) || identityPort < 0 || identityPort > 65535) throw new Error(`bad --identity-port ${values['identity-port']}`);
   const emulator = await startEmulator({
-    port, region: values.region, credentials: parseCredentials(values.credentials), logFile: values['log-file'],
+    port, region: values.region, credentials: parseCredentials(values.credentials), logFile: values['log-file'], identityPort,
   });
-  if (values['port-file']) {
-    // Write then rename, so a script polling for the file never reads half a number.
-    const tmp = `${values['port-file']}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${emulator.port}\n`);
-    renameSync(tmp, values['port-file']);
+  // Write then rename, so a script polling for the file never reads half a number.
+  // (the identity port first: once the port file is there, both are)
+  for (const [file, p] of [[values['identity-port-file'], emulator.identityPort], [values['port-file'], emulator.port]]) {
+    if (!file) continue;
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${p}\n`);
+    renameSync(tmp, file);
   }
-  console.log(`emulator listening on http://127.0.0.1:${emulator.port} (region ${values.region})`);
+  console.log(`emulator listening on http://127.0.0.1:${emulator.port} (region ${values.region}); ` +
+    `IMDS, container credentials and STS on http://127.0.0.1:${emulator.identityPort}`);
   const stop = async () => {
     setTimeout(() => process.exit(1), 5000).unref(); // never linger if close stalls
     await emulator.close();

@@ -1,13 +1,16 @@
 // Fault injection and the request log behind the /_emulator admin routes.
 import { Readable } from 'node:stream';
 
-const ACTIONS = new Set(['status', 'reset', 'truncate', 'slow', 'hang']);
+const ACTIONS = new Set(['status', 'reset', 'truncate', 'slow', 'hang', 'hold', 'expired']); // expired: lib/identity.mjs
 const DEFAULT_CODES = { 400: 'BadRequest', 403: 'AccessDenied', 404: 'NotFound', 500: 'InternalError', 503: 'SlowDown' };
 
 /**
  * Faults fire on the next `count` requests that match (count 0 = until cleared).
  * Matching: method, path_prefix (against the decoded path), service (s3|sqs|sns),
- * target (X-Amz-Target, with or without the "AmazonSQS." prefix); all optional.
+ * target (X-Amz-Target, with or without the "AmazonSQS." prefix), query (a
+ * substring of the raw query string, e.g. "partNumber=3"); all optional.
+ * "hold" keeps the request waiting, unanswered, until the faults are cleared;
+ * then it is served as usual (against what the store holds by then).
  */
 export class Faults {
   constructor() { this.list = []; this.nextId = 1; }
@@ -24,6 +27,7 @@ export class Faults {
       path_prefix: spec.path_prefix,
       service: spec.service,
       target: spec.target,
+      query: spec.query,
       count,
       fired: 0,
     };
@@ -43,11 +47,18 @@ export class Faults {
 
   clear() { this.list = []; }
 
-  /** The first matching fault, consumed by one. */
-  take({ method, path, service, target }) {
+  /**
+   * The first matching fault, consumed by one. requireService: only faults that name
+   * the service (the credential endpoints of lib/identity.mjs take no S3 fault);
+   * actions: only faults with one of these actions.
+   */
+  take({ method, path, service, target, query = '' }, { requireService = false, actions } = {}) {
     const fault = this.list.find((f) =>
+      (!requireService || f.service === service) &&
+      (!actions || actions.includes(f.action)) &&
       (!f.method || f.method === method) &&
       (!f.path_prefix || path.startsWith(f.path_prefix)) &&
+      (!f.query || query.includes(f.query)) &&
       (!f.service || f.service === service) &&
       (!f.target || (target ?? '') === f.target || (target ?? '').endsWith(`.${f.target}`)));
     if (!fault) return undefined;

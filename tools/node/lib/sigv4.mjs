@@ -191,6 +191,11 @@ export function verify({ method, rawPath, rawQuery, rawHeaders, service, bodySha
     return s3 ? fail(403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.')
       : fail(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
   }
+  // temporary credentials (lib/identity.mjs) stop working when they expire
+  if (cred.expires !== undefined && now >= cred.expires) {
+    return s3 ? fail(400, 'ExpiredToken', 'The provided token has expired.')
+      : fail(403, 'ExpiredToken', 'The security token included in the request is expired');
+  }
 
   let payloadHash;
   if (s3) {

@@ -1,5 +1,5 @@
 // Tests for the emulator's additions to fauxqs. Run with the Node 22 wrapper:
-//   tools/node/node --test tools/node/test/
+//   tools/node/node --test tools/node/test/*.test.mjs
 // Each test starts from the real CLI (a child process on a free port) and talks
 // to it the way our code will: AWS SDK v3 clients, curl --aws-sigv4, plain HTTP.
 import { test, before, after } from 'node:test';
@@ -606,6 +606,52 @@ test('request log: method, path, query, status, key id; never signatures; cleara
   }
   await admin('DELETE', '/_emulator/requests');
   assert.deepEqual((await admin('GET', '/_emulator/requests')).json, []);
+});
+
+test('request log: an SQS request\'s queue URL, wait time and visibility timeout', async () => {
+  const { QueueUrl } = await sqs().send(new CreateQueueCommand({ QueueName: `logged-${randomBytes(4).toString('hex')}` }));
+  await admin('DELETE', '/_emulator/requests');
+  await sqs().send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 0, VisibilityTimeout: 17 }));
+  const { json: log } = await admin('GET', '/_emulator/requests');
+  const r = log.find((x) => x.target === 'AmazonSQS.ReceiveMessage');
+  assert.deepEqual([r.queue_url, r.wait_time_seconds, r.visibility_timeout], [QueueUrl, 0, 17]);
+});
+
+test('faults: a query matcher, and hold (served once the faults are cleared); the log has Host and If-Match', async () => {
+  const bucket = await newBucket();
+  await s3().send(new PutObjectCommand({ Bucket: bucket, Key: 'h', Body: 'first', ContentType: 'text/plain' }));
+  const url = `${emu.endpoint}/${bucket}/h`;
+  const get = (extra = []) => curl(['-o', '-', ...extra, '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', url]);
+  // only the request whose query holds the string
+  await admin('POST', '/_emulator/faults', { path_prefix: `/${bucket}/h`, query: 'partNumber=3', action: 'status', status: 500 });
+  assert.equal((await get()).code, 0, 'no query: no fault');
+  assert.equal((await get(['-G', '-d', 'partNumber=2'])).code, 0);
+  assert.match((await get(['-G', '-d', 'partNumber=3'])).stdout.toString(), /InternalError/);
+  // held: no answer until the faults are cleared; then served from what the store holds by then
+  await admin('DELETE', '/_emulator/requests');
+  const { ETag: etag } = await s3().send(new HeadObjectCommand({ Bucket: bucket, Key: 'h' }));
+  await admin('POST', '/_emulator/faults', { method: 'GET', path_prefix: `/${bucket}/h`, action: 'hold' });
+  const pinned = get(['-H', `If-Match: ${etag}`, '-H', 'Range: bytes=1-', '-w', '%{http_code}']);
+  let log;
+  for (let i = 0; i < 200; i++) {
+    log = (await admin('GET', '/_emulator/requests')).json;
+    if (log.some((r) => r.fault === 'hold')) break;
+    await sleep(50);
+  }
+  const held = log.find((r) => r.fault === 'hold');
+  assert.ok(held, 'the GET is held');
+  assert.equal(held.status, null, 'and not answered');
+  assert.deepEqual([held.if_match, held.range, held.host], [etag, 'bytes=1-', `127.0.0.1:${emu.port}`]);
+  await s3().send(new PutObjectCommand({ Bucket: bucket, Key: 'h', Body: 'second', ContentType: 'text/plain' }));
+  await admin('DELETE', '/_emulator/faults');
+  const r = await pinned;
+  assert.match(r.stdout.toString(), /PreconditionFailed[\s\S]*412$/, 'the object changed while held: 412');
+  // virtual-hosted style: the bucket in the Host header
+  const vhost = await curl(['-o', '-', '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', '--resolve', `${bucket}.localhost:${emu.port}:127.0.0.1`,
+    `http://${bucket}.localhost:${emu.port}/h`]);
+  assert.equal(vhost.stdout.toString(), 'second');
+  log = (await admin('GET', '/_emulator/requests')).json;
+  assert.deepEqual([log.at(-1).host, log.at(-1).path], [`${bucket}.localhost:${emu.port}`, '/h']);
 });
 
 test('s3.mjs: put (multipart above 8 MiB), get, ls, notify, receive', async () => {
