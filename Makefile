@@ -48,6 +48,7 @@ OBJS = \
 	src/decode/csv_reader.o \
 	src/decode/iso8601.o \
 	src/decode/line_records.o \
+	src/decode/key_template.o \
 	src/fdw/option.o \
 	src/fdw/shard.o \
 	src/fdw/fdw.o \
@@ -62,6 +63,12 @@ OBJS = \
 	src/fdw/rejects.o \
 	src/fdw/convert.o \
 	src/fdw/budget.o \
+	src/fdw/template.o \
+	src/fdw/import.o \
+	src/decode/infer.o \
+	src/decode/infer_json.o \
+	src/decode/infer_result.o \
+	src/decode/epoch.o \
 	src/fdw/jsonb_build.o \
 	src/worker/launcher.o \
 	src/worker/worker.o \

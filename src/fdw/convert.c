@@ -27,6 +27,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -37,6 +38,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "decode/epoch.h"
 #include "decode/iso8601.h"
 #include "fdw/fdw.h"
 #include "fdw/jsonb_build.h"
@@ -320,10 +322,36 @@ scalar_text(const JsonValue *v, const char **s, size_t *len)
 	}
 }
 
+/* An epoch number (JSON number or text) -> timestamp[tz], format 'epoch_*'. */
+static bool
+conv_epoch(const ColumnConv *cc, const JsonValue *v, Datum *d, ConvError *err)
+{
+	int64		us;
+	Timestamp	ts;
+
+	if (v->kind != JSON_NUMBER && v->kind != JSON_STRING)
+		return type_mismatch(cc, v, err);
+	if (!epoch_to_usecs(v->str, v->len, cc->epoch_unit, &us) ||
+		pg_sub_s64_overflow(us, (int64) UNIX_TO_PG_DAYS * USECS_PER_DAY, &ts) ||
+		!IS_VALID_TIMESTAMP(ts))
+	{
+		err->sqlerrcode = ERRCODE_INVALID_DATETIME_FORMAT;
+		err->message = psprintf("\"%.*s\" is not an epoch number in range for %s",
+								(int) Min(v->len, 100), v->str, format_type_be(cc->typid));
+		return false;
+	}
+	/* an instant: timestamp (without time zone) gets its UTC wall time */
+	*d = cc->kind == CONV_TIMESTAMPTZ ? TimestampTzGetDatum(ts) : TimestampGetDatum(ts);
+	return true;
+}
+
 static bool
 conv_timestamp(const ColumnConv *cc, const JsonValue *v, Datum *d, ConvError *err)
 {
 	Iso8601		t;
+
+	if (cc->epoch_unit > 0 && cc->kind != CONV_DATE)
+		return conv_epoch(cc, v, d, err);
 
 	if (v->kind == JSON_STRING && iso8601_parse(v->str, v->len, &t))
 	{

@@ -195,7 +195,7 @@ count_records(const FdwTableOptions *opts, const char *buf, size_t len, bool at_
 		if (rc == CSV_NEED_MORE)
 			*covered = csv_reader_consumed(r);
 		csv_reader_free(r);
-		if (opts->header && n > 0)
+		if ((opts->header || opts->header_skip) && n > 0)
 			n--;
 	}
 	return n;

@@ -59,6 +59,7 @@
 #include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
+#include "fdw/template.h"
 #include "s3/credentials.h"
 #include "util/settings.h"
 
@@ -228,6 +229,7 @@ object_qual_kind(Expr *clause, Index relid, Oid reloid)
 		switch (fdw_column_source(reloid, attno, &field))
 		{
 			case COLUMN_PARTITION:
+			case COLUMN_TEMPLATE:
 				break;
 			case COLUMN_URI:
 			case COLUMN_KEY:
@@ -332,6 +334,10 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		AwsConfig	cfg;
 		char	   *prefix = fdw_effective_prefix(&ps->opts, ps->like_prefix);
 
+		/* equality on key template parts narrows it (template.c) */
+		if (prefix && ps->opts.key_template && ps->dir_quals)
+			prefix = template_plan_prefix(foreigntableid, ps->opts.key_template, ps->dir_quals,
+										  baserel->relid, prefix);
 		aws_server_config(GetForeignTable(foreigntableid)->serverid, plan_userid(baserel), &cfg);
 		client = aws_client_create(&cfg, CurrentMemoryContext);
 		if (prefix == NULL)
@@ -591,6 +597,7 @@ pipeline_s3_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ReInitializeDSMForeignScan = s3ReInitializeDSMForeignScan;
 	routine->InitializeWorkerForeignScan = s3InitializeWorkerForeignScan;
 	routine->ShutdownForeignScan = s3ShutdownForeignScan;
+	routine->ImportForeignSchema = s3ImportForeignSchema;
 
 	PG_RETURN_POINTER(routine);
 }

@@ -50,7 +50,8 @@ typedef enum ColumnSource
 	COLUMN_SIZE,
 	COLUMN_LAST_MODIFIED,
 	COLUMN_LINE,
-	COLUMN_PARTITION			/* a Hive-style "name=value" directory of the key */
+	COLUMN_PARTITION,			/* a Hive-style "name=value" directory of the key */
+	COLUMN_TEMPLATE				/* a part of the key, by the table's key_template */
 } ColumnSource;
 
 /* Options of a foreign table, validated. */
@@ -67,16 +68,20 @@ typedef struct FdwTableOptions
 	char		delimiter;
 	char		quote;
 	bool		header;
+	bool		header_skip;	/* header 'skip': a first line, not read (Athena's
+								 * skip.header.line.count); columns by position */
 	char	   *null_string;
 	/* shard 'k/n': only the objects whose key hashes to share k (0: all) */
 	int			shard_k;
 	int			shard_n;
+	char	   *key_template;	/* key_template, or NULL (template.c) */
 } FdwTableOptions;
 
 /* option.c */
 extern void fdw_table_options(Oid relid, FdwTableOptions *opts);
 extern ColumnSource fdw_column_source(Oid relid, AttrNumber attnum, char **name);
 extern const char *column_source_name(ColumnSource source);
+extern int64 fdw_column_epoch_unit(Oid relid, AttrNumber attnum);
 
 /* shard.c: the shard 'k/n' option */
 extern void fdw_shard_parse(const char *value, int *k, int *n);
@@ -110,6 +115,8 @@ typedef struct ColumnConv
 	FmgrInfo	infunc;
 	Oid			ioparam;
 	bool		soft;			/* on_error 'skip': catch input errors */
+	int64		epoch_unit;		/* format 'epoch_*': numbers are instants in
+								 * units of 1/epoch_unit s (0: ISO-8601 text) */
 	/* arrays */
 	struct ColumnConv *elem;
 	int16		elmlen;
@@ -184,6 +191,9 @@ extern void s3ReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext
 extern void s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
 										  void *coordinate);
 extern void s3ShutdownForeignScan(ForeignScanState *node);
+
+/* import.c: IMPORT FOREIGN SCHEMA */
+extern List *s3ImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 /* analyze.c */
 extern bool fdw_analyze_setup(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages);

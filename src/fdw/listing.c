@@ -325,7 +325,7 @@ dir_verdict(FdwScanState *st, const char *dir)
 	MemoryContext old;
 	int			i;
 
-	if (dir_partition(st, dir) < 0)
+	if (dir_partition(st, dir) < 0 && st->tmpl == NULL)
 		return DIR_LIST;
 	old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 	ExecClearTuple(slot);
@@ -339,6 +339,8 @@ dir_verdict(FdwScanState *st, const char *dir)
 			known = bms_add_member(known, i + 1);
 		}
 	}
+	if (st->tmpl)
+		template_dir_values(st, dir, slot, &known, false);
 	ExecStoreVirtualTuple(slot);
 	econtext->ecxt_scantuple = slot;
 	foreach(lc, st->dir_quals)
@@ -349,6 +351,24 @@ dir_verdict(FdwScanState *st, const char *dir)
 			unknown = true;
 		else if (!ExecQual(dq->qual, econtext))
 		{
+			/*
+			 * Keys under dir that do not match the key template further down
+			 * have NULL parts: pruned only if the clause is false for them too.
+			 */
+			if (st->tmpl && !bms_is_empty(dq->attnos))
+			{
+				Bitmapset  *scratch = NULL;	/* (known stays what dir decides) */
+				bool		pass;
+
+				template_dir_values(st, dir, slot, &scratch, true);
+				pass = ExecQual(dq->qual, econtext);
+				template_dir_values(st, dir, slot, &scratch, false);
+				if (pass)
+				{
+					unknown = true;
+					continue;
+				}
+			}
 			MemoryContextSwitchTo(old);
 			ResetExprContext(econtext);
 			return DIR_PRUNE;
@@ -389,6 +409,27 @@ listing_tasks(FdwScanState *st, const char *prefix)
 		tasks = list_make1(make_task(prefix, false));
 		MemoryContextSwitchTo(old);
 		return tasks;
+	}
+
+	/* a key template: equality narrows the prefix; the clauses may decide it whole */
+	if (st->tmpl)
+	{
+		char	   *narrowed = template_prefix(st, prefix);
+		DirVerdict	v = narrowed ? dir_verdict(st, narrowed) : DIR_PRUNE;
+
+		if (v == DIR_PRUNE)
+		{
+			st->dirs_pruned++;
+			MemoryContextSwitchTo(old);
+			return NIL;
+		}
+		prefix = narrowed;
+		if (v == DIR_LIST)
+		{
+			tasks = list_make1(make_task(prefix, false));
+			MemoryContextSwitchTo(old);
+			return tasks;
+		}
 	}
 
 	page_cxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_s3 partition walk",

@@ -82,6 +82,7 @@ objects_init_quals(FdwScanState *st, List *exprs, int ndir, PlanState *ps)
 			DirQual    *dq = palloc(sizeof(DirQual));
 
 			dq->qual = ExecInitQual(list_make1(lfirst(lc)), ps);
+			dq->expr = lfirst(lc);
 			dq->attnos = cols;
 			st->dir_quals = lappend(st->dir_quals, dq);
 		}
@@ -122,6 +123,9 @@ object_matches(FdwScanState *st, const S3Object *o)
 		{
 			case COLUMN_PARTITION:
 				*d = partition_datum(st, i, o->key, isnull);
+				break;
+			case COLUMN_TEMPLATE:
+				*d = template_datum(st, i, o->key, isnull);
 				break;
 			case COLUMN_URI:
 				text = s3_make_uri(o->bucket, o->key);
@@ -436,7 +440,8 @@ objects_open_next(FdwScanState *st)
 			size_t		header_len = 0;
 
 			/* later parts of a CSV object begin with its header */
-			if (pg.unit.part > 0 && st->opts.format == FDW_FORMAT_CSV && st->opts.header)
+			if (pg.unit.part > 0 && st->opts.format == FDW_FORMAT_CSV &&
+				(st->opts.header || st->opts.header_skip))
 				parallel_part_header(st, &pg.unit, &header, &header_len);
 			stream_begin(&st->stream, &pg, header, header_len);
 		}

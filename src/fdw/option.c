@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 
 #include "fdw/fdw.h"
+#include "fdw/template.h"
 #include "s3/credentials.h"
 
 /* Which option goes where. */
@@ -58,10 +59,12 @@ static const FdwOption valid_options[] = {
 	{"header", ForeignTableRelationId},
 	{"null", ForeignTableRelationId},
 	{"shard", ForeignTableRelationId},
+	{"key_template", ForeignTableRelationId},
 	/* column: which field or metadata */
 	{"field", AttributeRelationId},
 	{"metadata", AttributeRelationId},
 	{"partition", AttributeRelationId},
+	{"format", AttributeRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -74,7 +77,12 @@ static const char *const meta_names[] = {
 	[COLUMN_LAST_MODIFIED] = "last_modified",
 	[COLUMN_LINE] = "line",
 	[COLUMN_PARTITION] = NULL,
+	[COLUMN_TEMPLATE] = NULL,
 };
+
+/* The values of the "format" column option, and their units per second. */
+static const char *const epoch_formats[] = {"epoch_s", "epoch_ms", "epoch_us", "epoch_ns", NULL};
+static const int64 epoch_units[] = {1, 1000, 1000000, 1000000000};
 
 PG_FUNCTION_INFO_V1(pipeline_s3_fdw_validator);
 
@@ -173,6 +181,8 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 	bool		is_csv = false;
 	char		delimiter = ',';	/* the defaults of fdw_table_options */
 	char		quote = '"';
+	char	   *uri = NULL;
+	char	   *key_template = NULL;
 	List	   *seen = NIL;
 
 	foreach(lc, options)
@@ -230,7 +240,12 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 
 			s3_parse_uri(defGetString(def), &bucket, &key);
 			have_uri = true;
+			uri = defGetString(def);
 		}
+		else if (strcmp(def->defname, "key_template") == 0)
+			key_template = defGetString(def);
+		else if (strcmp(def->defname, "format") == 0 && catalog == AttributeRelationId)
+			check_choice(def, epoch_formats);
 		else if (strcmp(def->defname, "format") == 0)
 		{
 			check_choice(def, (const char *const[]) {"json", "csv", NULL});
@@ -245,7 +260,15 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(def->defname, "quote") == 0)
 			quote = check_csv_char(def);
 		else if (strcmp(def->defname, "header") == 0)
-			(void) defGetBoolean(def);
+		{
+			bool		b;
+
+			if (strcmp(defGetString(def), "skip") != 0 && !parse_bool(defGetString(def), &b))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"header\": \"%s\"", defGetString(def)),
+						 errhint("Valid values are: true (columns by the header's names), false (no header line), skip (a header line that is not read: columns by position).")));
+		}
 		else if (strcmp(def->defname, "shard") == 0)
 		{
 			int			k,
@@ -284,6 +307,8 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("option \"uri\" is required for pipeline_s3 foreign tables"),
 				 errhint("Give the object or prefix to read, e.g. OPTIONS (uri 's3://bucket/prefix/').")));
+	if (key_template != NULL)
+		template_check_option(key_template, uri);
 	if (!is_csv)
 	{
 		foreach(lc, options)
@@ -354,11 +379,16 @@ fdw_table_options(Oid relid, FdwTableOptions *opts)
 		else if (strcmp(def->defname, "quote") == 0)
 			opts->quote = v[0];
 		else if (strcmp(def->defname, "header") == 0)
-			opts->header = defGetBoolean(def);
+		{
+			opts->header_skip = strcmp(v, "skip") == 0;
+			opts->header = !opts->header_skip && defGetBoolean(def);
+		}
 		else if (strcmp(def->defname, "null") == 0)
 			opts->null_string = v;
 		else if (strcmp(def->defname, "shard") == 0)
 			fdw_shard_parse(v, &opts->shard_k, &opts->shard_n);
+		else if (strcmp(def->defname, "key_template") == 0)
+			opts->key_template = v;
 	}
 
 	/*
@@ -389,6 +419,9 @@ fdw_column_source(Oid relid, AttrNumber attnum, char **name)
 	ListCell   *lc;
 
 	*name = NULL;
+	/* a column without options named like a part of the key template */
+	if (options == NIL && template_column(relid, attnum, name))
+		return COLUMN_TEMPLATE;
 	foreach(lc, options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
@@ -418,4 +451,28 @@ const char *
 column_source_name(ColumnSource source)
 {
 	return meta_names[source];
+}
+
+/*
+ * fdw_column_epoch_unit: the units per second of column "attnum"'s
+ * format 'epoch_*' option (Athena's habit of epoch seconds or
+ * milliseconds in timestamp columns), 0 without one.
+ */
+int64
+fdw_column_epoch_unit(Oid relid, AttrNumber attnum)
+{
+	ListCell   *lc;
+
+	foreach(lc, GetForeignColumnOptions(relid, attnum))
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		int			i;
+
+		if (strcmp(def->defname, "format") != 0)
+			continue;
+		for (i = 0; epoch_formats[i]; i++)
+			if (strcmp(defGetString(def), epoch_formats[i]) == 0)
+				return epoch_units[i];
+	}
+	return 0;
 }

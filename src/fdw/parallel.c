@@ -396,7 +396,8 @@ sniff(FdwScanState *st, const WorkUnit *u, char **header, size_t *header_len)
 		if (!(st->opts.compression == FDW_COMPRESSION_AUTO && inflate_is_gzip(buf, len)))
 			ok = line_records_check(st->opts.format == FDW_FORMAT_CSV, buf, len,
 									st->opts.delimiter, st->opts.quote,
-									st->opts.format == FDW_FORMAT_CSV && st->opts.header,
+									st->opts.format == FDW_FORMAT_CSV &&
+									(st->opts.header || st->opts.header_skip),
 									header_len);
 		if (ok && *header_len > HEADER_MAX)
 			ok = false;

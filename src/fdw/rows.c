@@ -263,7 +263,7 @@ rows_begin_object(FdwScanState *st)
 	st->line_pos = 0;
 	st->line_start = 0;
 	st->part_started = false;
-	st->header_pending = st->opts.format == FDW_FORMAT_CSV && st->opts.header;
+	st->header_pending = st->opts.format == FDW_FORMAT_CSV && (st->opts.header || st->opts.header_skip);
 	if (st->jr)
 	{
 		json_reader_reset(st->jr);
@@ -273,7 +273,7 @@ rows_begin_object(FdwScanState *st)
 	{
 		csv_reader_reset(st->cr);
 		/* each object's header says where the columns are */
-		if (st->header_pending)
+		if (st->header_pending && st->opts.header)
 			csv_reader_set_max_fields(st->cr, st->csv_header_max);
 		csv_reader_feed(st->cr, st->stream.data, 0, false);
 	}
@@ -455,6 +455,9 @@ meta_datum(FdwScanState *st, int i, Datum *d, bool *isnull)
 		case COLUMN_PARTITION:
 			*d = partition_datum(st, i, st->stream.cur.unit.obj.key, isnull);
 			return true;
+		case COLUMN_TEMPLATE:
+			*d = template_datum(st, i, st->stream.cur.unit.obj.key, isnull);
+			return true;
 		case COLUMN_FIELD:
 			break;
 	}
@@ -592,7 +595,8 @@ next_csv_row(FdwScanState *st, TupleTableSlot *slot)
 				if (st->header_pending)
 				{
 					st->header_pending = false;
-					csv_header(st, f, n);
+					if (st->opts.header)
+						csv_header(st, f, n);
 					continue;
 				}
 				if (!part_record(st, off))

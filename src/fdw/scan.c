@@ -112,6 +112,7 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 	st->relname = pstrdup(RelationGetRelationName(rel));
 	st->progress_level = -1;
 	fdw_table_options(st->relid, &st->opts);
+	st->tmpl = template_parse(st->opts.key_template);
 	aws_server_config(GetForeignTable(st->relid)->serverid, userid, &cfg);
 	st->client = aws_client_create(&cfg, st->cxt);
 
@@ -134,6 +135,14 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 		st->source[i] = fdw_column_source(st->relid, att->attnum, &path);
 		st->field_name[i] = path ? path : pstrdup(NameStr(att->attname));
 		conv_init(&st->conv[i], att->atttypid, att->atttypmod, st->opts.skip_errors);
+		st->conv[i].epoch_unit = fdw_column_epoch_unit(st->relid, att->attnum);
+		if (st->conv[i].epoch_unit > 0 && st->conv[i].kind != CONV_TIMESTAMPTZ &&
+			st->conv[i].kind != CONV_TIMESTAMP)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("option \"format\" of column \"%s\" needs a timestamp or timestamptz column",
+							NameStr(att->attname)),
+					 errhint("Declare the column as timestamptz, or drop the option to read the number as it is.")));
 		if (st->source[i] == COLUMN_LINE && needed)
 			st->need_line = true;
 		if (st->source[i] != COLUMN_FIELD || !needed)

@@ -30,6 +30,7 @@
 #include "decode/json_reader.h"
 #include "fdw/fdw.h"
 #include "fdw/stream.h"
+#include "fdw/template.h"
 
 #define MAX_PREFETCH		16
 
@@ -66,6 +67,7 @@ typedef struct DirQual
 {
 	ExprState  *qual;
 	Bitmapset  *attnos;			/* attribute numbers */
+	Expr	   *expr;			/* the clause (template.c narrows by equality) */
 } DirQual;
 
 typedef struct FdwScanState
@@ -73,6 +75,7 @@ typedef struct FdwScanState
 	Oid			relid;
 	char	   *relname;
 	FdwTableOptions opts;
+	struct KeyTemplate *tmpl;	/* opts.key_template parsed, or NULL */
 	MemoryContext cxt;			/* everything of this scan */
 	MemoryContextCallback cleanup;
 	AwsClient  *client;
