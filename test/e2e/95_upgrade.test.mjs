@@ -49,7 +49,7 @@ test("a 1.0 database upgrades to the current version and keeps its exactly-once 
 
   await sql(db, `ALTER EXTENSION pipeline UPDATE`);
   assert.deepEqual(await sql(db, `SELECT extversion FROM pg_extension WHERE extname = 'pipeline'`),
-    [{ extversion: "1.2" }]);
+    [{ extversion: "1.3" }]);
   // the two notations of one sequencer are one version now
   assert.deepEqual(await sql(db, `SELECT version FROM pipeline.processed WHERE key = 'in/old.json'`),
     [{ version: "001A22CB4E1AC" }]);
