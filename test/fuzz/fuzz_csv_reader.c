@@ -218,8 +218,10 @@ typedef struct Run
 	size_t		obj_start;		/* object offset of data[prefix] */
 	const size_t *bounds;		/* where each feed ends in data (last: n) */
 	int			nbounds;
-	size_t		stop;			/* object offset: stop at a record there or
-								 * after; SIZE_MAX: never */
+	size_t		stop;			/* object offset: stop at a record that
+								 * starts a line there or after; SIZE_MAX:
+								 * never */
+	const char *object;			/* the whole object (a part: its lines) */
 	int			pattern;
 	bool		oracle;
 	size_t		first;
@@ -374,7 +376,7 @@ transcript(CsvReader *r, Run *run)
 			obj = run->obj_start + (base + off) - run->prefix;
 			if (run->first == SIZE_MAX)
 				run->first = obj;
-			if (obj >= run->stop)
+			if (obj >= run->stop && line_records_starts_line(run->object, obj, true))
 			{
 				run->after = obj;
 				goto done;
@@ -457,6 +459,7 @@ check_parts(CsvReader *r, const Config *cfg, const char *in, size_t n, size_t he
 		run.bounds = &bound;
 		run.nbounds = 1;
 		run.stop = to;
+		run.object = in;
 		run.pattern = k;
 		t = transcript(r, &run);
 		if (run.first == SIZE_MAX)

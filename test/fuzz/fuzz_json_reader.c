@@ -28,9 +28,10 @@
  *	  valid record rejected;
  *	- when line_records_check() says the input holds one record per line,
  *	  reading it in two or three parts as parallel workers do (each from
- *	  the first line end at or after its start, up to the first record at
- *	  or after its end) gives the same records, and the parts agree on
- *	  where each one starts.
+ *	  the first line end at or after its start, up to the first record
+ *	  that starts a line at or after its end: a record later on a line,
+ *	  junk after a record, is read with it) gives the same records and bad
+ *	  records, and the parts agree on where each one starts.
  *
  * IDENTIFICATION
  *	  test/fuzz/fuzz_json_reader.c
@@ -284,8 +285,8 @@ typedef struct Run
 	size_t		start;			/* first byte read */
 	const size_t *bounds;		/* where each feed ends (ascending, last n) */
 	int			nbounds;
-	size_t		stop;			/* a part: stop at a record at or after
-								 * this; SIZE_MAX: never */
+	size_t		stop;			/* a part: stop at a record that starts a
+								 * line at or after this; SIZE_MAX: never */
 	bool		header_skip;	/* (CSV only) */
 	int			pattern;
 	bool		oracle;			/* check against the reference */
@@ -382,7 +383,8 @@ transcript(JsonReader *r, Run *run)
 				CHECK(off < have);
 				if (run->first == run->n)
 					run->first = base + off;
-				if (base + off >= run->stop)
+				if (base + off >= run->stop &&
+					line_records_starts_line(run->in, base + off, true))
 				{
 					run->after = base + off;
 					goto done;
@@ -409,7 +411,8 @@ transcript(JsonReader *r, Run *run)
 				CHECK(err->message != NULL);
 				if (run->first == run->n)
 					run->first = base + err->record_offset;
-				if (base + err->record_offset >= run->stop)
+				if (base + err->record_offset >= run->stop &&
+					line_records_starts_line(run->in, base + err->record_offset, true))
 				{
 					run->after = base + err->record_offset;
 					goto done;
@@ -465,8 +468,9 @@ check_same(const char *what, const char *got, const char *want)
 /*
  * Read the object in parts, as parallel workers read a split object:
  * part k covers [cut[k], cut[k + 1]); it starts after the first line end
- * at or after cut[k] - 1, and stops at the first record at or after
- * cut[k + 1], where the next part's first record must start.
+ * at or after cut[k] - 1, and stops at the first record that starts a
+ * line at or after cut[k + 1], where the next part's first record must
+ * start.
  */
 static void
 check_parts(JsonReader *r, const Config *cfg, const char *in, size_t n,
