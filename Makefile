@@ -19,6 +19,7 @@ OBJS = \
 	src/util/backoff.o \
 	src/util/settings.o \
 	src/util/shared.o \
+	src/util/own_xact.o \
 	src/s3/sigv4.o \
 	src/s3/http.o \
 	src/s3/http_header.o \
