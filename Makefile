@@ -84,6 +84,8 @@ OBJS = \
 	src/report/load.o \
 	src/report/dispatch.o \
 	src/report/run.o \
+	src/report/run_processed.o \
+	src/report/run_record.o \
 	src/report/chart.o \
 	src/report/chart_axis.o \
 	src/report/chart_draw.o \
