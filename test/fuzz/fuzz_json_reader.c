@@ -45,6 +45,7 @@
 #include "json_ref.h"
 #include "json_reader.h"
 #include "line_records.h"
+#include "split_driver.h"
 
 /* The fields an input may request (bit i of the mask: pool[i]). */
 static const JsonField pool[16] = {
@@ -455,14 +456,23 @@ done:
 	return out.s ? out.s : strdup("");
 }
 
-static void
-check_same(const char *what, const char *got, const char *want)
+/* split_driver.c's view of a reading: the Run's feeds, its transcript */
+typedef struct Feed
 {
-	if (strcmp(got, want) != 0)
-	{
-		fprintf(stderr, "transcript %s:\n%s\nwhole:\n%s\n", what, got, want);
-		CHECK(strcmp(got, want) == 0);
-	}
+	JsonReader *r;
+	Run		   *run;
+} Feed;
+
+static char *
+feed(void *arg, const size_t *bounds, int nbounds, int pattern, bool oracle)
+{
+	Feed	   *f = arg;
+
+	f->run->bounds = bounds;
+	f->run->nbounds = nbounds;
+	f->run->pattern = pattern;
+	f->run->oracle = oracle;
+	return transcript(f->r, f->run);
 }
 
 /*
@@ -528,8 +538,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	Config		cfg = {0};
 	JsonReader *r;
 	Run			run = {0};
-	size_t		whole_bound;
-	size_t		cuts[3];
+	Feed		f = {NULL, &run};
+	size_t		cuts[2];
 	char	   *whole;
 	char	   *t;
 
@@ -548,6 +558,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	r = json_reader_create(cfg.fields, cfg.nfields);
 	CHECK(r != NULL);
+	f.r = r;
 	cfg.max_field_elems = SIZE_MAX;
 	if (maxel > 0)
 	{
@@ -559,69 +570,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.max_field_elems = nsplit ? maxel / nsplit : maxel;
 	}
 
-	/* whole, checked against the reference */
-	whole_bound = n;
+	/* whole, after a reset, cut at two places, in chunks (1 to 64 bytes) */
 	run.cfg = &cfg;
 	run.in = json;
 	run.n = n;
-	run.bounds = &whole_bound;
-	run.nbounds = 1;
 	run.stop = SIZE_MAX;
-	run.oracle = true;
-	run.pattern = chunk;
-	whole = transcript(r, &run);
-
-	/* again, on the reader as the first read left it (reset) */
-	run.oracle = false;
-	run.pattern = chunk + 1;
-	t = transcript(r, &run);
-	check_same("after a reset", t, whole);
-	free(t);
-
-	/* cut at two places */
-	cuts[0] = n ? c1 % (n + 1) : 0;
-	cuts[1] = n ? c2 % (n + 1) : 0;
-	if (cuts[0] > cuts[1])
-	{
-		size_t		x = cuts[0];
-
-		cuts[0] = cuts[1];
-		cuts[1] = x;
-	}
-	cuts[2] = n;
-	run.bounds = cuts;
-	run.nbounds = 3;
-	run.pattern = chunk + 2;
-	t = transcript(r, &run);
-	check_same("cut at two places", t, whole);
-	free(t);
-
-	/* in chunks (1 to 64 bytes) */
-	if (n <= 4096)
-	{
-		size_t		step = (chunk % 64) + 1;
-		int			nb = (int) (n / step) + 1;
-		size_t	   *bounds = malloc(sizeof(size_t) * nb);
-
-		for (int i = 0; i < nb; i++)
-			bounds[i] = (size_t) (i + 1) * step < n ? (size_t) (i + 1) * step : n;
-		run.bounds = bounds;
-		run.nbounds = nb;
-		run.pattern = chunk + 3;
-		t = transcript(r, &run);
-		check_same("in chunks", t, whole);
-		free(t);
-		free(bounds);
-	}
+	whole = split_check_feeds(feed, &f, n, chunk, 64, c1, c2, cuts);
 
 	/* the baseline scanner */
 	if (strcmp(json_reader_simd(), "avx2") == 0)
 	{
 		json_reader_force_baseline(true);
-		run.bounds = &whole_bound;
-		run.nbounds = 1;
-		run.pattern = chunk + 4;
-		t = transcript(r, &run);
+		t = feed(&f, &n, 1, chunk + 4, false);
 		json_reader_force_baseline(false);
 		check_same("with the SSE2 scanner", t, whole);
 		free(t);
@@ -641,12 +601,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (lines)
 		{
 			size_t		pc[2];
-			int			np = 0;
+			int			np = split_part_cuts(cuts, n, pc);
 
-			if (cuts[0] > 0 && cuts[0] < n)
-				pc[np++] = cuts[0];
-			if (cuts[1] > 0 && cuts[1] < n && (np == 0 || cuts[1] != pc[0]))
-				pc[np++] = cuts[1];
 			if (np > 0)
 				check_parts(r, &cfg, json, n, pc, np, whole);
 		}
