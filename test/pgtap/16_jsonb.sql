@@ -8,8 +8,9 @@ SELECT plan(8);
 
 SELECT pg_temp.s3('mb jsonb');
 -- one record per shape: nested containers, escapes of every kind, duplicate
--- keys (the last wins in jsonb), integers at and past int64, decimals,
--- exponents, long numbers, top-level scalars, white space, deep nesting
+-- keys (the last wins in jsonb), integers at and past int64, decimals of up
+-- to 18 digits at every scale and past them, exponents, long numbers,
+-- top-level scalars, white space, deep nesting
 SELECT pg_temp.s3_put('s3://jsonb/shapes.json', string_agg(r, E'\n' ORDER BY n))
 FROM (VALUES
   (1,  '{"n":1,"v":{"a":1,"b":[1,2,{"c":null}],"d":"x"}}'),
@@ -28,13 +29,15 @@ FROM (VALUES
   (14, '{"n":14,"v":[' || repeat('7', 150) || ', -0.' || repeat('3', 120) || ']}'),
   (15, '{"n":15,"v":{"z":1,"a":2,"m":{"bb":1,"a":2,"ccc":3}}}'),
   (16, '{"n":16,"v":""}'),
-  (17, '{"n":17,"v":{"\u0041\u00df":"\u00df"}}')
+  (17, '{"n":17,"v":{"\u0041\u00df":"\u00df"}}'),
+  (18, '{"n":18,"v":[-0.0,0.10,1.2345,12345.6789,-0.000123400,0.000000000000000001,123456789.123456789,' ||
+       '-123456789.123456789,1234567890.123456789,68.6945,-35.3246,3.64,-18.8,10.0000,99999999999999999.9]}')
 ) AS s(n, r);
 
 CREATE FOREIGN TABLE shapes (n int, j jsonb OPTIONS (field 'v'), t json OPTIONS (field 'v'))
   SERVER lake OPTIONS (uri 's3://jsonb/shapes.json');
 
-SELECT is((SELECT count(*) FROM shapes), 17::bigint, 'every shape was read');
+SELECT is((SELECT count(*) FROM shapes), 18::bigint, 'every shape was read');
 SELECT is_empty($$SELECT n FROM shapes WHERE j IS DISTINCT FROM t::text::jsonb$$,
   'each value equals what jsonb_in makes of its text');
 SELECT is_empty($$SELECT n FROM shapes WHERE j::text IS DISTINCT FROM t::text::jsonb::text$$,
