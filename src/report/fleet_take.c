@@ -43,6 +43,7 @@ resolve(AwsClient *client, const char *bucket, Want *w)
 		S3CondAnswer *p;
 		Claim		c;
 		char	   *why;
+		char	   *judged;
 		bool		parsed;
 		long		wait_ms;
 		ClaimVerdict v;
@@ -84,12 +85,15 @@ resolve(AwsClient *client, const char *bucket, Want *w)
 			w->written = GetCurrentTimestamp();
 			return;
 		}
-		v = fleet_claim_judge(g, w->key, &c, parsed, &wait_ms, &why);
+		/* (the parse's reason, if any, is the one to say: the judge's comes second) */
+		v = fleet_claim_judge(g, w->key, &c, parsed, &wait_ms, &judged);
+		if (why == NULL)
+			why = judged;
 		if (!parsed || why)
 			ereport(WARNING,
 					(errmsg("claim \"%s\" is not a valid claim of the fleet: taking it over",
 							w->key),
-					 errdetail("It %s.", why ? why : "cannot be read")));
+					 errdetail("It is not believed: %s.", why ? why : "it cannot be read")));
 		switch (v)
 		{
 			case CV_DONE:
