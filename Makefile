@@ -95,6 +95,9 @@ OBJS = \
 	src/report/fleet.o \
 	src/report/fleet_claim.o \
 	src/report/fleet_mark.o \
+	src/report/fleet_take.o \
+	src/report/fleet_commit.o \
+	src/report/fleet_view.o \
 	src/report/intake.o \
 	src/report/backfill.o \
 	src/report/schedule.o \

@@ -23,6 +23,11 @@
  *	   at-least-once, where the run's deterministic export key keeps the
  *	   duplicate to the same object.
  *
+ * This file: the fleet's identity and client, the local ledger, and the
+ * claiming of a batch of tasks; fleet_take.c sends the claims' requests,
+ * fleet_commit.c holds the claims through the commit, fleet_mark.c marks
+ * them after it.
+ *
  * The local ledger stays the fast path: a version this database processed
  * (pipeline.processed) or saw settled by another server
  * (pipeline.fleet_claims) is not claimed again, no request sent.
@@ -38,7 +43,6 @@
 
 #include "access/genam.h"
 #include "access/table.h"
-#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_type.h"
@@ -168,27 +172,6 @@ fleet_client(MemoryContext cxt)
 	return client;
 }
 
-/* ----------------------------------------------------------------
- *		Claims of this transaction
- * ----------------------------------------------------------------
- */
-
-/* One claim taken for a task. */
-typedef struct HeldClaim
-{
-	int64		task_id;
-	char	   *key;			/* the claim object's key */
-	char	   *etag;
-	char	   *token;
-	TimestampTz written;		/* by our clock: the safe window is measured on it */
-	Claim		doc;
-	const char *settled;		/* "done", "dead" once its run settled it */
-} HeldClaim;
-
-static List *xact_claims = NIL;		/* in TopTransactionContext */
-static bool callback_registered = false;
-
-static void fleet_xact_callback(XactEvent event, void *arg);
 
 /* A claim document of ours for a task's object, state "running". */
 static void
@@ -204,227 +187,6 @@ running_doc(Claim *c, const char *key, const Task *t, const char *token)
 	c->lease = pipeline_fleet_lease;
 	c->heartbeat = fleet_iso_now();
 	c->token = pstrdup(token);
-}
-
-/* What one task's claim came to. */
-typedef enum WantOutcome
-{
-	WO_CLAIMED,
-	WO_DONE,
-	WO_DEAD,
-	WO_BUSY,
-	WO_FAILED
-} WantOutcome;
-
-typedef struct Want
-{
-	Task	   *task;
-	char	   *key;
-	char	   *token;
-	Claim		doc;
-	S3CondCall *call;
-	WantOutcome outcome;
-	char	   *etag;			/* claimed: the claim's ETag */
-	char	   *holder;			/* done, dead, busy: whose */
-	int64		run;			/* done: the holder's run */
-	long		wait_ms;		/* busy: how long its lease still runs */
-	char	   *error;			/* failed */
-	TimestampTz written;
-} Want;
-
-static char *
-describe_answer(const S3CondAnswer *a, const char *what)
-{
-	if (a->status == 0)
-		return psprintf("could not %s: %s", what, a->error ? a->error : "no answer");
-	return psprintf("could not %s: %s", what, a->code ? a->code : psprintf("HTTP %ld", a->status));
-}
-
-/*
- * A claim answered 412 (it exists): read it and decide, taking it over if
- * it is free.  A few rounds, as others may be changing it meanwhile.
- */
-static void
-resolve(AwsClient *client, const char *bucket, Want *w)
-{
-	char	   *me = fleet_holder();
-	int			round;
-
-	for (round = 0; round < 5; round++)
-	{
-		S3CondAnswer *g = s3_cond_get(client, bucket, w->key);
-		S3CondAnswer *p;
-		Claim		c;
-		char	   *why;
-		bool		parsed;
-		long		wait_ms;
-		ClaimVerdict v;
-		char	   *body;
-
-		fleet_counters.requests += g->attempts;
-		if (g->status == 404)
-		{
-			/* gone meanwhile (released by deletion, or a lifecycle rule): create */
-			body = fleet_claim_body(&w->doc);
-			p = s3_cond_put(client, bucket, w->key, body, strlen(body), "application/json", NULL);
-			fleet_counters.requests += p->attempts;
-			if (p->status == 200)
-			{
-				w->outcome = WO_CLAIMED;
-				w->etag = p->etag;
-				w->written = GetCurrentTimestamp();
-				return;
-			}
-			if (p->status == 412)
-				continue;
-			w->outcome = WO_FAILED;
-			w->error = describe_answer(p, "create a claim");
-			return;
-		}
-		if (g->status != 200)
-		{
-			w->outcome = WO_FAILED;
-			w->error = describe_answer(g, "read a claim");
-			return;
-		}
-		parsed = fleet_claim_parse(g->body, g->body_len, &c, &why);
-		if (parsed && strcmp(c.holder, me) == 0 && strcmp(c.token, w->token) == 0 &&
-			strcmp(c.state, "running") == 0)
-		{
-			/* our own write, whose answer was lost and whose retry met it */
-			w->outcome = WO_CLAIMED;
-			w->etag = g->etag;
-			w->written = GetCurrentTimestamp();
-			return;
-		}
-		v = fleet_claim_judge(g, w->key, &c, parsed, &wait_ms, &why);
-		if (!parsed || why)
-			ereport(WARNING,
-					(errmsg("claim \"%s\" is not a valid claim of the fleet: taking it over",
-							w->key),
-					 errdetail("It %s.", why ? why : "cannot be read")));
-		switch (v)
-		{
-			case CV_DONE:
-				w->outcome = WO_DONE;
-				w->holder = pstrdup(c.holder);
-				w->run = c.run;
-				return;
-			case CV_DEAD:
-				w->outcome = WO_DEAD;
-				w->holder = pstrdup(c.holder);
-				return;
-			case CV_BUSY:
-				w->outcome = WO_BUSY;
-				w->holder = pstrdup(c.holder);
-				w->wait_ms = wait_ms;
-				return;
-			case CV_TAKE:
-				break;
-		}
-		if (parsed && strcmp(c.holder, me) != 0)
-			w->doc.previous = pstrdup(c.holder);
-		w->doc.heartbeat = fleet_iso_now();
-		body = fleet_claim_body(&w->doc);
-		if (g->etag == NULL)
-		{
-			w->outcome = WO_FAILED;
-			w->error = pstrdup("S3 gave the claim no ETag");
-			return;
-		}
-		p = s3_cond_put(client, bucket, w->key, body, strlen(body), "application/json", g->etag);
-		fleet_counters.requests += p->attempts;
-		if (p->status == 200)
-		{
-			w->outcome = WO_CLAIMED;
-			w->etag = p->etag;
-			w->written = GetCurrentTimestamp();
-			if (w->doc.previous)
-			{
-				fleet_counters.takeovers++;
-				ereport(LOG,
-						(errmsg("pipeline fleet: took over the claim of \"%s\" on %s from %s",
-								w->doc.report, w->doc.object, w->doc.previous),
-						 errdetail("Its lease of %d seconds ran out by S3's clock.", c.lease)));
-			}
-			return;
-		}
-		if (p->status != 412 && p->status != 404)
-		{
-			w->outcome = WO_FAILED;
-			w->error = describe_answer(p, "take over a claim");
-			return;
-		}
-		/* changed under us: read it again */
-	}
-	w->outcome = WO_BUSY;
-	w->holder = pstrdup("(contended)");
-	w->wait_ms = 1000;
-}
-
-/* Claim the objects of "wants" (S3 only, no SPI): creates at once, then the rest one by one. */
-static void
-claim_batch(List *wants)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline fleet claims",
-											  ALLOCSET_DEFAULT_SIZES);
-	char	   *bucket;
-	char	   *prefix;
-	ListCell   *lc;
-
-	fleet_location(&bucket, &prefix);
-	PG_TRY();
-	{
-		AwsClient  *client = fleet_client(cxt);
-
-		foreach(lc, wants)
-		{
-			Want	   *w = lfirst(lc);
-			char	   *body = fleet_claim_body(&w->doc);
-
-			MemoryContextSwitchTo(cxt);
-			w->call = s3_cond_put_start(client, bucket, w->key, body, strlen(body),
-										"application/json", NULL);
-			MemoryContextSwitchTo(caller);
-		}
-		foreach(lc, wants)
-		{
-			Want	   *w = lfirst(lc);
-			S3CondAnswer *a;
-
-			MemoryContextSwitchTo(cxt);
-			a = s3_cond_finish(w->call);
-			w->call = NULL;
-			fleet_counters.requests += a->attempts;
-			if (a->status == 200)
-			{
-				w->outcome = WO_CLAIMED;
-				w->etag = a->etag;
-				w->written = GetCurrentTimestamp();
-			}
-			else if (a->status == 412)
-				resolve(client, bucket, w);
-			else
-			{
-				w->outcome = WO_FAILED;
-				w->error = describe_answer(a, "create a claim");
-			}
-			/* what outlives the client */
-			MemoryContextSwitchTo(caller);
-			w->etag = w->etag ? pstrdup(w->etag) : NULL;
-			w->holder = w->holder ? pstrdup(w->holder) : NULL;
-			w->error = w->error ? pstrdup(w->error) : NULL;
-			w->doc.previous = w->doc.previous ? pstrdup(w->doc.previous) : NULL;
-			w->doc.heartbeat = pstrdup(w->doc.heartbeat);
-		}
-	}
-	PG_FINALLY();
-	{
-		MemoryContextSwitchTo(caller);
-		MemoryContextDelete(cxt);
-	}
-	PG_END_TRY();
 }
 
 /* Is this version settled here already: processed, or settled by another server? */
@@ -460,8 +222,8 @@ known_locally(const Task *t, char **holder, char **state)
 }
 
 /* Remember, in the local ledger, how a claim stands. */
-static void
-record_claim(const Task *t, const char *key, const char *holder, const char *state,
+void
+fleet_record_claim(const Task *t, const char *key, const char *holder, const char *state,
 			 int64 run_id, const char *etag, const char *token, bool marked)
 {
 	Oid			types[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
@@ -514,7 +276,7 @@ settle_elsewhere(const Task *t, const char *key, const char *holder, const char 
 
 	values[0] = Int64GetDatum(t->id);
 	spi_internal("DELETE FROM pipeline.tasks WHERE id = $1", 1, types, values, NULL, false, 0);
-	record_claim(t, key, holder, state, 0, NULL, NULL, true);
+	fleet_record_claim(t, key, holder, state, 0, NULL, NULL, true);
 	fleet_counters.elsewhere++;
 	old = MemoryContextSwitchTo(into);
 	r = palloc0(sizeof(RunResult));
@@ -550,6 +312,7 @@ put_back(const Task *t, long wait_ms, const char *error)
 				 "  last_error = coalesce($3, last_error) WHERE id = $1",
 				 3, types, values, nulls, false, 0);
 }
+
 
 List *
 fleet_claim_tasks(List *tasks, List **results)
@@ -610,7 +373,7 @@ fleet_claim_tasks(List *tasks, List **results)
 
 	/* the requests, outside SPI */
 	if (wants != NIL)
-		claim_batch(wants);
+		fleet_claim_batch(wants);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -623,35 +386,8 @@ fleet_claim_tasks(List *tasks, List **results)
 		switch (w->outcome)
 		{
 			case WO_CLAIMED:
-				{
-					HeldClaim  *hc;
-
-					fleet_counters.claims++;
-					old = MemoryContextSwitchTo(TopTransactionContext);
-					hc = palloc0(sizeof(HeldClaim));
-					hc->task_id = t->id;
-					hc->key = pstrdup(w->key);
-					hc->etag = pstrdup(w->etag ? w->etag : "");
-					hc->token = pstrdup(w->token);
-					hc->written = w->written;
-					hc->doc = w->doc;
-					hc->doc.claim = pstrdup(w->doc.claim);
-					hc->doc.report = pstrdup(w->doc.report);
-					hc->doc.object = pstrdup(w->doc.object);
-					hc->doc.version = pstrdup(w->doc.version);
-					hc->doc.holder = pstrdup(w->doc.holder);
-					hc->doc.heartbeat = pstrdup(w->doc.heartbeat);
-					hc->doc.token = hc->token;
-					hc->doc.previous = w->doc.previous ? pstrdup(w->doc.previous) : NULL;
-					xact_claims = lappend(xact_claims, hc);
-					if (!callback_registered)
-					{
-						RegisterXactCallback(fleet_xact_callback, NULL);
-						callback_registered = true;
-					}
-					MemoryContextSwitchTo(old);
-					break;
-				}
+				fleet_hold_claim(w);
+				break;
 			case WO_DONE:
 			case WO_DEAD:
 				{
@@ -690,128 +426,4 @@ fleet_claim_tasks(List *tasks, List **results)
 			keep = lappend(keep, lfirst(lc));
 	}
 	return keep;
-}
-
-static HeldClaim *
-held_claim_of(int64 task_id)
-{
-	ListCell   *lc;
-
-	foreach(lc, xact_claims)
-	{
-		HeldClaim  *hc = lfirst(lc);
-
-		if (hc->task_id == task_id)
-			return hc;
-	}
-	return NULL;
-}
-
-void
-fleet_task_settled(const Task *t, const RunResult *r)
-{
-	HeldClaim  *hc;
-	const char *state;
-
-	if (t->obj == NULL || xact_claims == NIL || (hc = held_claim_of(t->id)) == NULL)
-		return;
-	if (r->status == RUN_SUCCEEDED || r->status == RUN_SKIPPED)
-		state = "done";
-	else if (r->status == RUN_FAILED && t->attempt >= t->max_attempts)
-		state = "dead";
-	else
-		state = "held";			/* retried later: the claim stays ours until its lease ends */
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	record_claim(t, hc->key, fleet_holder(), state, r->run_id, hc->etag, hc->token,
-				 strcmp(state, "held") == 0);
-	SPI_finish();
-	hc->settled = strcmp(state, "held") == 0 ? NULL : state;
-}
-
-/*
- * Before the commit: a settled claim older than half its lease is renewed
- * (If-Match), so that nobody can have taken it over by the time the run
- * commits; if it was taken over, the transaction fails instead of
- * committing a second run.
- */
-static void
-fleet_pre_commit(void)
-{
-	List	   *stale = NIL;
-	ListCell   *lc;
-	TimestampTz now = GetCurrentTimestamp();
-	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext cxt;
-	char	   *bucket;
-	char	   *prefix;
-
-	foreach(lc, xact_claims)
-	{
-		HeldClaim  *hc = lfirst(lc);
-
-		if (hc->settled &&
-			TimestampDifferenceExceeds(hc->written, now, pipeline_fleet_lease * 1000 / 2))
-			stale = lappend(stale, hc);
-	}
-	if (stale == NIL)
-		return;
-	fleet_location(&bucket, &prefix);
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline fleet renewal",
-								ALLOCSET_SMALL_SIZES);
-	PG_TRY();
-	{
-		AwsClient  *client = fleet_client(cxt);
-
-		MemoryContextSwitchTo(cxt);
-		foreach(lc, stale)
-		{
-			HeldClaim  *hc = lfirst(lc);
-			char	   *body;
-			S3CondAnswer *a;
-
-			hc->doc.heartbeat = fleet_iso_now();
-			body = fleet_claim_body(&hc->doc);
-			a = s3_cond_put(client, bucket, hc->key, body, strlen(body), "application/json",
-							hc->etag);
-			fleet_counters.requests += a->attempts;
-			if (a->status != 200)
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("the fleet's claim on %s for report \"%s\" was lost before the run committed",
-								hc->doc.object, hc->doc.report),
-						 errdetail("Renewing claim \"%s\" failed (%s): another server may run it.",
-								   hc->key, a->code ? a->code : a->error ? a->error : "?"),
-						 errhint("Keep pipeline.fleet_lease above the longest run.")));
-			hc->etag = MemoryContextStrdup(TopTransactionContext, a->etag ? a->etag : "");
-		}
-	}
-	PG_FINALLY();
-	{
-		MemoryContextSwitchTo(caller);
-		MemoryContextDelete(cxt);
-	}
-	PG_END_TRY();
-}
-
-static void
-fleet_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-			if (xact_claims != NIL)
-				fleet_pre_commit();
-			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			/* (its memory went with TopTransactionContext) */
-			xact_claims = NIL;
-			break;
-		default:
-			break;
-	}
 }

@@ -2,8 +2,9 @@
  *
  * fleet_int.h
  *	  What the files of the fleet share: claim documents (fleet_claim.c),
- *	  the fleet's S3 client and location (fleet.c), marking and the
- *	  heartbeat (fleet_mark.c).
+ *	  the fleet's S3 client and location (fleet.c), taking claims
+ *	  (fleet_take.c), holding them through the commit (fleet_commit.c),
+ *	  marking and the heartbeat (fleet_mark.c).
  *
  * IDENTIFICATION
  *	  src/report/fleet_int.h
@@ -13,11 +14,14 @@
 #ifndef PIPELINE_FLEET_INT_H
 #define PIPELINE_FLEET_INT_H
 
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "s3/event.h"
 #include "s3/s3.h"
 #include "s3/s3_cond.h"
+
+#include "report/tasks.h"
 
 /* A claim object, as written and as read. */
 typedef struct Claim
@@ -83,6 +87,42 @@ extern bool fleet_server_doc_parse(const char *body, size_t len, ServerDoc *d);
 /* fleet.c */
 extern void fleet_location(char **bucket, char **prefix);
 extern AwsClient *fleet_client(MemoryContext cxt);
+extern void fleet_record_claim(const Task *t, const char *key, const char *holder,
+							   const char *state, int64 run_id, const char *etag,
+							   const char *token, bool marked);
+
+/* What one task's claim came to. */
+typedef enum WantOutcome
+{
+	WO_CLAIMED,
+	WO_DONE,
+	WO_DEAD,
+	WO_BUSY,
+	WO_FAILED
+} WantOutcome;
+
+/* One task's claim: wanted (fleet.c), taken or not (fleet_take.c). */
+typedef struct Want
+{
+	Task	   *task;
+	char	   *key;
+	char	   *token;
+	Claim		doc;
+	S3CondCall *call;
+	WantOutcome outcome;
+	char	   *etag;			/* claimed: the claim's ETag */
+	char	   *holder;			/* done, dead, busy: whose */
+	int64		run;			/* done: the holder's run */
+	long		wait_ms;		/* busy: how long its lease still runs */
+	char	   *error;			/* failed */
+	TimestampTz written;
+} Want;
+
+/* fleet_take.c: the requests for a batch of wants (no SPI) */
+extern void fleet_claim_batch(List *wants);
+
+/* fleet_commit.c: a claim taken, held by this transaction until its end */
+extern void fleet_hold_claim(const Want *w);
 
 
 #endif							/* PIPELINE_FLEET_INT_H */
