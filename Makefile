@@ -39,6 +39,7 @@ OBJS = \
 	src/s3/url.o \
 	src/s3/event.o \
 	src/decode/inflate.o \
+	src/decode/gzindex.o \
 	src/decode/json_scan.o \
 	src/decode/json_trie.o \
 	src/decode/json_number.o \
