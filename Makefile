@@ -58,6 +58,7 @@ OBJS = \
 	src/fdw/objects.o \
 	src/fdw/listing.o \
 	src/fdw/parallel.o \
+	src/fdw/gzsplit.o \
 	src/fdw/stream.o \
 	src/fdw/rows.o \
 	src/fdw/analyze.o \

@@ -188,12 +188,15 @@ add_point(GzIndexBuilder *b, bool member_start, int bits, uint32_t crc)
 	pt->member_start = member_start;
 	if (!member_start)
 	{
-		uint32_t	wlen = b->total_out < GZINDEX_WINDOW ? (uint32_t) b->total_out : GZINDEX_WINDOW;
-		uint64_t	from = b->total_out - wlen;
-
 		pt->bits = (uint8_t) bits;
 		pt->member_len = b->member_len;
 		pt->member_crc = crc;
+	}
+	/* the window: at a member's start only its last byte is used (by the caller) */
+	{
+		uint32_t	wlen = b->total_out < GZINDEX_WINDOW ? (uint32_t) b->total_out : GZINDEX_WINDOW;
+		uint64_t	from = b->total_out - wlen;
+
 		pt->wlen = wlen;
 		pt->window = malloc(wlen > 0 ? wlen : 1);
 		if (pt->window == NULL)
@@ -467,22 +470,23 @@ gzindex_parse(const uint8_t *buf, size_t len, const char *identity, uint64_t com
 		}
 		else if (pt->comp <= prev->comp || pt->out <= prev->out || pt->member < prev->member)
 			REJECT("point %u is not after point %u", i, i - 1);
+		want_wlen = pt->out < GZINDEX_WINDOW ? pt->out : GZINDEX_WINDOW;
+		if (pt->wlen != want_wlen)
+			REJECT("point %u has a window of %u bytes", i, pt->wlen);
 		if (pt->member_start)
 		{
-			if (pt->bits != 0 || pt->member_len != 0 || pt->member_crc != 0 || pt->wlen != 0 ||
+			if (pt->bits != 0 || pt->member_len != 0 || pt->member_crc != 0 ||
 				(prev && pt->member == prev->member))
 				REJECT("member start %u is inconsistent", i);
-			continue;
 		}
-		want_wlen = pt->out < GZINDEX_WINDOW ? pt->out : GZINDEX_WINDOW;
-		if (pt->member_len == 0 || pt->member_len > pt->out || pt->wlen != want_wlen ||
-			(pt->bits > 0 && pt->comp < 1) ||
-			(prev && prev->member == pt->member &&
-			 pt->member_len - prev->member_len != pt->out - prev->out))
+		else if (pt->member_len == 0 || pt->member_len > pt->out ||
+				 (pt->bits > 0 && pt->comp < 1) ||
+				 (prev && prev->member == pt->member &&
+				  pt->member_len - prev->member_len != pt->out - prev->out))
 			REJECT("point %u is inconsistent", i);
 		if ((size_t) (end - p) < pt->wlen)
 			REJECT("truncated in the window of point %u", i);
-		pt->window = malloc(pt->wlen);
+		pt->window = malloc(pt->wlen > 0 ? pt->wlen : 1);
 		if (pt->window == NULL)
 			REJECT("out of memory");
 		memcpy(pt->window, p, pt->wlen);

@@ -42,9 +42,11 @@ typedef struct GzPoint
 	uint32_t	member_crc;		/* their CRC-32 */
 	uint32_t	member;			/* number of the member, from 0 */
 	uint8_t		bits;			/* 0-7: bits of byte comp - 1 still to decode */
-	bool		member_start;	/* at a member's header: no window, bits 0 */
-	uint32_t	wlen;			/* bytes of window: min(out, 32 KiB), or 0 */
-	uint8_t    *window;			/* the wlen decompressed bytes before "out" */
+	bool		member_start;	/* at a member's header: bits 0, no CRC */
+	uint32_t	wlen;			/* bytes of window: min(out, 32 KiB) */
+	uint8_t    *window;			/* the wlen decompressed bytes before "out"
+								 * (at a member's start only the last one is
+								 * used: where a part's first line starts) */
 } GzPoint;
 
 typedef struct GzIndex
