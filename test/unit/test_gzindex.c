@@ -389,6 +389,100 @@ test_forged(InflateImpl impl, const char *name, const GzIndex *ix, const char *i
 			   "decoded right anyway, %d gave wrong bytes", name, refused, failed, right, wrong);
 }
 
+/*
+ * A scan as parallel.c makes it: every part from its point past the next,
+ * checked there.  1: every byte right; 0: some part failed (the statement
+ * fails); -1: wrong bytes and no failure.
+ */
+static int
+scan_parts(const GzIndex *ix)
+{
+	char		err[256];
+	bool		failed = false,
+				wrong = false;
+
+	for (uint32_t i = 0; i < ix->npoints; i++)
+	{
+		int			r = resume(INFLATE_IMPL_AUTO, ix, i, i + 1 < ix->npoints ? ix->points[i + 1].out : 0,
+							   65536, 256 * 1024, err);
+
+		if (r == 0)
+			failed = true;
+		else if (r < 0)
+			wrong = true;
+	}
+	return failed ? 0 : (wrong ? -1 : 1);
+}
+
+/*
+ * Random changes to the file form with its checksum made right again (what
+ * only a deliberate forgery or a bug could produce): parsing refuses it, or
+ * a scan in parts fails, or gives exactly the object's bytes.
+ */
+static void
+test_mutations(const GzIndex *ix, const char *id)
+{
+	size_t		len;
+	uint8_t    *orig = gzindex_serialize(ix, id, &len);
+	uint8_t    *buf = malloc(len);
+	unsigned	seed = 12345;
+	int			refused = 0,
+				failed = 0,
+				right = 0,
+				wrong = 0;
+
+	for (int round = 0; round < 300; round++)
+	{
+		GzIndex    *m;
+		int			changes;
+
+		memcpy(buf, orig, len);
+		seed = seed * 1103515245 + 12345;
+		changes = 1 + (seed >> 16) % 4;
+		for (int k = 0; k < changes; k++)
+		{
+			size_t		at;
+
+			seed = seed * 1103515245 + 12345;
+			/* half of them in the header and the points' fields (the first 2,000 bytes hold the first point) */
+			at = (round % 2 == 0) ? (seed >> 8) % 2000 : (seed >> 4) % (len - 4);
+			seed = seed * 1103515245 + 12345;
+			buf[at] ^= (uint8_t) (1 + (seed >> 16) % 255);
+		}
+		{
+			uLong		c = crc32(0, buf, (uInt) (len - 4));
+
+			buf[len - 4] = (uint8_t) c;
+			buf[len - 3] = (uint8_t) (c >> 8);
+			buf[len - 2] = (uint8_t) (c >> 16);
+			buf[len - 1] = (uint8_t) (c >> 24);
+		}
+		m = gzindex_parse(buf, len, id, gz.len, NULL);
+		if (m == NULL)
+			refused++;
+		else
+		{
+			int			r = scan_parts(m);
+
+			if (r == 0)
+				failed++;
+			else if (r > 0)
+				right++;
+			else
+			{
+				wrong++;
+				printf("#   mutation round %d gave wrong bytes without an error\n", round);
+			}
+			gzindex_free(m);
+		}
+	}
+	UNIT_CHECK(wrong == 0, "300 random changes with the checksum made right: %d refused, %d scans failed, "
+			   "%d scanned right anyway, %d gave wrong bytes", refused, failed, right, wrong);
+	UNIT_CHECK(scan_parts(ix) == 1, "the unchanged index: a scan in parts gives every byte");
+	free(orig);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -484,6 +578,8 @@ main(void)
 	test_forged(INFLATE_IMPL_ZLIB, "zlib", ix, id);
 	if (inflater_have_isal())
 		test_forged(INFLATE_IMPL_ISAL, "isa-l", ix, id);
+
+	test_mutations(ix, id);
 
 	/* inflater_resume refuses impossible arguments */
 	{
