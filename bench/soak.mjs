@@ -156,8 +156,10 @@ const ok = Number(check.rows) === expected && Number(check.seqs) === expected &&
 
 // first 10% and last 10% of the events; memory and table sizes at the same points
 const at = (p) => samples.reduce((best, s) => (Math.abs(s.processed - p) < Math.abs(best.processed - p) ? s : best));
-const first = { events: want[0], seconds: marks[want[0]], per_s: want[0] / marks[want[0]] };
-const last = { events: n - want[1], seconds: marks[n] - marks[want[1]], per_s: (n - want[1]) / (marks[n] - marks[want[1]]) };
+// (a rate over less than one poll of the runs is not one: null)
+const rate = (events, secs) => (secs > 0.2 ? events / secs : null);
+const first = { events: want[0], seconds: marks[want[0]], per_s: rate(want[0], marks[want[0]]) };
+const last = { events: n - want[1], seconds: marks[n] - marks[want[1]], per_s: rate(n - want[1], marks[n] - marks[want[1]]) };
 const s10 = at(want[0]), s100 = samples.at(-1);
 const total = (s) => Object.values(s.tables).reduce((a, b) => a + b, 0);
 const res = {
@@ -181,7 +183,7 @@ const kb = (x) => `${(x / 1024).toFixed(1)} MB`;
 const mb = (x) => `${(x / 1048576).toFixed(1)} MB`;
 table(`Soak: ${n} events through the worker (${o.records_per_object} records each), ${fmtS(res.seconds)}, load ${res.loadavg_start} -> ${res.loadavg_end}`,
   ["", "first 10%", "last 10%"],
-  [["events/s", first.per_s.toFixed(1), last.per_s.toFixed(1)],
+  [["events/s", first.per_s?.toFixed(1) ?? "-", last.per_s?.toFixed(1) ?? "-"],
    ["worker RssAnon", kb(s10.worker_rss_anon_kb), kb(s100.worker_rss_anon_kb)],
    ["pipeline.* tables", mb(total(s10)), mb(total(s100))],
    ...Object.keys(s100.tables).filter((k) => s100.tables[k] > 65536 || (s10.tables[k] ?? 0) > 65536)
