@@ -167,6 +167,47 @@ gzsplit_load(const ObjectStream *s, const S3Object *o, char **why)
 	return ix;
 }
 
+GzIndex *
+gzsplit_sniff(const ObjectStream *s, const S3Object *o, const char *buf, size_t len,
+			  size_t cap, char **out, size_t *out_len)
+{
+	char	   *why = NULL;
+	GzIndex    *ix = gzsplit_load(s, o, &why);
+	Inflater   *z;
+	const uint8_t *in = (const uint8_t *) buf;
+	size_t		in_len = len;
+	InflateResult r = INFLATE_OK;
+
+	if (ix == NULL)
+	{
+		if (why)
+			ereport(DEBUG1, (errmsg_internal("gzip index of \"%s\" not used: %s",
+											 s3_make_uri(o->bucket, o->key), why)));
+		return NULL;
+	}
+	/* the first decompressed bytes, as many as fit */
+	z = inflater_create(INFLATE_IMPL_AUTO);
+	*out = palloc(cap);
+	*out_len = 0;
+	while (z && r == INFLATE_OK && *out_len < cap && in_len > 0)
+	{
+		size_t		n = 0;
+
+		r = inflater_run(z, &in, &in_len, (int64) len >= o->size,
+						 (uint8_t *) *out + *out_len, cap - *out_len, &n);
+		*out_len += n;
+	}
+	if (z == NULL || r == INFLATE_ERROR || *out_len == 0)
+	{
+		if (z)
+			inflater_free(z);
+		gzindex_free(ix);
+		return NULL;
+	}
+	inflater_free(z);
+	return ix;
+}
+
 /* Keep the cache at most pipeline.gzip_index_cache_size: the oldest go first. */
 static void
 trim_cache(void)

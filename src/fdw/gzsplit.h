@@ -30,6 +30,15 @@ extern bool gzsplit_cached(const ObjectStream *s, const S3Object *o);
  */
 extern GzIndex *gzsplit_load(const ObjectStream *s, const S3Object *o, char **why);
 
+/*
+ * For a parallel scan deciding whether to split the object: its index
+ * (malloc'd), checked, and its first decompressed bytes decoded from "buf"
+ * (its first len compressed bytes) into *out (palloc'd, at most "cap"); NULL
+ * if there is no usable index or the bytes do not decode.
+ */
+extern GzIndex *gzsplit_sniff(const ObjectStream *s, const S3Object *o, const char *buf,
+							  size_t len, size_t cap, char **out, size_t *out_len);
+
 /* Could a read of this whole object build an index (by its size)? */
 extern bool gzsplit_worth_indexing(int64 size);
 

@@ -423,44 +423,18 @@ lines_ok(FdwScanState *st, const char *buf, size_t len, size_t *header_len)
 /*
  * A gzip object's start, "buf": true if it has an index of at least two
  * points in the cache (*ix, malloc'd) and its first decompressed bytes
- * hold one record per line; *out gets them (for the CSV header).
+ * (*out) hold one record per line.
  */
 static bool
 sniff_gzip(FdwScanState *st, const WorkUnit *u, const char *buf, size_t len,
 		   char **out, size_t *out_len, size_t *header_len, GzIndex **ix)
 {
-	char	   *why = NULL;
-	Inflater   *z;
-	const uint8_t *in = (const uint8_t *) buf;
-	size_t		in_len = len;
-	InflateResult r = INFLATE_OK;
-
-	*ix = gzsplit_load(&st->stream, &u->obj, &why);
+	*ix = gzsplit_sniff(&st->stream, &u->obj, buf, len, SNIFF_BYTES, out, out_len);
 	if (*ix == NULL)
-	{
-		if (why)
-			ereport(DEBUG1, (errmsg_internal("gzip index of \"%s\" not used: %s",
-											 s3_make_uri(u->obj.bucket, u->obj.key), why)));
 		return false;
-	}
 	if ((*ix)->npoints < 2 || (*ix)->npoints > MAX_PARTS)
-		return false;
-	/* the first decompressed bytes, as many as fit */
-	z = inflater_create(INFLATE_IMPL_AUTO);
-	if (z == NULL)
-		return false;
-	*out = palloc(SNIFF_BYTES);
-	*out_len = 0;
-	while (r == INFLATE_OK && *out_len < SNIFF_BYTES && in_len > 0)
-	{
-		size_t		n = 0;
-
-		r = inflater_run(z, &in, &in_len, (int64) len >= u->obj.size,
-						 (uint8_t *) *out + *out_len, SNIFF_BYTES - *out_len, &n);
-		*out_len += n;
-	}
-	inflater_free(z);
-	return r != INFLATE_ERROR && *out_len > 0 && lines_ok(st, *out, *out_len, header_len);
+		return false;			/* (freed by the caller) */
+	return lines_ok(st, *out, *out_len, header_len);
 }
 
 /*
