@@ -9,7 +9,7 @@
  * the caller the decompressed bytes like inflater_run does, and checks each
  * member's CRC-32 and length (zlib's gzip wrapper), so an index is only
  * ever finished from an object that decoded whole and verified.  zlib is
- * about three times slower than ISA-L: the read that builds the index pays
+ * about half as fast as ISA-L: the read that builds the index pays
  * that once; the reads that use it resume with whichever decoder is built
  * in (inflater_resume).
  *

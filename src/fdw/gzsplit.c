@@ -5,10 +5,13 @@
  *	  whole read, kept in a cache under the data directory) and the
  *	  stream's hooks that build it and resume at its points.
  *
- * Building.  A whole read of a gzip object of at least a quarter of
- * pipeline.split_size (compressed), with an ETag, that has no index in the
- * cache, is decoded by the index builder (zlib, block by block: about three
- * times slower than ISA-L for that read) instead of the usual decoder; when
+ * Building.  A whole read, by a participant of a parallel scan, of a gzip
+ * object of at least a quarter of pipeline.split_size (compressed), with an
+ * ETag, that has no index in the cache, is decoded by the index builder
+ * (zlib, block by block: about twice to three times slower than ISA-L for
+ * that read) instead of the usual decoder.  Only parallel scans build
+ * indexes: only they use them, and a report run of the worker that reads
+ * each new object once should not pay the slower decoder for nothing.  When
  * the object has decoded to its end, every member's CRC checked, the index
  * (a restart point about every pipeline.split_size of decompressed bytes)
  * is written to the cache, atomically (a temporary file renamed), and the
@@ -439,7 +442,7 @@ gzsplit_begin(ObjectStream *s)
 			s->data_offset = -(int64) s->prefix_len;
 		return;
 	}
-	if (u->part < 0 && s->compression != FDW_COMPRESSION_NONE &&
+	if (u->part < 0 && s->gz_build && s->compression != FDW_COMPRESSION_NONE &&
 		gzsplit_worth_indexing(u->obj.size) && !index_usable(s, &u->obj))
 	{
 		MemoryContext old = MemoryContextSwitchTo(s->cur.cxt);

@@ -740,6 +740,7 @@ s3InitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *
 	tasks_put(st->tasks, sh->data);
 	shared_reset(st, sh);
 	st->shared = sh;
+	st->stream.gz_build = true; /* a parallel scan indexes gzip objects it reads whole */
 	scan_account_init(st, &sh->account, pcxt->seg);
 }
 
@@ -762,6 +763,7 @@ s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc, void *coordi
 	MemoryContextSwitchTo(old);
 	st->objects_ready = true;
 	st->shared = sh;
+	st->stream.gz_build = true;
 	scan_account_attach(st, &sh->account);
 }
 

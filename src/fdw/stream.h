@@ -90,6 +90,7 @@ typedef struct ObjectStream
 
 	/* gzip restart indexes (gzsplit.c) */
 	Oid			role;			/* whose user mapping reads: indexes are its own */
+	bool		gz_build;		/* a participant of a parallel scan: builds them */
 	struct GzSplit *gz;
 } ObjectStream;
 

@@ -1,5 +1,6 @@
 // One large gzip object read by two parallel workers (issue 10,
-// src/fdw/gzsplit.c).  The first whole read indexes the object; then a
+// src/fdw/gzsplit.c).  The first parallel scan reads the object whole and
+// indexes it; then a
 // parallel scan (the leader not reading, no prefetch) is held by the
 // emulator on the first part GET that does not start at the object's
 // start: the worker that sent it can do nothing else, so the other one must
@@ -46,10 +47,14 @@ before(async () => {
     gzipSync(records(15001, 27000), { level: 9 }), gzipSync(""), gzipSync(records(27001, N))]));
   for (const t of ["one", "multi"])
     await sql(db, `CREATE FOREIGN TABLE ${t} (i int, v int, s text, r bigint) SERVER lake OPTIONS (uri 's3://${bucket}/${t}.json.gz')`);
-  // the serial reads: the answers, and the indexes
+  // the serial reads: the answers (a serial scan builds no index)
   const c = await session(["SET pipeline.split_size = '256kB'", "SET max_parallel_workers_per_gather = 0"]);
   for (const t of ["one", "multi"]) serial[t] = (await c.query(`${ANSWER} ${t}`)).rows[0];
   await c.end();
+  // the first parallel scans: each object read whole by one participant, which indexes it
+  const p = await session(PARALLEL);
+  for (const t of ["one", "multi"]) assert.equal((await p.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n, N);
+  await p.end();
 });
 
 after(async () => {
