@@ -5,13 +5,16 @@
  *	  whole read, kept in a cache under the data directory) and the
  *	  stream's hooks that build it and resume at its points.
  *
- * Building.  A whole read, by a participant of a parallel scan, of a gzip
- * object of at least a quarter of pipeline.split_size (compressed), with an
- * ETag, that has no index in the cache, is decoded by the index builder
- * (zlib, block by block: about twice to three times slower than ISA-L for
- * that read) instead of the usual decoder.  Only parallel scans build
- * indexes: only they use them, and a report run of the worker that reads
- * each new object once should not pay the slower decoder for nothing.  When
+ * Building.  A whole read, by a participant of a parallel scan of a table
+ * of one object (uri names an object, not a prefix), of a gzip object of at
+ * least a quarter of pipeline.split_size (compressed), with an ETag, that
+ * has no index in the cache, is decoded by the index builder (zlib, block
+ * by block: about half ISA-L's speed for that read) instead of the usual
+ * decoder.  Only such scans build indexes: a serial scan cannot use one,
+ * and a scan of a prefix has its objects to share among the participants;
+ * neither should pay the slower decoder for nothing (a report run reads
+ * each new object once).  Any parallel scan uses an index that is there.
+ * When
  * the object has decoded to its end, every member's CRC checked, the index
  * (a restart point about every pipeline.split_size of decompressed bytes)
  * is written to the cache, atomically (a temporary file renamed), and the

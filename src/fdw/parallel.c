@@ -742,7 +742,8 @@ s3InitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *
 	tasks_put(st->tasks, sh->data);
 	shared_reset(st, sh);
 	st->shared = sh;
-	st->stream.gz_build = true; /* a parallel scan indexes gzip objects it reads whole */
+	/* a parallel scan of a one-object table indexes it if it is gzip (gzsplit.c) */
+	st->stream.gz_build = !st->opts.is_prefix;
 	scan_account_init(st, &sh->account, pcxt->seg);
 }
 
@@ -765,7 +766,7 @@ s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc, void *coordi
 	MemoryContextSwitchTo(old);
 	st->objects_ready = true;
 	st->shared = sh;
-	st->stream.gz_build = true;
+	st->stream.gz_build = !st->opts.is_prefix;
 	scan_account_attach(st, &sh->account);
 }
 

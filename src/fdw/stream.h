@@ -92,7 +92,7 @@ typedef struct ObjectStream
 
 	/* gzip restart indexes (gzsplit.c) */
 	Oid			role;			/* whose user mapping reads: indexes are its own */
-	bool		gz_build;		/* a participant of a parallel scan: builds them */
+	bool		gz_build;		/* in a parallel scan of a one-object table: builds them */
 	struct GzSplit *gz;
 } ObjectStream;
 

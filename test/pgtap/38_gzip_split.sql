@@ -7,7 +7,7 @@
 -- read whole, never wrong rows.  The index is the reading role's own.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(27);
+SELECT plan(28);
 
 SET LOCAL max_parallel_workers_per_gather = 2;
 SET LOCAL parallel_setup_cost = 0;
@@ -146,6 +146,14 @@ SELECT unalike(pg_temp.explain('EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, COSTS
   '%Object Parts Read%', 'another role does not use this role''s index: its first read is whole');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM pg_temp.indexes()), 2::bigint, 'and built its own');
+
+-- a parallel scan of a prefix shares its objects among the participants: it builds no index
+SELECT pg_temp.sh('rm -rf pipeline_gzindex');
+SELECT pg_temp.s3_put_from('s3://gzsplit/p/a.json.gz', pg_temp.records(1, 40000) || ' | gzip -6 -c');
+CREATE FOREIGN TABLE prefixed (i int) SERVER lake OPTIONS (uri 's3://gzsplit/p/');
+CREATE TEMP TABLE got_prefixed AS SELECT count(*) AS n FROM prefixed;
+SELECT is((SELECT (n, (SELECT count(*) FROM pg_temp.indexes())) FROM got_prefixed), (40000::bigint, 0::bigint),
+  'a parallel scan of a prefix reads right and builds no index');
 
 -- pipeline.gzip_index_cache_size = 0: no index built or used
 SET LOCAL pipeline.gzip_index_cache_size = 0;
