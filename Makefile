@@ -40,6 +40,7 @@ OBJS = \
 	src/s3/url.o \
 	src/s3/event.o \
 	src/decode/inflate.o \
+	src/decode/gzindex.o \
 	src/decode/json_scan.o \
 	src/decode/json_trie.o \
 	src/decode/json_number.o \
@@ -58,6 +59,7 @@ OBJS = \
 	src/fdw/objects.o \
 	src/fdw/listing.o \
 	src/fdw/parallel.o \
+	src/fdw/gzsplit.o \
 	src/fdw/stream.o \
 	src/fdw/rows.o \
 	src/fdw/analyze.o \

@@ -10,6 +10,9 @@
 //	  object, serial and with 2 workers (target: 70% of the throughput);
 //	- large1g: one object of 10M records of 100 bytes (1 GB), 2 workers against
 //	  one process (target: 1.6x).
+//	- large1g-gzip: the same gigabyte as one gzip object (gzip -6): its first
+//	  read, which builds the restart index (src/fdw/gzsplit.c), then 2 workers
+//	  reading it in parts against one process reading it whole; memory.
 //	Every figure is also written to bench/scale-results.json (committed: the
 //	README quotes it), with the load average before each measurement.
 //	Peak memory is measured in sessions with jit = off: LLVM's library alone
@@ -217,6 +220,78 @@ if (only.has("large1g")) {
     ["query", "1 process", "2 workers", "speed-up (target 1.6x)", "peak memory (jit off)", "Gather",
       "CPU 1 process", "CPU 2 workers", "load avg"], rows);
   console.log("(CPU: seconds of one run, leader + workers + S3 emulator, on 2 cores)");
+}
+
+// ---- one 1 GB (decompressed) gzip object: indexed on its first read, then in parts
+if (only.has("large1g-gzip")) {
+  const r = o.large_records;
+  const cli = `${new URL("../tools/node/node", import.meta.url).pathname} ${new URL("../tools/node/s3.mjs", import.meta.url).pathname}`;
+  const uri = "s3://bench-gzip/large.json.gz";
+  console.error(`large1g-gzip: ${r} records through gzip -6 into ${uri}`);
+  execSync(`${cli} mb bench-gzip >/dev/null 2>&1 || true; ${cli} get s3://synthetic-1-${r}/part-0.json - | gzip -6 -c | ${cli} put ${uri} - >/dev/null`,
+    { stdio: ["ignore", "inherit", "inherit"], shell: "/bin/bash" });
+  await table_("gzbyte", uri);
+  const clearCache = async (c) => c.query(`COPY (SELECT 1 WHERE false) TO PROGRAM 'rm -rf pipeline_gzindex'`);
+  const queries = [["count(*)", "SELECT count(*) FROM gzbyte"],
+    ["s, sum(v), max(i) GROUP BY s", "SELECT s, sum(v), max(i) FROM gzbyte GROUP BY s"]];
+  const rows = [];
+  // the first parallel scan: read whole by one participant, decoded by the index
+  // builder (zlib), against a whole read with the index there (ISA-L)
+  {
+    const c = await session(PARALLEL);
+    await clearCache(c);
+    const load = loadavg();
+    const t0 = now();
+    await c.query(queries[0][1]);
+    const first = now() - t0;
+    const files = (await c.query(`SELECT count(*) AS n, sum((pg_stat_file('pipeline_gzindex/' || f)).size) AS bytes
+      FROM pg_ls_dir('pipeline_gzindex', true, false) f WHERE f LIKE '%.gzi'`)).rows[0];
+    await c.end();
+    rows.push(["first read: count(*), whole, builds the index", fmtS(first), "", "", `index ${(Number(files.bytes) / 1048576).toFixed(1)} MB`, "", "", "", load]);
+    save("large_gzip_first_read", { records: r, seconds: first, index_files: Number(files.n), index_bytes: Number(files.bytes), loadavg: load });
+  }
+  for (const [qname, q] of queries) {
+    const c1 = await session(SERIAL);
+    const load = loadavg();
+    const one = await measureCpu(o.reps, c1, () => c1.query(q));
+    const answer1 = JSON.stringify((await c1.query(q + " ORDER BY 1")).rows);
+    await c1.end();
+    const m = await session({ ...SERIAL, jit: "off" });
+    const idle = await m.peakKb();
+    await m.query(q);
+    const growthMb = ((await m.peakKb()) - idle) / 1024;
+    await m.end();
+    const c2 = await session(PARALLEL);
+    const plan = (await c2.query(`EXPLAIN ${q}`)).rows.map((x) => x["QUERY PLAN"]).join("\n");
+    const two = await measureCpu(o.reps, c2, () => c2.query(q));
+    const answer2 = JSON.stringify((await c2.query(q + " ORDER BY 1")).rows);
+    const analyzed = (await c2.query(`EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF) ${q}`)).rows.map((x) => x["QUERY PLAN"]).join("\n");
+    await c2.end();
+    const m2 = await session({ ...PARALLEL, jit: "off" });
+    const idle2 = await m2.peakKb();
+    await m2.query(q);
+    const growth2Mb = ((await m2.peakKb()) - idle2) / 1024;
+    await m2.end();
+    const parts = Number(/Object Parts Read: (\d+)/.exec(analyzed)?.[1] ?? 0);
+    const readers = Number(/Part Readers: (\d+)/.exec(analyzed)?.[1] ?? 0);
+    if (answer1 !== answer2) {
+      console.error(`large1g-gzip ${qname}: the answers of one process and 2 workers differ`);
+      process.exitCode = 1;
+    }
+    const speedup = one.median / two.median;
+    rows.push([qname, fmtS(one.median), fmtS(two.median), fmtX(speedup), `+${growthMb.toFixed(1)} / +${growth2Mb.toFixed(1)} MB`,
+      /Gather/.test(plan) ? "yes" : "NO", `${parts} parts, ${readers} readers`, `${fmtCpu(one.cpu)} / ${fmtCpu(two.cpu)}`, load]);
+    // (not the query's rows: a GROUP BY's 10,000 would bloat the file)
+    const { result: _r1, ...oneFig } = one;
+    const { result: _r2, ...twoFig } = two;
+    save(`large_gzip_${qname.replace(/\W+/g, "_")}`, { records: r, bytes: r * 100, one_process: oneFig, two_workers: twoFig,
+      speedup, target: 1.6, peak_growth_mb_serial: growthMb, peak_growth_mb_parallel_leader: growth2Mb,
+      parallel_plan: /Gather/.test(plan), parts, part_readers: readers, same_answer: answer1 === answer2, loadavg: load });
+  }
+  table(`one gzip object of ${(r * 100 / 1e9).toFixed(1)} GB decompressed (${r.toLocaleString()} records of 100 bytes, gzip -6)`,
+    ["query", "1 process", "2 workers", "speed-up (target 1.6x)", "peak memory (jit off) 1 / 2", "Gather",
+      "parts", "CPU 1 / 2", "load avg"], rows);
+  console.log("(CPU: seconds of one run, leader + workers + S3 emulator, on 2 cores; the first read decodes with zlib while it builds the index)");
 }
 
 writeFileSync(o.out, JSON.stringify(out, null, 1) + "\n");

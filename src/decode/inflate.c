@@ -30,6 +30,7 @@
 
 #include <zlib.h>
 #ifdef HAVE_ISAL
+#include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #endif
 
@@ -55,6 +56,24 @@ struct Inflater
 	uint8_t		hdr_buf[2];
 	uLong		hdr_crc;
 
+	/* a member resumed at a restart point (inflater_resume): raw deflate */
+	bool		resumed;		/* the current member is */
+	bool		zs_raw;			/* zs was last reset to raw deflate */
+	bool		raw_done;		/* its deflate data ended: trailer next */
+	uint32_t	r_crc;			/* CRC-32 of the member's bytes so far (kept
+								 * when resumed, or up to an expected point) */
+	uint64_t	r_len;			/* bytes of the current member so far */
+	uint64_t	r_out;			/* bytes handed out since reset or resume */
+	bool		chk_active;		/* inflater_expect: the next point */
+	uint32_t	chk_member;		/* its member, counted from the first read */
+	uint64_t	chk_len;
+	uint32_t	chk_crc;
+	uint64_t	chk_out;
+	uint8_t		trailer[8];
+	int			trailer_pos;
+	int			r_bits;			/* bits of the first byte to prime */
+	bool		r_primed;
+
 	z_stream	zs;
 	bool		zs_ready;
 #ifdef HAVE_ISAL
@@ -62,6 +81,8 @@ struct Inflater
 #endif
 	char		errbuf[256];
 };
+
+static bool track_output(Inflater *z, const uint8_t *p, size_t n);
 
 bool
 inflater_have_isal(void)
@@ -139,6 +160,9 @@ inflater_reset(Inflater *z)
 	z->failed = false;
 	z->total_in = 0;
 	z->errbuf[0] = '\0';
+	z->resumed = false;
+	z->chk_active = false;
+	z->r_out = 0;
 }
 
 const char *
@@ -290,7 +314,13 @@ static void
 start_member(Inflater *z)
 {
 	if (z->impl == INFLATE_IMPL_ZLIB)
-		inflateReset(&z->zs);
+	{
+		if (z->zs_raw)
+			inflateReset2(&z->zs, 16 + MAX_WBITS);
+		else
+			inflateReset(&z->zs);
+		z->zs_raw = false;
+	}
 #ifdef HAVE_ISAL
 	else
 	{
@@ -301,6 +331,8 @@ start_member(Inflater *z)
 #endif
 	z->in_member = true;
 	z->members++;
+	z->r_len = 0;
+	z->r_crc = 0;
 }
 
 #ifdef HAVE_ISAL
@@ -407,10 +439,281 @@ run_member(Inflater *z, const uint8_t **in, size_t *in_len,
 	else
 		abort();				/* not reachable: rejected at create */
 #endif
+	if (z->chk_active)
+	{
+		if (!track_output(z, out + *out_len, produced))
+			return false;
+	}
+	else
+		z->r_out += produced;
 	*in += used;
 	*in_len -= used;
 	z->total_in += used;
 	*out_len += produced;
+	return true;
+}
+
+/* ----------------------------------------------------------------
+ *		A member resumed at a restart point (inflater_resume)
+ *
+ * The rest of the member is raw deflate from a bit position, with the 32 KiB
+ * before it as the dictionary; neither decoder can check the member's CRC
+ * from there, so we do: the CRC-32 of the bytes before the point comes from
+ * the index, the bytes after are added to it, and the trailer is compared
+ * with both.  inflater_expect checks the CRC at the next restart point too,
+ * so every byte a part hands out is checked against the whole read the
+ * index was built from, even when the part stops before the member's end.
+ * ----------------------------------------------------------------
+ */
+
+static uint32_t
+crc_update(uint32_t crc, const uint8_t *p, size_t n)
+{
+#ifdef HAVE_ISAL
+	return crc32_gzip_refl(crc, (uint8_t *) p, (uint64_t) n);
+#else
+	while (n > 0)
+	{
+		uInt		k = n > (1u << 30) ? (1u << 30) : (uInt) n;
+
+		crc = (uint32_t) crc32(crc, p, k);
+		p += k;
+		n -= k;
+	}
+	return crc;
+#endif
+}
+
+bool
+inflater_resume(Inflater *z, uint64_t comp, int bits, const uint8_t *window, size_t wlen,
+				uint32_t member_crc, uint64_t member_len)
+{
+	inflater_reset(z);
+	if (bits < 0 || bits > 7 || wlen > 32768 || (wlen > 0 && window == NULL) ||
+		(bits > 0 && comp == 0))
+	{
+		fail(z, "invalid restart point", NULL);
+		return false;
+	}
+	z->total_in = bits ? comp - 1 : comp;
+	z->members = 1;
+	z->in_member = true;
+	z->resumed = true;
+	z->raw_done = false;
+	z->trailer_pos = 0;
+	z->r_crc = member_crc;
+	z->r_len = member_len;
+	z->r_bits = bits;
+	z->r_primed = bits == 0;
+	if (z->impl == INFLATE_IMPL_ZLIB)
+	{
+		z->zs_raw = true;
+		if (inflateReset2(&z->zs, -MAX_WBITS) != Z_OK ||
+			(wlen > 0 && inflateSetDictionary(&z->zs, window, (uInt) wlen) != Z_OK))
+		{
+			fail(z, "invalid restart point", "dictionary refused");
+			return false;
+		}
+	}
+#ifdef HAVE_ISAL
+	else
+	{
+		isal_inflate_reset(z->isal);
+		z->isal->crc_flag = ISAL_DEFLATE;
+		if (wlen > 0 && isal_inflate_set_dict(z->isal, (uint8_t *) window, (uint32_t) wlen) != COMP_OK)
+		{
+			fail(z, "invalid restart point", "dictionary refused");
+			return false;
+		}
+	}
+#endif
+	return true;
+}
+
+void
+inflater_expect(Inflater *z, uint32_t member, uint64_t member_len, uint32_t member_crc,
+				uint64_t out)
+{
+	z->chk_active = true;
+	z->chk_member = member;
+	z->chk_len = member_len;
+	z->chk_crc = member_crc;
+	z->chk_out = out;
+}
+
+static bool
+expect_failed(Inflater *z)
+{
+	z->chk_active = false;
+	fail(z, "corrupt gzip data", "the restart index does not match the data");
+	return false;
+}
+
+/* The member being read is the expected point's: checks at its start. */
+#define AT_EXPECTED_MEMBER(z) ((z)->chk_active && (uint32_t) ((z)->members - 1) == (z)->chk_member)
+
+/*
+ * Count (and, when needed, add to the member's CRC) n bytes of output,
+ * checking the expected point on the way: reached in the expected member
+ * at the expected length, after the expected output, with the expected CRC.
+ */
+static bool
+track_output(Inflater *z, const uint8_t *p, size_t n)
+{
+	if (AT_EXPECTED_MEMBER(z) && z->r_len + n >= z->chk_len)
+	{
+		size_t		k = (size_t) (z->chk_len - z->r_len);
+
+		z->r_crc = crc_update(z->r_crc, p, k);
+		z->r_len += k;
+		z->r_out += k;
+		p += k;
+		n -= k;
+		z->chk_active = false;
+		if (z->r_crc != z->chk_crc || z->r_out != z->chk_out)
+			return expect_failed(z);
+	}
+	if (z->resumed || AT_EXPECTED_MEMBER(z))
+		z->r_crc = crc_update(z->r_crc, p, n);
+	z->r_len += n;
+	z->r_out += n;
+	return true;
+}
+
+/* run_member for a resumed member. */
+static bool
+run_resumed(Inflater *z, const uint8_t **in, size_t *in_len,
+			uint8_t *out, size_t out_cap, size_t *out_len, bool *done)
+{
+	size_t		in_step;
+	size_t		out_step = out_cap - *out_len < MAX_STEP ? out_cap - *out_len : MAX_STEP;
+	size_t		used = 0;
+	size_t		produced = 0;
+
+	*done = false;
+	if (!z->r_primed)
+	{
+		uint8_t		b;
+
+		if (*in_len == 0)
+			return true;
+		b = **in;
+		(*in)++;
+		(*in_len)--;
+		z->total_in++;
+		z->r_primed = true;
+		if (z->impl == INFLATE_IMPL_ZLIB)
+		{
+			if (inflatePrime(&z->zs, z->r_bits, b >> (8 - z->r_bits)) != Z_OK)
+			{
+				fail(z, "invalid restart point", "could not prime the bits");
+				return false;
+			}
+		}
+#ifdef HAVE_ISAL
+		else
+		{
+			z->isal->read_in = (uint64_t) (b >> (8 - z->r_bits));
+			z->isal->read_in_length = z->r_bits;
+		}
+#endif
+	}
+	in_step = *in_len < MAX_STEP ? *in_len : MAX_STEP;
+	if (!z->raw_done)
+	{
+		if (z->impl == INFLATE_IMPL_ZLIB)
+		{
+			int			rc;
+
+			z->zs.next_in = (Bytef *) *in;
+			z->zs.avail_in = (uInt) in_step;
+			z->zs.next_out = out + *out_len;
+			z->zs.avail_out = (uInt) out_step;
+			rc = inflate(&z->zs, Z_NO_FLUSH);
+			used = in_step - z->zs.avail_in;
+			produced = out_step - z->zs.avail_out;
+			if (rc == Z_STREAM_END)
+				z->raw_done = true;
+			else if (rc != Z_OK && rc != Z_BUF_ERROR)
+			{
+				z->total_in += used;
+				fail(z, "corrupt gzip data", z->zs.msg ? z->zs.msg : "decoder error");
+				return false;
+			}
+		}
+#ifdef HAVE_ISAL
+		else
+		{
+			struct inflate_state *s = z->isal;
+			int			rc;
+
+			s->next_in = (uint8_t *) *in;
+			s->avail_in = (uint32_t) in_step;
+			s->next_out = out + *out_len;
+			s->avail_out = (uint32_t) out_step;
+			rc = isal_inflate(s);
+			used = in_step - s->avail_in;
+			produced = out_step - s->avail_out;
+			if (rc != ISAL_DECOMP_OK)
+			{
+				z->total_in += used;
+				fail(z, "corrupt gzip data", isal_error_text(rc));
+				return false;
+			}
+			if (s->block_state == ISAL_BLOCK_FINISH)
+			{
+				/*
+				 * Raw deflate ended.  ISA-L keeps the bits it read ahead in
+				 * read_in: the rest of the last byte (padding), then whole
+				 * bytes, which are the trailer's first.
+				 */
+				int			pad = s->read_in_length % 8;
+
+				for (int k = 0; k < s->read_in_length / 8 && z->trailer_pos < 8; k++)
+					z->trailer[z->trailer_pos++] = (uint8_t) (s->read_in >> (pad + 8 * k));
+				s->read_in = 0;
+				s->read_in_length = 0;
+				z->raw_done = true;
+			}
+		}
+#else
+		else
+			abort();
+#endif
+		if (!track_output(z, out + *out_len, produced))
+			return false;
+		*in += used;
+		*in_len -= used;
+		z->total_in += used;
+		*out_len += produced;
+	}
+	if (z->raw_done)
+	{
+		/* the trailer: CRC-32 and length (modulo 2^32), little-endian */
+		while (*in_len > 0 && z->trailer_pos < 8)
+		{
+			z->trailer[z->trailer_pos++] = **in;
+			(*in)++;
+			(*in_len)--;
+			z->total_in++;
+		}
+		if (z->trailer_pos < 8)
+			return true;
+		if ((z->trailer[0] | (uint32_t) z->trailer[1] << 8 | (uint32_t) z->trailer[2] << 16 |
+			 (uint32_t) z->trailer[3] << 24) != z->r_crc)
+		{
+			fail(z, "corrupt gzip data", "incorrect data check");
+			return false;
+		}
+		if ((z->trailer[4] | (uint32_t) z->trailer[5] << 8 | (uint32_t) z->trailer[6] << 16 |
+			 (uint32_t) z->trailer[7] << 24) != (uint32_t) z->r_len)
+		{
+			fail(z, "corrupt gzip data", "incorrect length check");
+			return false;
+		}
+		z->resumed = false;
+		*done = true;
+	}
 	return true;
 }
 
@@ -438,7 +741,11 @@ inflater_run(Inflater *z, const uint8_t **in, size_t *in_len, bool at_eof,
 				 * *out_len.
 				 */
 				if (at_eof && *out_len == 0)
+				{
+					if (z->chk_active)
+						return expect_failed(z) ? INFLATE_END : INFLATE_ERROR;
 					return INFLATE_END;
+				}
 				return INFLATE_OK;
 			}
 			if (p[0] != 0x1f || (*in_len >= 2 && p[1] != 0x8b))
@@ -450,6 +757,15 @@ inflater_run(Inflater *z, const uint8_t **in, size_t *in_len, bool at_eof,
 				return fail(z, "unexpected end of compressed data", "truncated gzip header");
 			}
 			start_member(z);
+			/* a point at a member's start: reached here, after the expected output */
+			if (AT_EXPECTED_MEMBER(z) && z->chk_len == 0)
+			{
+				z->chk_active = false;
+				if (z->r_out != z->chk_out)
+					return expect_failed(z) ? INFLATE_OK : INFLATE_ERROR;
+			}
+			else if (z->chk_active && (uint32_t) (z->members - 1) > z->chk_member)
+				return expect_failed(z) ? INFLATE_OK : INFLATE_ERROR;
 		}
 
 		if (*out_len == out_cap)
@@ -459,10 +775,14 @@ inflater_run(Inflater *z, const uint8_t **in, size_t *in_len, bool at_eof,
 			size_t		before_in = *in_len;
 			size_t		before_out = *out_len;
 
-			if (!run_member(z, in, in_len, out, out_cap, out_len, &done))
+			if (!(z->resumed ? run_resumed(z, in, in_len, out, out_cap, out_len, &done) :
+				  run_member(z, in, in_len, out, out_cap, out_len, &done)))
 				return INFLATE_ERROR;
 			if (done)
 			{
+				/* the expected point is further in a member that ended */
+				if (AT_EXPECTED_MEMBER(z))
+					return expect_failed(z) ? INFLATE_OK : INFLATE_ERROR;
 				z->in_member = false;
 				continue;
 			}

@@ -64,6 +64,36 @@ extern InflateResult inflater_run(Inflater *z,
 								  const uint8_t **in, size_t *in_len, bool at_eof,
 								  uint8_t *out, size_t out_cap, size_t *out_len);
 
+/*
+ * Resume in the middle of a gzip member, at a restart point of a gzip index
+ * (gzindex.h).  The input given to inflater_run from then on starts at the
+ * point's compressed offset "comp", or, when bits > 0, at the byte before
+ * it (comp - 1), whose high "bits" bits are the first to decode.
+ * window/wlen are the (at most 32 KiB) decompressed bytes before the point;
+ * member_crc and member_len the CRC-32 and length of the member's
+ * decompressed bytes before it.  The rest of the member is decoded as raw
+ * deflate, its CRC-32 continued from member_crc, and its trailer checked
+ * against both; later members are read as usual.  false: impossible
+ * arguments (the decoder is then failed).
+ */
+extern bool inflater_resume(Inflater *z, uint64_t comp, int bits,
+							const uint8_t *window, size_t wlen,
+							uint32_t member_crc, uint64_t member_len);
+
+/*
+ * The next restart point, to be checked on the way (after inflater_resume,
+ * or inflater_reset for a part that starts at a member's start): the
+ * decoder must reach it in member "member" (0: the one resumed or first
+ * started) at "member_len" bytes of that member (0: at its start), after
+ * "out" bytes of output, and the member's CRC-32 there must be member_crc;
+ * or inflater_run fails, and fails too if the input ends or the member ends
+ * first.  So what a part of an object decodes is checked against the index
+ * built from a whole, verified read, even where the part does not reach
+ * the member's trailer.
+ */
+extern void inflater_expect(Inflater *z, uint32_t member, uint64_t member_len,
+							uint32_t member_crc, uint64_t out);
+
 /* Human-readable reason of the last INFLATE_ERROR, and the compressed offset. */
 extern const char *inflater_error(const Inflater *z);
 extern uint64_t inflater_total_in(const Inflater *z);

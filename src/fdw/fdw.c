@@ -59,6 +59,7 @@
 #include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
+#include "fdw/gzsplit.h"
 #include "fdw/template.h"
 #include "s3/credentials.h"
 #include "util/settings.h"
@@ -403,7 +404,7 @@ s3GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 /*
  * How many pieces of work a parallel scan would have: the objects, plus
- * the parts a large plain object would be read in.
+ * the parts a large object would be read in.
  */
 static double
 parallel_units(FdwPlanState *ps)
@@ -414,7 +415,17 @@ parallel_units(FdwPlanState *ps)
 	if (ps->objects < 1)
 		return 0;
 	avg = ps->bytes / ps->objects;
-	if (split <= 0 || ps->maybe_gzip || ps->need_line || avg < 2 * split)
+	if (split <= 0 || ps->need_line)
+		return ps->objects;
+
+	/*
+	 * gzip: read in parts once a whole read has indexed it (gzsplit.c),
+	 * one part per split_size decompressed; planned as if it inflated 4x.
+	 */
+	if (ps->maybe_gzip)
+		return gzsplit_worth_indexing((int64) avg) ?
+			ps->objects * Max(2.0, ceil(avg * 4 / split)) : ps->objects;
+	if (avg < 2 * split)
 		return ps->objects;
 	return ps->objects * ceil(avg / split);
 }

@@ -26,8 +26,15 @@
  * reports where its first record starts, and where that next one starts:
  * the two must agree at every boundary, or the object did not have one
  * record per line after all (a pretty-printed record later on), and the
- * scan fails rather than return rows cut at the wrong place.  gzip
- * objects are read whole.
+ * scan fails rather than return rows cut at the wrong place.
+ *
+ * gzip parts.  A gzip object with a restart index in the cache (gzsplit.c:
+ * built the first time a parallel scan read it whole) is split the same
+ * way, one part per restart point, in decompressed offsets: the claimer
+ * reads the index and the first 256 kB, and the slot holds where each part
+ * starts, in the object (decompressed) and in the compressed bytes.
+ * Without an index a gzip object is read whole, and that read builds the
+ * index.
  *
  * IDENTIFICATION
  *	  src/fdw/parallel.c
@@ -40,6 +47,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
+#include "port/pg_bitutils.h"
 #include "storage/condition_variable.h"
 #include "storage/spin.h"
 #include "utils/memutils.h"
@@ -47,6 +55,7 @@
 #include "decode/inflate.h"
 #include "decode/line_records.h"
 #include "fdw/counters.h"
+#include "fdw/gzsplit.h"
 #include "fdw/scan.h"
 #include "util/settings.h"
 
@@ -84,6 +93,11 @@ typedef struct SplitSlot
 	int64		first[MAX_PARTS];	/* by part p: where its first record starts */
 	int64		after[MAX_PARTS];	/* by part p - 1: where the first record
 									 * after it starts (index p) */
+	/* a gzip object: parts start at restart points (gzsplit.c) */
+	bool		gzip;
+	int64		gz_out[MAX_PARTS + 1];	/* decompressed offset of point p; [nparts]: size */
+	int64		gz_comp[MAX_PARTS]; /* compressed offset of point p */
+	int64		gz_first[MAX_PARTS];	/* first byte a part's GET asks for */
 } SplitSlot;
 
 struct FdwShared
@@ -108,6 +122,7 @@ struct FdwShared
 	pg_atomic_uint64 bytes_decoded;
 	pg_atomic_uint64 records;
 	pg_atomic_uint64 objects_pruned;
+	uint64		part_readers;	/* bit n: participant n - 1 (-1: the leader) read a part */
 	ScanAccount account;		/* budget, workers' bytes and requests */
 	Size		slots_off;		/* offsets in data[] */
 	char		data[FLEXIBLE_ARRAY_MEMBER];	/* tasks, then slots */
@@ -215,13 +230,22 @@ tasks_get(const char *p, int n)
  * ----------------------------------------------------------------
  */
 
-/* Could this object be split, by its size alone? */
+/* Could this plain object be split, by its size alone? */
 static bool
-split_candidate(FdwScanState *st, int64 size)
+split_plain(FdwScanState *st, int64 size)
 {
 	int64		split = (int64) pipeline_split_kb * 1024;
 
 	return st->can_split && split > 0 && size >= 2 * split;
+}
+
+/* Could this object be split: plain, or gzip with an index (looked at later)? */
+static bool
+split_candidate(FdwScanState *st, int64 size)
+{
+	return split_plain(st, size) ||
+		(st->can_split && st->opts.compression != FDW_COMPRESSION_NONE &&
+		 gzsplit_worth_indexing(size));
 }
 
 /*
@@ -316,14 +340,28 @@ parallel_claim(FdwScanState *st, WorkUnit *u)
 			{
 				int			p = s->next_part++;
 
+				sh->part_readers |= UINT64CONST(1) << ((ParallelWorkerNumber + 1) % 64);
 				e = s->obj;
 				SpinLockRelease(&sh->mutex);
 				entry_get(&e, st->opts.bucket, u);
 				u->split = i;
 				u->part = p;
 				u->nparts = s->nparts;
-				u->start = p * s->part_size;
-				u->end = Min(u->start + s->part_size, e.size);
+				if (s->gzip)
+				{
+					u->gz_part = true;
+					u->gz_point = p;
+					u->start = s->gz_out[p];
+					u->end = s->gz_out[p + 1];
+					u->comp_start = s->gz_first[p];
+					u->comp_end = p + 1 < s->nparts ? s->gz_comp[p + 1] : e.size;
+					u->out_size = s->gz_out[s->nparts];
+				}
+				else
+				{
+					u->start = p * s->part_size;
+					u->end = Min(u->start + s->part_size, e.size);
+				}
 				pfree(token);
 				return true;
 			}
@@ -356,6 +394,10 @@ parallel_claim(FdwScanState *st, WorkUnit *u)
 		{
 			entry_get(&e, st->opts.bucket, u);
 			u->split_pending = split_candidate(st, e.size);
+			/* smaller than a plain split: only gzip with an index in the cache */
+			if (u->split_pending && !split_plain(st, e.size) &&
+				!gzsplit_cached(&st->stream, &u->obj))
+				parallel_split(st, u, false);
 			result = true;
 			break;
 		}
@@ -369,12 +411,41 @@ parallel_claim(FdwScanState *st, WorkUnit *u)
 	return result;
 }
 
+/* Are these bytes (the object's first, maybe cut anywhere) records one per line? */
+static bool
+lines_ok(FdwScanState *st, const char *buf, size_t len, size_t *header_len)
+{
+	return line_records_check(st->opts.format == FDW_FORMAT_CSV, buf, len,
+							  st->opts.delimiter, st->opts.quote,
+							  st->opts.format == FDW_FORMAT_CSV &&
+							  (st->opts.header || st->opts.header_skip),
+							  header_len);
+}
+
 /*
- * Read the first bytes of an object: true if they are plain and hold one
- * record per line.  The CSV header line goes to *header.
+ * A gzip object's start, "buf": true if it has an index of at least two
+ * points in the cache (*ix, malloc'd) and its first decompressed bytes
+ * (*out) hold one record per line.
  */
 static bool
-sniff(FdwScanState *st, const WorkUnit *u, char **header, size_t *header_len)
+sniff_gzip(FdwScanState *st, const WorkUnit *u, const char *buf, size_t len,
+		   char **out, size_t *out_len, size_t *header_len, GzIndex **ix)
+{
+	*ix = gzsplit_sniff(&st->stream, &u->obj, buf, len, SNIFF_BYTES, out, out_len);
+	if (*ix == NULL)
+		return false;
+	if ((*ix)->npoints < 2 || (*ix)->npoints > MAX_PARTS)
+		return false;			/* (freed by the caller) */
+	return lines_ok(st, *out, *out_len, header_len);
+}
+
+/*
+ * Read the first bytes of an object: true if they are plain (or gzip with
+ * an index: *ix) and hold one record per line.  The CSV header line goes
+ * to *header.
+ */
+static bool
+sniff(FdwScanState *st, const WorkUnit *u, char **header, size_t *header_len, GzIndex **ix)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_s3 sniff",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -384,10 +455,13 @@ sniff(FdwScanState *st, const WorkUnit *u, char **header, size_t *header_len)
 	S3Get	   *g;
 	bool		ok = false;
 
+	*ix = NULL;
 	g = s3_get_start_range(st->client, &u->obj, 0, SNIFF_BYTES, SNIFF_BYTES);
 	if (s3_get_open(g, true))
 	{
 		size_t		n;
+		char	   *text = buf;
+		bool		gz;
 
 		while (len < SNIFF_BYTES &&
 			   (n = s3_get_read(g, buf + len, SNIFF_BYTES - len)) > 0)
@@ -395,21 +469,25 @@ sniff(FdwScanState *st, const WorkUnit *u, char **header, size_t *header_len)
 		st->bytes_read += s3_get_bytes(g);
 		pipeline_scan_bytes += s3_get_bytes(g);
 		scan_account_read(st, s3_get_bytes(g));
-		if (!(st->opts.compression == FDW_COMPRESSION_AUTO && inflate_is_gzip(buf, len)))
-			ok = line_records_check(st->opts.format == FDW_FORMAT_CSV, buf, len,
-									st->opts.delimiter, st->opts.quote,
-									st->opts.format == FDW_FORMAT_CSV &&
-									(st->opts.header || st->opts.header_skip),
-									header_len);
+		gz = st->opts.compression != FDW_COMPRESSION_NONE && inflate_is_gzip(buf, len);
+		if (gz)
+			ok = sniff_gzip(st, u, buf, len, &text, &len, header_len, ix);
+		else if (st->opts.compression != FDW_COMPRESSION_GZIP)
+			ok = split_plain(st, u->obj.size) && lines_ok(st, buf, len, header_len);
 		if (ok && *header_len > HEADER_MAX)
 			ok = false;
 		if (ok && *header_len > 0)
 		{
 			*header = MemoryContextAlloc(old, *header_len);
-			memcpy(*header, buf, *header_len);
+			memcpy(*header, text, *header_len);
 		}
 	}
 	s3_get_close(g);
+	if (!ok && *ix)
+	{
+		gzindex_free(*ix);
+		*ix = NULL;
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return ok;
@@ -427,13 +505,14 @@ parallel_split(FdwScanState *st, WorkUnit *u, bool keep)
 	char	   *header = NULL;
 	size_t		header_len = 0;
 	int			slot = -1;
+	GzIndex    *ix = NULL;
 
 	u->split_pending = false;
-	if (keep && sniff(st, u, &header, &header_len))
+	if (keep && sniff(st, u, &header, &header_len, &ix))
 	{
 		int64		part_size = Max((int64) pipeline_split_kb * 1024,
 									(u->obj.size + MAX_PARTS - 1) / MAX_PARTS);
-		int			nparts = (int) ((u->obj.size + part_size - 1) / part_size);
+		int			nparts = ix ? (int) ix->npoints : (int) ((u->obj.size + part_size - 1) / part_size);
 		int			i;
 
 		SpinLockAcquire(&sh->mutex);
@@ -454,18 +533,46 @@ parallel_split(FdwScanState *st, WorkUnit *u, bool keep)
 					memcpy(s->header, header, header_len);
 				memset(s->first, 0xff, sizeof(int64) * nparts);	/* -1: not yet */
 				memset(s->after, 0xff, sizeof(int64) * nparts);
+				s->gzip = ix != NULL;
+				if (ix)
+				{
+					for (int p = 0; p < nparts; p++)
+					{
+						const GzPoint *pt = &ix->points[p];
+
+						s->gz_out[p] = (int64) pt->out;
+						s->gz_comp[p] = (int64) pt->comp;
+						s->gz_first[p] = (int64) pt->comp - (pt->bits ? 1 : 0);
+					}
+					s->gz_out[nparts] = (int64) ix->out_size;
+				}
 				break;
 			}
 		if (slot >= 0)
 		{
+			SplitSlot  *s = &sh->split[slot];
+
+			sh->part_readers |= UINT64CONST(1) << ((ParallelWorkerNumber + 1) % 64);
+
 			u->split = slot;
 			u->part = 0;
 			u->nparts = nparts;
 			u->start = 0;
 			u->end = part_size;
+			if (s->gzip)
+			{
+				u->gz_part = true;
+				u->gz_point = 0;
+				u->end = s->gz_out[1];
+				u->comp_start = 0;
+				u->comp_end = s->gz_comp[1];
+				u->out_size = s->gz_out[nparts];
+			}
 		}
 		sh->splits_pending--;
 		SpinLockRelease(&sh->mutex);
+		if (ix)
+			gzindex_free(ix);
 	}
 	else
 	{
@@ -596,6 +703,7 @@ shared_reset(FdwScanState *st, FdwShared *sh)
 	sh->token[0] = '\0';
 	sh->lister_busy = false;
 	sh->splits_pending = 0;
+	sh->part_readers = 0;
 	for (i = 0; i < MAX_SPLITS; i++)
 		sh->split[i].in_use = false;
 	if (sh->named)
@@ -634,6 +742,8 @@ s3InitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt, void *
 	tasks_put(st->tasks, sh->data);
 	shared_reset(st, sh);
 	st->shared = sh;
+	/* a parallel scan of a one-object table indexes it if it is gzip (gzsplit.c) */
+	st->stream.gz_build = !st->opts.is_prefix;
 	scan_account_init(st, &sh->account, pcxt->seg);
 }
 
@@ -656,6 +766,7 @@ s3InitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc, void *coordi
 	MemoryContextSwitchTo(old);
 	st->objects_ready = true;
 	st->shared = sh;
+	st->stream.gz_build = !st->opts.is_prefix;
 	scan_account_attach(st, &sh->account);
 }
 
@@ -701,6 +812,9 @@ s3ShutdownForeignScan(ForeignScanState *node)
 	st->shared_bytes_decoded = pg_atomic_read_u64(&sh->bytes_decoded);
 	st->shared_records = pg_atomic_read_u64(&sh->records);
 	st->shared_objects_pruned = pg_atomic_read_u64(&sh->objects_pruned);
+	SpinLockAcquire(&sh->mutex);
+	st->shared_part_readers = pg_popcount64(sh->part_readers);
+	SpinLockRelease(&sh->mutex);
 	if (!IsParallelWorker())
 		pipeline_scan_bytes += st->shared_bytes_read - st->bytes_published;
 	scan_account_shutdown(st);

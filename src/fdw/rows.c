@@ -323,9 +323,9 @@ part_end(FdwScanState *st)
 	if (u->part < 0 || st->part_started)
 		return;
 	st->part_started = true;
-	parallel_part_first(st, u, u->obj.size);
+	parallel_part_first(st, u, u->gz_part ? u->out_size : u->obj.size);
 	if (u->part < u->nparts - 1)
-		parallel_part_next(st, u, u->obj.size);
+		parallel_part_next(st, u, u->gz_part ? u->out_size : u->obj.size);
 }
 
 /* ----------------------------------------------------------------

@@ -169,6 +169,7 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 	stream_init(&st->stream, st->client, st->opts.compression,
 				(size_t) pipeline_read_buffer_kb * 1024,
 				(size_t) pipeline_max_record_mb * 1024 * 1024);
+	st->stream.role = userid;	/* gzip indexes are the role's own (gzsplit.c) */
 	st->cleanup.func = scan_cleanup;
 	st->cleanup.arg = st;
 	MemoryContextRegisterResetCallback(st->cxt, &st->cleanup);
@@ -180,12 +181,12 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 	decoder_limits(st);
 
 	/*
-	 * Plain objects may be read in parts by a parallel scan, unless a
+	 * Plain objects, and gzip objects with a restart index (gzsplit.c), may
+	 * be read in parts by a parallel scan, unless a
 	 * column needs line numbers (counted from an object's start) or bad
 	 * records are skipped (such scans are not parallel).
 	 */
-	st->can_split = st->opts.compression != FDW_COMPRESSION_GZIP && !st->need_line &&
-		!st->opts.skip_errors;
+	st->can_split = !st->need_line && !st->opts.skip_errors;
 	MemoryContextSwitchTo(old);
 	return st;
 }
@@ -390,7 +391,11 @@ s3ExplainScanStats(ForeignScanState *node, ExplainState *es)
 	ExplainPropertyUInteger("Objects Read", NULL, st->objects_read + st->shared_objects_read, es);
 	parts = st->parts_read + st->shared_parts_read;
 	if (parts > 0)
+	{
 		ExplainPropertyUInteger("Object Parts Read", NULL, parts, es);
+		if (st->shared_part_readers > 0)
+			ExplainPropertyUInteger("Part Readers", NULL, st->shared_part_readers, es);
+	}
 	ExplainPropertyUInteger("Bytes Read", "bytes", st->bytes_read + st->shared_bytes_read, es);
 	ExplainPropertyUInteger("Bytes Decoded", "bytes",
 							st->stream.bytes_decoded + st->shared_bytes_decoded, es);

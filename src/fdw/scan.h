@@ -161,6 +161,7 @@ typedef struct FdwScanState
 	uint64		shared_bytes_decoded;
 	uint64		shared_records;
 	uint64		shared_objects_pruned;
+	uint64		shared_part_readers;	/* participants that read a part */
 
 	/* budget and accounting of a parallel scan (budget.c), in its DSM */
 	ScanAccount *account;

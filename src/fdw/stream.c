@@ -25,6 +25,7 @@
 
 #include "decode/json_reader.h"
 #include "decode/line_records.h"
+#include "fdw/gzsplit.h"
 #include "fdw/stream.h"
 #include "util/settings.h"
 
@@ -59,6 +60,7 @@ stream_init(ObjectStream *s, AwsClient *client, FdwCompression compression,
 void
 stream_free(ObjectStream *s)
 {
+	gzsplit_free(s);
 	if (s->z)
 		inflater_free(s->z);
 	s->z = NULL;
@@ -68,6 +70,8 @@ stream_free(ObjectStream *s)
 static int64
 get_first_byte(const WorkUnit *u)
 {
+	if (u->gz_part)
+		return u->comp_start;	/* from its restart point (gzsplit.c) */
 	return u->start > 0 ? u->start - 1 : 0;
 }
 
@@ -90,7 +94,7 @@ stream_start_get(PendingGet *pg, AwsClient *client, const WorkUnit *unit, Memory
 		pg->get = s3_get_start(client, unit->obj.bucket, unit->obj.key, STREAM_GET_BUFFER);
 	else
 	{
-		int64		end = unit->end + PART_MARGIN;
+		int64		end = (unit->gz_part ? unit->comp_end : unit->end) + PART_MARGIN;
 
 		if (unit->obj.size >= 0 && end > unit->obj.size)
 			end = unit->obj.size;
@@ -152,6 +156,7 @@ stream_begin(ObjectStream *s, PendingGet *pg, const char *prefix, size_t prefix_
 	s->data_len = s->prefix_len = prefix_len;
 	s->data_offset = get_first_byte(&s->cur.unit) - (int64) prefix_len;
 	inflater_reset(s->z);
+	gzsplit_begin(s);
 }
 
 uint64
@@ -164,6 +169,7 @@ stream_bytes_read(const ObjectStream *s)
 void
 stream_end(ObjectStream *s)
 {
+	gzsplit_end(s);
 	stream_cancel_get(&s->cur);
 	s->uri = NULL;
 }
@@ -291,9 +297,9 @@ stream_refill(ObjectStream *s, size_t consumed)
 			size_t		outlen = 0;
 			InflateResult r;
 
-			r = inflater_run(s->z, &in, &inlen, s->get_eof,
-							 (uint8_t *) s->data + s->data_len,
-							 s->data_cap - s->data_len, &outlen);
+			r = gzsplit_decode(s, &in, &inlen, s->get_eof,
+							   (uint8_t *) s->data + s->data_len,
+							   s->data_cap - s->data_len, &outlen, &s->error);
 			s->comp_pos = s->comp_len - inlen;
 			s->data_len += outlen;
 			s->bytes_decoded += outlen;
@@ -301,7 +307,6 @@ stream_refill(ObjectStream *s, size_t consumed)
 				s->src_eof = true;
 			else if (r == INFLATE_ERROR)
 			{
-				s->error = inflater_error(s->z);
 				s->src_eof = true;
 				s->data_len = 0;
 				return STREAM_ERROR;

@@ -40,6 +40,12 @@ typedef struct WorkUnit
 	int			split;			/* split slot of the parallel scan, or -1 */
 	bool		split_pending;	/* claimed as a candidate for splitting:
 								 * parallel_split must say what became of it */
+	/* a part of a gzip object (gzsplit.c): start/end are decompressed offsets */
+	bool		gz_part;
+	int			gz_point;		/* the restart point it starts at */
+	int64		comp_start;		/* first compressed byte to GET */
+	int64		comp_end;		/* compressed offset of the next point */
+	int64		out_size;		/* the object's decompressed size */
 } WorkUnit;
 
 /* A GET in flight, with the memory context everything of it lives in. */
@@ -83,6 +89,11 @@ typedef struct ObjectStream
 
 	uint64		bytes_decoded;	/* of this stream, all objects */
 	const char *error;			/* why decoding failed, or NULL */
+
+	/* gzip restart indexes (gzsplit.c) */
+	Oid			role;			/* whose user mapping reads: indexes are its own */
+	bool		gz_build;		/* in a parallel scan of a one-object table: builds them */
+	struct GzSplit *gz;
 } ObjectStream;
 
 /* Bytes asked of S3 at a time, and read into the compressed buffer. */
@@ -127,8 +138,8 @@ typedef enum StreamResult
 
 extern StreamResult stream_refill(ObjectStream *s, size_t consumed);
 
-/* The offset in the object of data[off], -1 for gzip (unknown). */
+/* The offset in the object of data[off]: -1 for gzip (unknown), but in a gzip part decompressed */
 #define stream_object_offset(s, off) \
-	((s)->gzip ? (int64) -1 : (s)->data_offset + (int64) (off))
+	((s)->gzip && !(s)->cur.unit.gz_part ? (int64) -1 : (s)->data_offset + (int64) (off))
 
 #endif							/* PIPELINE_FDW_STREAM_H */

@@ -32,6 +32,7 @@ int			pipeline_read_buffer_kb = 256;
 int			pipeline_max_record_mb = 256;
 int			pipeline_prefetch = 2;
 int			pipeline_split_kb = 64 * 1024;
+int			pipeline_gzip_index_cache_kb = 256 * 1024;	/* gzsplit.c */
 int			pipeline_analyze_objects = 16;
 int			pipeline_max_rejects = 1000;
 
@@ -144,6 +145,14 @@ settings_define(void)
 							&pipeline_split_kb,
 							pipeline_split_kb, 0, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	/* gzip restart indexes (src/fdw/gzsplit.c) */
+	DefineCustomIntVariable("pipeline.gzip_index_cache_size",
+							"Disk space for indexes of restart points into large gzip objects.",
+							"A gzip object of at least a quarter of pipeline.split_size read whole is indexed, and read in parts by later parallel scans; the indexes are kept under the data directory, the oldest removed past this size; 0 builds and uses none.",
+							&pipeline_gzip_index_cache_kb,
+							pipeline_gzip_index_cache_kb, 0, INT_MAX / 2,
+							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pipeline.analyze_objects",
 							"Objects ANALYZE reads (chosen at random) to sample a pipeline_s3 table.",

@@ -32,6 +32,7 @@ extern PGDLLIMPORT int pipeline_read_buffer_kb;	/* pipeline.read_buffer_size */
 extern PGDLLIMPORT int pipeline_max_record_mb;	/* pipeline.max_record_size */
 extern PGDLLIMPORT int pipeline_prefetch;	/* pipeline.prefetch */
 extern PGDLLIMPORT int pipeline_split_kb;	/* pipeline.split_size (0: never split) */
+extern PGDLLIMPORT int pipeline_gzip_index_cache_kb;	/* pipeline.gzip_index_cache_size (0: none) */
 extern PGDLLIMPORT int pipeline_analyze_objects;	/* pipeline.analyze_objects */
 extern PGDLLIMPORT int pipeline_max_rejects;	/* pipeline.max_rejects */
 

@@ -190,7 +190,7 @@ export async function startEmulator({ port = 0, region = 'us-east-1', credential
 
     if (service === 'sqs-query') entry.protocol = 'query';
     const fault = faults.take({ method: request.method, path: safeDecode(rawPath), service: signedService(service),
-      target: entry.target, query: rawQuery });
+      target: entry.target, query: rawQuery, range: request.headers.range });
     if (!fault) return done();
     entry.fault = fault.action;
     switch (fault.action) {

@@ -8,7 +8,9 @@ const DEFAULT_CODES = { 400: 'BadRequest', 403: 'AccessDenied', 404: 'NotFound',
  * Faults fire on the next `count` requests that match (count 0 = until cleared).
  * Matching: method, path_prefix (against the decoded path), service (s3|sqs|sns),
  * target (X-Amz-Target, with or without the "AmazonSQS." prefix), query (a
- * substring of the raw query string, e.g. "partNumber=3"); all optional.
+ * substring of the raw query string, e.g. "partNumber=3"), range_not_prefix (the
+ * request has a Range header that does not start so: "bytes=0-" matches ranged GETs
+ * of anything but an object's start); all optional.
  * "hold" keeps the request waiting, unanswered, until the faults are cleared;
  * then it is served as usual (against what the store holds by then).
  */
@@ -28,6 +30,7 @@ export class Faults {
       service: spec.service,
       target: spec.target,
       query: spec.query,
+      range_not_prefix: spec.range_not_prefix,
       count,
       fired: 0,
     };
@@ -52,13 +55,14 @@ export class Faults {
    * the service (the credential endpoints of lib/identity.mjs take no S3 fault);
    * actions: only faults with one of these actions.
    */
-  take({ method, path, service, target, query = '' }, { requireService = false, actions } = {}) {
+  take({ method, path, service, target, query = '', range }, { requireService = false, actions } = {}) {
     const fault = this.list.find((f) =>
       (!requireService || f.service === service) &&
       (!actions || actions.includes(f.action)) &&
       (!f.method || f.method === method) &&
       (!f.path_prefix || path.startsWith(f.path_prefix)) &&
       (!f.query || query.includes(f.query)) &&
+      (!f.range_not_prefix || (typeof range === 'string' && !range.startsWith(f.range_not_prefix))) &&
       (!f.service || f.service === service) &&
       (!f.target || (target ?? '') === f.target || (target ?? '').endsWith(`.${f.target}`)));
     if (!fault) return undefined;

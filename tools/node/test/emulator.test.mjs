@@ -654,6 +654,18 @@ test('faults: a query matcher, and hold (served once the faults are cleared); th
   assert.deepEqual([log.at(-1).host, log.at(-1).path], [`${bucket}.localhost:${emu.port}`, '/h']);
 });
 
+test('faults: range_not_prefix matches ranged GETs that do not start so, only', async () => {
+  const bucket = await newBucket();
+  await s3().send(new PutObjectCommand({ Bucket: bucket, Key: 'r', Body: 'abcdef', ContentType: 'text/plain' }));
+  const url = `${emu.endpoint}/${bucket}/r`;
+  const get = (extra = []) => curl(['-o', '-', ...extra, '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', url]);
+  await admin('POST', '/_emulator/faults', { path_prefix: `/${bucket}/r`, range_not_prefix: 'bytes=0-', action: 'status', status: 500 });
+  assert.equal((await get()).stdout.toString(), 'abcdef', 'no Range: no fault');
+  assert.equal((await get(['-H', 'Range: bytes=0-2'])).stdout.toString(), 'abc', 'from the start: no fault');
+  assert.match((await get(['-H', 'Range: bytes=2-4'])).stdout.toString(), /InternalError/, 'from elsewhere: the fault');
+  assert.equal((await get(['-H', 'Range: bytes=2-4'])).stdout.toString(), 'cde', 'once');
+});
+
 test('s3.mjs: put (multipart above 8 MiB), get, ls, notify, receive', async () => {
   const run = (args, input) => new Promise((resolve) => {
     const p = execFile(NODE, [S3CLI, '--endpoint', emu.endpoint, ...args], { encoding: 'buffer', maxBuffer: 64 << 20 },
