@@ -156,7 +156,10 @@ test("objects announced together are processed in one run", async () => {
   for (const k of keys) {
     await s3.send(new s3sdk.PutObjectCommand({ Bucket: bucket, Key: k, Body: '{"device_id":"t"}\n', ContentType: "application/json" }));
   }
-  await waitFor("the PUT events", async () => (await queueDepth("events-q")) === 0);
+  // the PUT events' own runs settle first: a message leaves the queue once
+  // its tasks are queued, before their runs commit
+  await waitFor("the PUT events", async () => (await queueDepth("events-q")) === 0 &&
+    (await sql(db, `SELECT count(*)::int AS n FROM pipeline.tasks WHERE report = 'devicebattery'`))[0].n === 0);
   const before = (await runs("devicebattery")).length;
   const msg = { Records: keys.map((k, i) => s3Event(bucket, k, { etag: "feed" + i, sequencer: "00FF00" + i }).Records[0]) };
   await sendMessage("events-q", msg);
