@@ -166,6 +166,9 @@ struct JsonReader
 	bool		multiline_seen; /* a good record spanned lines */
 	uint64_t	record_gen;		/* counts parse_record calls: TrieEdge.seen */
 	bool		fatal;
+	bool		fold;			/* keys match whatever the case of their ASCII
+								 * letters (json_reader_create_folded): the
+								 * trie's keys are lower case */
 
 	JsonError	err;
 	char		errbuf[256];
@@ -238,6 +241,14 @@ extern JR_INTERNAL bool trie_finish(JsonReader *r);
 
 /* Free the trie's nodes. */
 extern JR_INTERNAL void trie_free(JsonReader *r);
+
+/*
+ * The child edge for a key whatever the case of its ASCII letters, for a
+ * reader made with fold set, once trie_match() found no edge (a key in
+ * lower case already matched there).  Out of line: only keys that are
+ * not wanted as written come here.
+ */
+extern JR_INTERNAL TrieEdge *trie_match_fold(TrieNode *n, const char *key, size_t len);
 
 /*
  * Length of a raw key (the bytes before its closing quote), and whether it

@@ -662,6 +662,8 @@ walk_object(Walker *w, const char *p, TrieNode *node, bool may_stop, bool need_e
 			{
 				p = key + klen + 1;
 				edge = trie_match(node, key, klen, true);
+				if (edge == NULL && r->fold)
+					edge = trie_match_fold(node, key, klen);
 			}
 			else
 			{
@@ -674,6 +676,8 @@ walk_object(Walker *w, const char *p, TrieNode *node, bool may_stop, bool need_e
 					return walk_fail(w, p, simdjson::STRING_ERROR, NULL);
 				p = kq + 1;
 				edge = trie_match(node, w->sbuf, ke - w->sbuf, false);
+				if (edge == NULL && r->fold)
+					edge = trie_match_fold(node, w->sbuf, ke - w->sbuf);
 			}
 			if (slot)
 			{

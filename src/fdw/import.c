@@ -21,6 +21,9 @@
  * the parts of the key template (given as an option, it applies to the
  * tables whose prefix can hold keys that match it).  Epoch numbers in
  * columns named like times become timestamptz with format 'epoch_*'.
+ * With case_insensitive 'true', keys that differ only in case are one
+ * column (named after the first spelling seen) and the tables made get
+ * the same option, so that they read every spelling.
  *
  * The DDL is built with quote_identifier and quote_literal: key names and
  * directory names are data, never SQL.  Only JSON (gzip or plain) is
@@ -57,6 +60,7 @@ typedef struct ImportOptions
 	int			sample_records;
 	int			sample_objects;
 	char	   *key_template;
+	bool		case_insensitive;	/* keys in another case are one column */
 } ImportOptions;
 
 static int
@@ -83,6 +87,7 @@ import_options(ImportForeignSchemaStmt *stmt, ImportOptions *o)
 	o->sample_records = 1000;
 	o->sample_objects = 5;
 	o->key_template = NULL;
+	o->case_insensitive = false;
 	foreach(lc, stmt->options)
 	{
 		DefElem    *def = lfirst(lc);
@@ -105,6 +110,17 @@ import_options(ImportForeignSchemaStmt *stmt, ImportOptions *o)
 						 errmsg("invalid value for option \"key_template\": \"%s\"", o->key_template),
 						 errdetail("%s", t.nparts == 0 ? "The template has no placeholders." : err)));
 		}
+		else if (strcmp(def->defname, "case_insensitive") == 0)
+		{
+			bool		b;
+
+			if (!parse_bool(defGetString(def), &b))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"case_insensitive\": \"%s\"", defGetString(def)),
+						 errhint("Valid values are: true (keys that differ only in case are one column, read whatever their case), false (the default).")));
+			o->case_insensitive = b;
+		}
 		else if (strcmp(def->defname, "format") == 0)
 		{
 			if (strcmp(defGetString(def), "json") != 0)
@@ -117,7 +133,7 @@ import_options(ImportForeignSchemaStmt *stmt, ImportOptions *o)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 					 errmsg("invalid option \"%s\"", def->defname),
-					 errhint("Valid options of IMPORT FOREIGN SCHEMA are: prefix, sample_records, sample_objects, key_template, format.")));
+					 errhint("Valid options of IMPORT FOREIGN SCHEMA are: prefix, sample_records, sample_objects, key_template, case_insensitive, format.")));
 	}
 	if (o->prefix[0] != '\0' && o->prefix[strlen(o->prefix) - 1] != '/')
 		o->prefix = psprintf("%s/", o->prefix);
@@ -229,12 +245,14 @@ free_infer(void *arg)
 }
 
 static Infer *
-create_infer(void)
+create_infer(const ImportOptions *o)
 {
 	InferOptions io = {0};
-	Infer	   *inf = infer_create(&io);
+	Infer	   *inf;
 	MemoryContextCallback *cb;
 
+	io.case_insensitive = o->case_insensitive;
+	inf = infer_create(&io);
 	if (inf == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	cb = palloc(sizeof(MemoryContextCallback));
@@ -358,7 +376,7 @@ import_table(AwsClient *client, const char *server, const char *bucket, const ch
 			 const char *prefix, const ImportOptions *o)
 {
 	S3ListPage *page = s3_list_page(client, bucket, prefix, NULL, NULL, 0);
-	Infer	   *inf = create_infer();
+	Infer	   *inf = create_infer(o);
 	int			left = o->sample_records;
 	int			nobjects = 0;
 	List	   *hive = NIL;
@@ -452,6 +470,8 @@ import_table(AwsClient *client, const char *server, const char *bucket, const ch
 					 quote_literal_cstr(s3_make_uri(bucket, prefix)));
 	if (templated)
 		appendStringInfo(&sql, ", key_template %s", quote_literal_cstr(o->key_template));
+	if (o->case_insensitive)
+		appendStringInfoString(&sql, ", case_insensitive 'true'");
 	appendStringInfoString(&sql, ")");
 	return sql.data;
 }
