@@ -87,6 +87,7 @@ OBJS = \
 	src/report/chart_axis.o \
 	src/report/chart_draw.o \
 	src/report/export.o \
+	src/report/export_template.o \
 	src/report/webhook.o \
 	src/report/webhook_sign.o \
 	src/report/fleet.o \
