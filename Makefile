@@ -65,6 +65,7 @@ OBJS = \
 	src/fdw/budget.o \
 	src/fdw/template.o \
 	src/fdw/import.o \
+	src/fdw/import_csv.o \
 	src/decode/infer.o \
 	src/decode/infer_json.o \
 	src/decode/infer_result.o \
