@@ -33,6 +33,7 @@ OBJS = \
 	src/s3/cred_answer.o \
 	src/s3/cred_cache.o \
 	src/s3/cred_fetch.o \
+	src/s3/cred_profile.o \
 	src/s3/sqs.o \
 	src/s3/sqs_visibility.o \
 	src/s3/s3_cond.o \
