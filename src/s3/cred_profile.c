@@ -260,7 +260,8 @@ cred_process_fetch(const char *command, CredKeys *out)
 	}
 	PG_END_TRY();
 	close(pipefd[0]);
-	/* its output is closed: it is done, or about to be */
+	/* its output is closed: it is done, or about to be (ECHILD: reaped already) */
+	status = 0;
 	for (;;)
 	{
 		pid_t		r = waitpid(pid, &status, WNOHANG);
