@@ -9,7 +9,7 @@
  * (PostgreSQL's JSON lexer, a semantic-action callback per token, every
  * string and number copied into a StringInfo first).  Here the same
  * JsonbValue stream is pushed straight from the text: strings without
- * escapes point into it, integers that fit in int64 skip numeric_in.
+ * escapes point into it, numbers of up to 18 digits skip numeric_in.
  * The pushes are jsonb_in's own (pushJsonbValue, a raw-scalar array around
  * a top-level scalar, JsonbValueToJsonb), so the result is the same datum,
  * with duplicate keys resolved the same way.
@@ -182,46 +182,55 @@ read_string(JbText *t, JsonbValue *v)
 }
 
 /*
- * A number: integers of up to 18 digits through int64 (the same numeric
- * numeric_in makes), others of ordinary length through numeric_in.
+ * A number: up to 18 digits, with or without a fraction, through int64
+ * (int64_to_numeric, or int64_div_fast_to_numeric with the fraction's
+ * length as the scale: the same value and display scale numeric_in makes),
+ * others of ordinary length through numeric_in.
  */
 static bool
 read_number(JbText *t, JsonbValue *v)
 {
 	const char *s = t->p;
 	const char *q = s;
-	bool		integer = true;
+	const char *dot = NULL;
+	int			digits = 0;
 	char		buf[MAX_NUMBER_LEN + 1];
 
+	if (q < t->end && *q == '-')
+		q++;
 	while (q < t->end)
 	{
 		char		c = *q;
 
 		if (c >= '0' && c <= '9')
-			q++;
-		else if (c == '-' || c == '.')
-		{
-			if (c == '.' || q != s)
-				integer = false;
-			q++;
-		}
-		else if (c == 'e' || c == 'E' || c == '+')
-			return false;		/* exponents: numeric_in decides */
+			digits++;
+		else if (c == '.' && dot == NULL)
+			dot = q;
+		else if (c == 'e' || c == 'E' || c == '+' || c == '-' || c == '.')
+			return false;		/* exponents and oddities: numeric_in decides */
 		else
 			break;
+		q++;
 	}
 	if (q == s || q - s > MAX_NUMBER_LEN)
 		return false;
 
 	v->type = jbvNumeric;
-	if (integer && q - s <= 18 && !(q - s == 1 && *s == '-'))
+	if (digits > 0 && digits <= 18 &&
+		(dot == NULL || (dot > s && dot[-1] != '-' && dot + 1 < q)))
 	{
 		int64		n = 0;
 		bool		neg = (*s == '-');
 
 		for (const char *d = neg ? s + 1 : s; d < q; d++)
-			n = n * 10 + (*d - '0');
-		v->val.numeric = int64_to_numeric(neg ? -n : n);
+			if (d != dot)
+				n = n * 10 + (*d - '0');
+		if (neg)
+			n = -n;
+		if (dot == NULL)
+			v->val.numeric = int64_to_numeric(n);
+		else
+			v->val.numeric = int64_div_fast_to_numeric(n, (int) (q - dot - 1));
 	}
 	else
 	{

@@ -485,11 +485,14 @@ form_row(FdwScanState *st, TupleTableSlot *slot, size_t rec_off,
 
 	if (st->need_line)
 		advance_lines(st, rec_off);
-	for (i = 0; i < st->natts; i++)
+	/* columns the query does not read stay null: only the needed are formed */
+	memset(nulls, true, sizeof(bool) * st->natts);
+	for (int k = 0; k < st->nactive; k++)
 	{
 		ConvError	err;
 		bool		ok;
 
+		i = st->active[k];
 		if (st->source[i] != COLUMN_FIELD)
 		{
 			meta_datum(st, i, &values[i], &nulls[i]);

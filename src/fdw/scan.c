@@ -122,6 +122,7 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 	st->conv = palloc0(sizeof(ColumnConv) * st->natts);
 	st->field = palloc(sizeof(int) * st->natts);
 	st->field_name = palloc0(sizeof(char *) * st->natts);
+	st->active = palloc(sizeof(int) * Max(st->natts, 1));
 	st->jfields = palloc0(sizeof(JsonField) * Max(st->natts, 1));
 	for (i = 0; i < st->natts; i++)
 	{
@@ -145,6 +146,8 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 					 errhint("Declare the column as timestamptz, or drop the option to read the number as it is.")));
 		if (st->source[i] == COLUMN_LINE && needed)
 			st->need_line = true;
+		if (needed)
+			st->active[st->nactive++] = i;
 		if (st->source[i] != COLUMN_FIELD || !needed)
 			continue;
 		if (st->opts.format == FDW_FORMAT_JSON)

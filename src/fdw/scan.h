@@ -86,6 +86,8 @@ typedef struct FdwScanState
 	ColumnConv *conv;			/* per attribute */
 	int		   *field;			/* per attribute: index into values, -1: not read */
 	char	  **field_name;		/* per attribute: JSON path or CSV header name */
+	int		   *active;			/* the attributes the query needs */
+	int			nactive;		/* (the others are left null in each row) */
 	bool		need_line;
 
 	/* JSON */

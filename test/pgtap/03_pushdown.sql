@@ -3,7 +3,7 @@
 -- scan costs and EXPLAIN ANALYZE what it read.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(16);
+SELECT plan(19);
 
 SELECT pg_temp.s3('mb push');
 SELECT pg_temp.s3_put('s3://push/in/2026-11-24/a.json', E'{"n":1}\n{"n":2}\n');
@@ -65,6 +65,16 @@ SELECT alike((SELECT string_agg(l, E'\n') FROM (SELECT * FROM pg_temp.explain_li
               'EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF) SELECT n FROM p')) x(l)),
              '%Objects Read: 3%Bytes Read: % bytes%Bytes Decoded: 48 bytes%Records: 6%Rejected Records: 0%',
              'EXPLAIN ANALYZE shows objects, bytes read and decoded, records and rejects');
+
+-- only the columns a query reads are formed; the others are null in the
+-- scan's rows, and a whole-row reference reads every column
+SELECT is((SELECT array_agg(to_jsonb(p) ORDER BY n) FROM p WHERE n = 3),
+  ARRAY['{"k": "in/2026-11-25/b.json", "n": 3, "src": "s3://push/in/2026-11-25/b.json"}'::jsonb],
+  'a whole-row reference has every column');
+SELECT is((SELECT array_agg(k || ':' || n ORDER BY n) FROM p WHERE n IN (1, 4)),
+  '{in/2026-11-24/a.json:1,in/2026-11-25/c.json.gz:4}', 'a key column and a field read together');
+SELECT is((SELECT array_agg(src ORDER BY src) FROM p WHERE k LIKE '%b.json'),
+  '{s3://push/in/2026-11-25/b.json}', 'a column only in the filter is formed for it');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,12 +4,13 @@
 -- must stay its errors.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(8);
+SELECT plan(11);
 
 SELECT pg_temp.s3('mb jsonb');
 -- one record per shape: nested containers, escapes of every kind, duplicate
--- keys (the last wins in jsonb), integers at and past int64, decimals,
--- exponents, long numbers, top-level scalars, white space, deep nesting
+-- keys (the last wins in jsonb), integers at and past int64, decimals of up
+-- to 18 digits at every scale and past them, exponents, long numbers,
+-- top-level scalars, white space, deep nesting
 SELECT pg_temp.s3_put('s3://jsonb/shapes.json', string_agg(r, E'\n' ORDER BY n))
 FROM (VALUES
   (1,  '{"n":1,"v":{"a":1,"b":[1,2,{"c":null}],"d":"x"}}'),
@@ -28,19 +29,54 @@ FROM (VALUES
   (14, '{"n":14,"v":[' || repeat('7', 150) || ', -0.' || repeat('3', 120) || ']}'),
   (15, '{"n":15,"v":{"z":1,"a":2,"m":{"bb":1,"a":2,"ccc":3}}}'),
   (16, '{"n":16,"v":""}'),
-  (17, '{"n":17,"v":{"\u0041\u00df":"\u00df"}}')
+  (17, '{"n":17,"v":{"\u0041\u00df":"\u00df"}}'),
+  (18, '{"n":18,"v":[-0.0,0.10,1.2345,12345.6789,-0.000123400,0.000000000000000001,123456789.123456789,' ||
+       '-123456789.123456789,1234567890.123456789,68.6945,-35.3246,3.64,-18.8,10.0000,99999999999999999.9]}'),
+  -- past JB_OFFSET_STRIDE (32): every 32nd JEntry an offset; keys of
+  -- several lengths out of order, duplicates among them, numbers and
+  -- containers after strings of odd lengths (alignment padding)
+  (19, '{"n":19,"v":{' || (SELECT string_agg(format('"%s":%s', repeat(chr(97 + i % 26), 1 + i % 5),
+          CASE i % 4 WHEN 0 THEN i::text WHEN 1 THEN format('"%s"', repeat('x', i % 7))
+                     WHEN 2 THEN format('[%s.5,{"a":%s}]', i, i) ELSE 'null' END), ',') FROM generate_series(1, 80) i)
+       || ',"arr":[' || (SELECT string_agg(CASE WHEN i % 3 = 0 THEN format('"%s"', repeat('y', i % 5))
+                                        ELSE (i * 1.25)::text END, ',') FROM generate_series(1, 100) i) || ']}}')
 ) AS s(n, r);
 
 CREATE FOREIGN TABLE shapes (n int, j jsonb OPTIONS (field 'v'), t json OPTIONS (field 'v'))
   SERVER lake OPTIONS (uri 's3://jsonb/shapes.json');
 
-SELECT is((SELECT count(*) FROM shapes), 17::bigint, 'every shape was read');
+SELECT is((SELECT count(*) FROM shapes), 19::bigint, 'every shape was read');
 SELECT is_empty($$SELECT n FROM shapes WHERE j IS DISTINCT FROM t::text::jsonb$$,
   'each value equals what jsonb_in makes of its text');
 SELECT is_empty($$SELECT n FROM shapes WHERE j::text IS DISTINCT FROM t::text::jsonb::text$$,
   'and prints the same');
 SELECT is_empty($$SELECT n FROM shapes WHERE pg_column_size(j) <> pg_column_size(t::text::jsonb)$$,
   'and is stored in the same number of bytes');
+-- the binary form byte for byte: each value stored beside jsonb_in's in a
+-- heap page, their tuples' bytes compared (pageinspect)
+CREATE EXTENSION IF NOT EXISTS pageinspect;
+CREATE TABLE pair (n int, built bool, j jsonb);	-- j starts at byte 9 of each tuple
+ALTER TABLE pair ALTER COLUMN j SET STORAGE PLAIN;
+INSERT INTO pair SELECT n, true, j FROM shapes WHERE pg_column_size(j) < 6000;
+INSERT INTO pair SELECT n, false, t::text::jsonb FROM shapes WHERE pg_column_size(j) < 6000;
+SELECT ok((SELECT count(DISTINCT n) FROM pair) >= 17 AND EXISTS (SELECT FROM pair WHERE n = 19),
+  'the values small enough for one page were stored, shape 19 among them');
+SELECT is_empty($$
+  WITH tup AS (SELECT p.n, p.built, substr(i.t_data, 9) AS datum
+               FROM generate_series(0, pg_relation_size('pair') / 8192 - 1) AS blk
+                    CROSS JOIN LATERAL heap_page_items(get_raw_page('pair', blk::int)) AS i
+                    JOIN pair p ON p.ctid = ('(' || blk || ',' || i.lp || ')')::tid)
+  SELECT a.n FROM tup a JOIN tup b ON a.n = b.n AND a.built AND NOT b.built
+  WHERE a.datum IS DISTINCT FROM b.datum OR a.datum IS NULL$$,
+  'each value is the datum jsonb_in makes, byte for byte');
+-- lookups go through the JEntry offsets: every key and element of shape 19
+SELECT is_empty($$
+  SELECT k FROM shapes, jsonb_object_keys(j) k
+  WHERE n = 19 AND (j -> k) IS DISTINCT FROM (t::text::jsonb -> k)
+  UNION ALL
+  SELECT i::text FROM shapes, generate_series(0, 99) i
+  WHERE n = 19 AND (j -> 'arr' -> i) IS DISTINCT FROM (t::text::jsonb -> 'arr' -> i)$$,
+  'every key and element is found through the offsets');
 SELECT is((SELECT j->>'a' FROM shapes WHERE n = 3), '2', 'of duplicate keys the last wins, as in jsonb_in');
 SELECT is((SELECT j->'s' FROM shapes WHERE n = 2),
   to_jsonb(E'tab\there "quoted" back\\slash / \b\f\n\r é é € 😀'::text), 'escapes and surrogate pairs decoded');
