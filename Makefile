@@ -19,6 +19,7 @@ OBJS = \
 	src/util/backoff.o \
 	src/util/settings.o \
 	src/util/shared.o \
+	src/util/own_xact.o \
 	src/s3/sigv4.o \
 	src/s3/http.o \
 	src/s3/http_header.o \
@@ -85,6 +86,8 @@ OBJS = \
 	src/report/load.o \
 	src/report/dispatch.o \
 	src/report/run.o \
+	src/report/run_processed.o \
+	src/report/run_record.o \
 	src/report/chart.o \
 	src/report/chart_axis.o \
 	src/report/chart_draw.o \

@@ -10,9 +10,10 @@
  *
  * A record starts its line at its first byte, not after blanks: a part
  * of a split object begins at the first line start at or after its first
- * byte, and the part before it stops at the first record that starts at or
- * after that byte, so a record after blanks on a line that starts before
- * the cut would be read by neither (the parts then disagree on the
+ * byte, and the part before it stops at the first record at or after that
+ * byte that starts a line (line_records_starts_line: after blanks too), so
+ * a record after blanks on a line that starts before the cut, the cut in
+ * the blanks, would be read by neither (the parts then disagree on the
  * boundary, and the scan fails; found by test/fuzz/fuzz_json_reader).
  *
  * IDENTIFICATION
@@ -106,6 +107,14 @@ check_csv(const char *buf, size_t len, char delimiter, char quote, bool header,
 		ok = false;
 	csv_reader_free(r);
 	return ok && records >= (header ? 3 : 2);
+}
+
+bool
+line_records_starts_line(const char *buf, size_t off, bool before)
+{
+	while (off > 0 && (buf[off - 1] == ' ' || buf[off - 1] == '\t' || buf[off - 1] == '\r'))
+		off--;
+	return off > 0 ? buf[off - 1] == '\n' : before;
 }
 
 bool

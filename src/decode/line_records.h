@@ -31,4 +31,16 @@
 extern bool line_records_check(bool csv, const char *buf, size_t len, char delimiter,
 							   char quote, bool header, size_t *header_len);
 
+/*
+ * line_records_starts_line: does the record at buf[off] start its line,
+ * with nothing but blanks (space, tab, CR) between it and the line end
+ * before it?  "before" answers for off = 0 (or blanks back to buf[0]):
+ * whether the bytes before buf[0] end that way (true at an object's
+ * start).  A part of a split object stops at the first record at or
+ * after its end that starts a line: where the next part begins.  A record
+ * later on the same line (after a bad record, or a second record on the
+ * line) belongs to the part in which its line starts.
+ */
+extern bool line_records_starts_line(const char *buf, size_t off, bool before);
+
 #endif							/* PIPELINE_LINE_RECORDS_H */

@@ -19,13 +19,15 @@
  * MAX_PARTS parts): the participant that claims it reads its first 256 kB
  * and, if the records there are one per line (JSON lines, CSV without
  * quoted line ends), makes it a split object: parts are claimed like
- * objects, before any further object.  A part holds the records that
- * start in it: it begins after its first line end, and finishes the
- * record that crosses its end.  Each part reports where its first record
- * starts, and where the first record after it starts: the two must agree
- * at every boundary, or the object did not have one record per line after
- * all (a pretty-printed record later on), and the scan fails rather than
- * return rows cut at the wrong place.  gzip objects are read whole.
+ * objects, before any further object.  A part holds the lines that start
+ * in it: it begins after its first line end, and reads on to the first
+ * record that starts a line at or after its end (so junk after a record
+ * on a line crossing the end is its own, as in a whole read).  Each part
+ * reports where its first record starts, and where that next one starts:
+ * the two must agree at every boundary, or the object did not have one
+ * record per line after all (a pretty-printed record later on), and the
+ * scan fails rather than return rows cut at the wrong place.  gzip
+ * objects are read whole.
  *
  * IDENTIFICATION
  *	  src/fdw/parallel.c

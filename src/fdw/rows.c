@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "decode/line_records.h"
 #include "fdw/scan.h"
 #include "s3/url.h"
 #include "util/settings.h"
@@ -286,8 +287,9 @@ rows_begin_object(FdwScanState *st)
 
 /*
  * A record at data offset "off" of a part: report the part's first record
- * start; false (the part is done) if the record starts at or after the
- * part's end, which is the next part's first record.
+ * start; false (the part is done) if the record starts a line at or after
+ * the part's end, which is the next part's first record (a record later on
+ * a line that starts in this part, such as junk after a record, is ours).
  */
 static bool
 part_record(FdwScanState *st, size_t off)
@@ -303,7 +305,8 @@ part_record(FdwScanState *st, size_t off)
 		st->part_started = true;
 		parallel_part_first(st, u, at);
 	}
-	if (u->part < u->nparts - 1 && at >= u->end)
+	if (u->part < u->nparts - 1 && at >= u->end &&
+		line_records_starts_line(st->stream.data, off, st->stream.line_start))
 	{
 		parallel_part_next(st, u, at);
 		return false;

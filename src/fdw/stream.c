@@ -24,6 +24,7 @@
 #include "utils/memutils.h"
 
 #include "decode/json_reader.h"
+#include "decode/line_records.h"
 #include "fdw/stream.h"
 #include "util/settings.h"
 
@@ -144,6 +145,7 @@ stream_begin(ObjectStream *s, PendingGet *pg, const char *prefix, size_t prefix_
 	s->at_range_end = false;
 	s->extend = false;
 	s->resync = s->cur.unit.start > 0;
+	s->line_start = true;
 	if (prefix_len > s->data_cap / 2)
 		elog(ERROR, "a prefix of %zu bytes does not fit the data buffer", prefix_len);
 	memcpy(s->data, prefix, prefix_len);
@@ -225,6 +227,8 @@ resync(ObjectStream *s)
 	char	   *nl = memchr(p, '\n', avail);
 	size_t		drop = nl ? (size_t) (nl - p) + 1 : avail;
 
+	if (s->prefix_len == 0)
+		s->line_start = line_records_starts_line(p, drop, s->line_start);
 	memmove(p, p + drop, avail - drop);
 	s->data_len -= drop;
 	s->data_offset += (int64) drop;
@@ -248,6 +252,7 @@ stream_refill(ObjectStream *s, size_t consumed)
 	/* move the incomplete record to the front */
 	if (consumed > 0)
 	{
+		s->line_start = line_records_starts_line(s->data, consumed, s->line_start);
 		memmove(s->data, s->data + consumed, s->data_len - consumed);
 		s->data_len -= consumed;
 		s->data_offset += (int64) consumed;

@@ -69,6 +69,8 @@ typedef struct ObjectStream
 	bool		extend;			/* and needs more: ask for the next bytes */
 	size_t		prefix_len;		/* bytes put in front of the object's */
 	int64		data_offset;	/* offset in the object of data[0] (plain) */
+	bool		line_start;		/* the bytes before data[0] end a line (and
+								 * blanks): line_records_starts_line */
 
 	/* buffers, kept from object to object */
 	Inflater   *z;

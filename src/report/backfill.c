@@ -44,6 +44,7 @@
 #include "report/intake.h"
 #include "report/report.h"
 #include "report/tasks.h"
+#include "util/own_xact.h"
 #include "util/privilege.h"
 #include "util/settings.h"
 #include "util/shared.h"
@@ -337,51 +338,36 @@ backfill_failed(int64 id, const char *error)
 	SPI_finish();
 }
 
+/* own_xact_step's view of backfill_page and backfill_failed */
+static int
+backfill_page_step(void *arg, MemoryContext page_cxt)
+{
+	return (int) backfill_page(*(int64 *) arg, page_cxt);
+}
+
+static void
+backfill_page_failed(void *arg, const char *error)
+{
+	backfill_failed(*(int64 *) arg, error);
+}
+
 /* One page of a backfill in a transaction of its own. */
 static BackfillStep
 backfill_one(int64 id)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	MemoryContext page_cxt = AllocSetContextCreate(cxt, "pipeline backfill page",
-												   ALLOCSET_DEFAULT_SIZES);
-	BackfillStep result;
+	OwnXactStep s = {
+		.cxt_name = "pipeline backfill page",
+		.activity = psprintf("listing backfill " INT64_FORMAT, id),
+		.what = psprintf("backfill " INT64_FORMAT " could not list", id),
+		.hint = "It resumes after the last key it queued; pipeline.backfills shows the error.",
+		.step = backfill_page_step,
+		.failed = backfill_page_failed,
+		.failed_result = BACKFILL_WAIT,
+	};
+	BackfillStep result = (BackfillStep) own_xact_step(&s, &id);
 
-	pgstat_report_activity(STATE_RUNNING, psprintf("listing backfill " INT64_FORMAT, id));
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		result = backfill_page(id, page_cxt);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ereport(LOG,
-				(errmsg("backfill " INT64_FORMAT " could not list: %s", id, edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 errhint("It resumes after the last key it queued; pipeline.backfills shows the error.")));
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		backfill_failed(id, edata->message);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		result = BACKFILL_WAIT;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	MemoryContextDelete(page_cxt);
+	pfree((char *) s.activity);
+	pfree((char *) s.what);
 	return result;
 }
 

@@ -52,6 +52,7 @@
 #include "report/export.h"
 #include "report/intake.h"
 #include "s3/credentials.h"
+#include "util/own_xact.h"
 #include "util/privilege.h"
 #include "util/settings.h"
 
@@ -389,51 +390,36 @@ poll_failed(const char *report, const char *error)
 	SPI_finish();
 }
 
+/* own_xact_step's view of poll_page and poll_failed */
+static int
+poll_page_step(void *arg, MemoryContext page_cxt)
+{
+	return (int) poll_page((const char *) arg, page_cxt);
+}
+
+static void
+poll_page_failed(void *arg, const char *error)
+{
+	poll_failed((const char *) arg, error);
+}
+
 /* One page of a poll in a transaction of its own. */
 static PollStep
 poll_one(const char *report)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	MemoryContext page_cxt = AllocSetContextCreate(cxt, "pipeline listing page",
-												   ALLOCSET_DEFAULT_SIZES);
-	PollStep	result;
+	OwnXactStep s = {
+		.cxt_name = "pipeline listing page",
+		.activity = psprintf("listing the source of report %s", report),
+		.what = psprintf("listing the source of report \"%s\" failed", report),
+		.hint = "The poll resumes where it was after a back-off; pipeline.listings shows the error.",
+		.step = poll_page_step,
+		.failed = poll_page_failed,
+		.failed_result = POLL_FAILED,
+	};
+	PollStep	result = (PollStep) own_xact_step(&s, (void *) report);
 
-	pgstat_report_activity(STATE_RUNNING, psprintf("listing the source of report %s", report));
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		result = poll_page(report, page_cxt);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ereport(LOG,
-				(errmsg("listing the source of report \"%s\" failed: %s", report, edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 errhint("The poll resumes where it was after a back-off; pipeline.listings shows the error.")));
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		poll_failed(report, edata->message);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		result = POLL_FAILED;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	MemoryContextDelete(page_cxt);
+	pfree((char *) s.activity);
+	pfree((char *) s.what);
 	return result;
 }
 

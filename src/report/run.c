@@ -18,6 +18,11 @@
  * seeing the old rows until the new ones commit, never an empty table,
  * and are never blocked.
  *
+ * Here: the run's control flow (load and lock the report, the timeout,
+ * the statements, the export, the outcome).  Whether a version was
+ * processed already: run_processed.c; the run's records (pipeline.runs,
+ * its rejects, the NOTIFY, the webhook summary): run_record.c.
+ *
  * IDENTIFICATION
  *	  src/report/run.c
  *
@@ -27,13 +32,11 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
-#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timeout.h"
@@ -46,6 +49,7 @@
 #include "report/intake.h"
 #include "report/outbox.h"
 #include "report/report.h"
+#include "report/run_int.h"
 #include "report/target.h"
 #include "report/webhook.h"
 #include "s3/credentials.h"
@@ -112,23 +116,6 @@ report_timeout_handler(void)
 	SetLatch(MyLatch);
 }
 
-/* A report's definition, as stored. */
-typedef struct ReportDef
-{
-	char	   *name;
-	char	   *query;
-	char	   *target;			/* qualified, quoted */
-	bool		append;
-	char	   *search_path;
-	Oid			owner;
-	bool		enabled;
-	int			timeout_ms;
-	char	   *export;			/* s3:// key or prefix, or NULL */
-	char	   *export_format;
-	char	   *server;			/* for the export; NULL: the default */
-	char	   *webhook;		/* URL the run summary is POSTed to, or NULL */
-} ReportDef;
-
 static char *
 spi_text(int row, int col)
 {
@@ -177,161 +164,6 @@ load_report(const char *name)
 	return def;
 }
 
-/* Parameters $1..$6 of the queries on pipeline.processed. */
-static void
-version_args(const char *report, const EventObject *o, Datum *args, char *nulls)
-{
-	args[0] = CStringGetTextDatum(report);
-	args[1] = CStringGetTextDatum(o->bucket);
-	args[2] = CStringGetTextDatum(o->key);
-	args[3] = CStringGetTextDatum(event_object_version(o));
-	memset(nulls, ' ', 6);
-	if (o->sequencer && o->sequencer[0])
-		args[4] = CStringGetTextDatum(o->sequencer);
-	else
-		nulls[4] = 'n';
-	if (o->etag && o->etag[0])
-		args[5] = CStringGetTextDatum(o->etag);
-	else
-		nulls[5] = 'n';
-}
-
-/*
- * The ETag an object has now, as the report's owner reads it through the
- * report's server; NULL if it cannot be found out.
- */
-static char *
-current_etag(ReportDef *def, const EventObject *o)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner resowner = CurrentResourceOwner;
-	char	   *etag = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	PG_TRY();
-	{
-		PrivSave	save;
-		AwsConfig	cfg;
-		AwsClient  *client;
-		S3Object   *obj;
-
-		priv_enter_role(&save, def->owner, NULL);
-		aws_server_config(export_server(def->server), def->owner, &cfg);
-		client = aws_client_create(&cfg, CurrentMemoryContext);
-		obj = s3_head_object(client, o->bucket, o->key, true);
-		if (obj && obj->etag)
-			etag = MemoryContextStrdup(cxt, obj->etag);
-		aws_client_destroy(client);
-		priv_leave(&save);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = resowner;
-	return etag;
-}
-
-static bool processed_by_etag(ReportDef *def, const EventObject *o, Datum *args, char *nulls);
-
-/*
- * Was this version of the object processed by the report already, or is
- * it superseded?  S3 may deliver events out of order: an event older (by
- * S3's sequencer) than a version already processed is skipped if the
- * object now holds that newer version, since what the older event
- * announced is gone.  A sequencer is only what an event says, though: if
- * the object does not hold the version recorded as newer (it was forged,
- * or the object changed again), the older event runs if the object holds
- * exactly what it announced.
- */
-static bool
-already_processed(ReportDef *def, const EventObject *o)
-{
-	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[6];
-	char		nulls[6];
-	char	   *newer_etag;
-	char	   *now_etag;
-
-	version_args(def->name, o, args, nulls);
-	spi_internal("SELECT version = $4, etag FROM pipeline.processed "
-				 "WHERE report = $1 AND bucket = $2 AND key = $3 "
-				 "  AND (version = $4 OR "
-				 "       (sequencer IS NOT NULL AND $5 IS NOT NULL AND "
-				 "        pipeline.sequencer_cmp(sequencer, $5) > 0)) "
-				 "ORDER BY 1 DESC, run_id DESC LIMIT 1",
-				 5, argtypes, args, nulls, false, 1);
-	if (SPI_processed == 0)
-		return processed_by_etag(def, o, args, nulls);
-	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0)
-		return true;			/* this very version */
-	newer_etag = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	if (newer_etag == NULL || o->etag == NULL || strcmp(newer_etag, o->etag) == 0)
-		return true;
-	now_etag = current_etag(def, o);
-	if (now_etag == NULL || strcmp(now_etag, newer_etag) == 0)
-		return true;			/* the newer version is what S3 holds */
-	return strcmp(now_etag, o->etag) != 0;
-}
-
-/*
- * Versions known by their ETag only (listed objects, events without a
- * sequencer) cannot be ordered against others of the same key: the same
- * ETag (the same bytes) counts as processed, and if another version of
- * the key was processed, the object runs only if S3 still holds what was
- * announced (else what it holds was processed, or is a newer version that
- * comes by its own event or listing).  Two events with sequencers are
- * compared by them only (above): an overwrite with the same bytes runs
- * again.
- */
-static bool
-processed_by_etag(ReportDef *def, const EventObject *o, Datum *args, char *nulls)
-{
-	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	bool		isnull;
-	bool		same;
-	char	   *now_etag;
-
-	if (o->etag == NULL || o->etag[0] == '\0')
-		return false;
-	spi_internal("SELECT coalesce(bool_or(etag = $6), false) FROM pipeline.processed "
-				 "WHERE report = $1 AND bucket = $2 AND key = $3 "
-				 "  AND (sequencer IS NULL OR $5 IS NULL) "
-				 "HAVING count(*) > 0",
-				 6, argtypes, args, nulls, false, 0);
-	if (SPI_processed == 0)
-		return false;			/* no version of the key to compare with */
-	same = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (same)
-		return true;
-	now_etag = current_etag(def, o);
-	/* S3 could not say: run (a run that cannot read it fails, and is retried) */
-	if (now_etag == NULL)
-		return false;
-	return strcmp(now_etag, o->etag) != 0;
-}
-
-static void
-mark_processed(const char *report, const EventObject *o, int64 run_id)
-{
-	Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
-	Datum		args[7];
-	char		nulls[7];
-
-	version_args(report, o, args, nulls);
-	nulls[6] = ' ';
-	args[6] = Int64GetDatum(run_id);
-	spi_internal("INSERT INTO pipeline.processed "
-				 "  (report, bucket, key, version, sequencer, etag, run_id) "
-				 "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-				 7, argtypes, args, nulls, false, 0);
-}
-
 /*
  * The run's statements, as the report's owner: the target is created again
  * if it was dropped, and the result goes in by column name.
@@ -362,137 +194,6 @@ execute_report(ReportDef *def)
 	return target_write(def->target, relid, columns, def->query);
 }
 
-/* What a run records in pipeline.runs. */
-typedef struct RunRecord
-{
-	RunTrigger	trigger;
-	List	   *uris;			/* of String */
-	TimestampTz started;
-	uint64		bytes;
-	TimestampTz oldest_event;	/* 0 if unknown */
-	int			attempt;		/* 0 if not counted */
-} RunRecord;
-
-static void
-record_run(const RunResult *r, const RunRecord *rec)
-{
-	Oid			argtypes[14] = {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID,
-		INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, INT4OID};
-	Datum		args[14];
-	char		nulls[14] = "              ";
-	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(rec->uris), 1));
-	ListCell   *lc;
-
-	foreach(lc, rec->uris)
-		elems[foreach_current_index(lc)] = CStringGetTextDatum(strVal(lfirst(lc)));
-	args[0] = Int64GetDatum(r->run_id);
-	args[1] = CStringGetTextDatum(r->report);
-	args[2] = CStringGetTextDatum(run_trigger_name(rec->trigger));
-	args[3] = PointerGetDatum(construct_array(elems, list_length(rec->uris), TEXTOID, -1, false,
-											  TYPALIGN_INT));
-	args[4] = CStringGetTextDatum(run_status_name(r->status));
-	args[5] = TimestampTzGetDatum(rec->started);
-	args[6] = Int64GetDatum(r->rows);
-	if (r->status != RUN_SUCCEEDED)
-		nulls[6] = 'n';
-	args[7] = Int64GetDatum((int64) rec->bytes);
-	args[8] = Int32GetDatum(r->objects);
-	if (r->error)
-		args[9] = CStringGetTextDatum(r->error);
-	else
-		nulls[9] = 'n';
-	if (r->export_uri)
-		args[10] = CStringGetTextDatum(r->export_uri);
-	else
-		nulls[10] = 'n';
-	args[11] = Int64GetDatum(r->rejects);
-	args[12] = TimestampTzGetDatum(rec->oldest_event);
-	if (rec->oldest_event == 0)
-		nulls[12] = 'n';
-	args[13] = Int32GetDatum(rec->attempt);
-	if (rec->attempt == 0)
-		nulls[13] = 'n';
-	spi_internal("INSERT INTO pipeline.runs "
-				 "  (id, report, trigger, trigger_uris, status, started_at, finished_at, "
-				 "   rows, bytes, objects, error, export_uri, rejects, oldest_event, attempt) "
-				 "VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), $7, $8, $9, $10, $11, "
-				 "        $12, $13, $14)",
-				 14, argtypes, args, nulls, false, 0);
-}
-
-/* A new run id, taken before the run so that its export can be named after it. */
-static int64
-new_run_id(void)
-{
-	bool		isnull;
-
-	spi_internal("SELECT nextval('pipeline.runs_id_seq')", 0, NULL, NULL, NULL, false, 1);
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
-/* pipeline.run_rejects: what the run's scans skipped (fdw_rejects_foreach). */
-static void
-record_reject(void *arg, const char *uri, int64 record, int64 line, const char *error,
-			  const char *raw)
-{
-	Oid			argtypes[6] = {INT8OID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID};
-	Datum		args[6];
-	char		nulls[6] = "      ";
-
-	args[0] = Int64GetDatum(*(int64 *) arg);
-	args[1] = CStringGetTextDatum(uri);
-	args[2] = Int64GetDatum(record);
-	args[3] = Int64GetDatum(line);
-	args[4] = CStringGetTextDatum(error);
-	if (raw)
-		args[5] = CStringGetTextDatum(raw);
-	else
-		nulls[5] = 'n';
-	spi_internal("INSERT INTO pipeline.run_rejects (run_id, uri, record, line, error, raw) "
-				 "VALUES ($1, $2, $3, $4, $5, $6)", 6, argtypes, args, nulls, false, 0);
-}
-
-/* The summary of a run, as webhooks carry it (JSON). */
-static char *
-run_summary(const RunResult *r, RunTrigger trigger)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"id\":");
-	appendStringInfo(&buf, INT64_FORMAT, r->run_id);
-	appendStringInfoString(&buf, ",\"report\":");
-	escape_json(&buf, r->report);
-	appendStringInfoString(&buf, ",\"trigger\":");
-	escape_json(&buf, run_trigger_name(trigger));
-	appendStringInfoString(&buf, ",\"status\":");
-	escape_json(&buf, run_status_name(r->status));
-	appendStringInfo(&buf, ",\"objects\":%d,\"rows\":" INT64_FORMAT ",\"rejects\":" INT64_FORMAT,
-					 r->objects, r->rows, r->rejects);
-	if (r->error)
-	{
-		appendStringInfoString(&buf, ",\"error\":");
-		escape_json(&buf, r->error);
-	}
-	if (r->export_uri)
-	{
-		appendStringInfoString(&buf, ",\"export\":");
-		escape_json(&buf, r->export_uri);
-	}
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
-}
-
-/*
- * NOTIFY pipeline_runs, delivered when the transaction commits.  Any role
- * may LISTEN on any channel, so the payload is the run's id only: what the
- * run was is in pipeline.runs, which shows each role its own runs.
- */
-static void
-notify_run(int64 run_id)
-{
-	Async_Notify("pipeline_runs", psprintf(INT64_FORMAT, run_id));
-}
 
 /* Is this error one we record as a failed run, rather than pass on? */
 static bool
@@ -607,7 +308,7 @@ still_to_do(ReportDef *def, List *objects)
 				strcmp(event_object_version(o), event_object_version(t)) == 0)
 				dup = true;
 		}
-		if (!dup && !already_processed(def, o))
+		if (!dup && !run_already_processed(def, o))
 			todo = lappend(todo, o);
 	}
 	return todo;
@@ -665,7 +366,7 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 			rec.oldest_event = o->event_time;
 	}
 	r->objects = list_length(rec.uris);
-	r->run_id = new_run_id();
+	r->run_id = run_new_id();
 
 	rec.started = GetCurrentTimestamp();
 	bytes_before = pipeline_scan_bytes;
@@ -705,10 +406,10 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 		accounting_end(&acct);
 
 		r->status = RUN_SUCCEEDED;
-		r->rejects = fdw_rejects_foreach(record_reject, &r->run_id);
+		r->rejects = fdw_rejects_foreach(run_record_reject, &r->run_id);
 		fdw_rejects_reset();
 		rec.bytes = pipeline_scan_bytes - bytes_before;
-		record_run(r, &rec);
+		run_record(r, &rec);
 		accounting_record(&acct, r->run_id);
 		foreach(lc, todo)
 		{
@@ -716,7 +417,7 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 			EventObject read = *(EventObject *) lfirst(lc);
 
 			read.etag = accounting_etag(&acct, lfirst(lc));
-			mark_processed(name, &read, r->run_id);
+			run_mark_processed(name, &read, r->run_id);
 		}
 
 		ReleaseCurrentSubTransaction();
@@ -775,7 +476,7 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 			return r;
 		}
 		rec.bytes = pipeline_scan_bytes - bytes_before;
-		record_run(r, &rec);
+		run_record(r, &rec);
 		accounting_record(&acct, r->run_id);
 		if (IsBackgroundWorker)
 			ereport(LOG,
@@ -785,7 +486,7 @@ report_run(const char *name, RunTrigger trigger, List *objects, int attempt,
 	}
 	PG_END_TRY();
 
-	notify_run(r->run_id);
+	run_notify(r->run_id);
 	if (def->webhook)
 		webhook_enqueue(name, r->run_id, def->webhook, run_summary(r, trigger));
 
@@ -811,9 +512,9 @@ report_skip(const char *name, RunTrigger trigger, const char *why)
 	rec.started = GetCurrentTimestamp();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	r->run_id = new_run_id();
-	record_run(r, &rec);
-	notify_run(r->run_id);
+	r->run_id = run_new_id();
+	run_record(r, &rec);
+	run_notify(r->run_id);
 	SPI_finish();
 	return r;
 }

@@ -36,6 +36,7 @@
 #include "csv_reader.h"
 #include "json_reader.h"		/* JSON_READER_PADDING, for line_records */
 #include "line_records.h"
+#include "split_driver.h"
 
 /* Delimiters and quotes the options can give (any one byte but \0 \n \r). */
 static const char chars[] = ",;\t |\"'`x\x01\xff#\\ ";
@@ -218,8 +219,10 @@ typedef struct Run
 	size_t		obj_start;		/* object offset of data[prefix] */
 	const size_t *bounds;		/* where each feed ends in data (last: n) */
 	int			nbounds;
-	size_t		stop;			/* object offset: stop at a record there or
-								 * after; SIZE_MAX: never */
+	size_t		stop;			/* object offset: stop at a record that
+								 * starts a line there or after; SIZE_MAX:
+								 * never */
+	const char *object;			/* the whole object (a part: its lines) */
 	int			pattern;
 	bool		oracle;
 	size_t		first;
@@ -374,7 +377,7 @@ transcript(CsvReader *r, Run *run)
 			obj = run->obj_start + (base + off) - run->prefix;
 			if (run->first == SIZE_MAX)
 				run->first = obj;
-			if (obj >= run->stop)
+			if (obj >= run->stop && line_records_starts_line(run->object, obj, true))
 			{
 				run->after = obj;
 				goto done;
@@ -401,14 +404,23 @@ done:
 	return out.s ? out.s : strdup("");
 }
 
-static void
-check_same(const char *what, const char *got, const char *want)
+/* split_driver.c's view of a reading: the Run's feeds, its transcript */
+typedef struct Feed
 {
-	if (strcmp(got, want) != 0)
-	{
-		fprintf(stderr, "transcript %s:\n%s\nwhole:\n%s\n", what, got, want);
-		CHECK(strcmp(got, want) == 0);
-	}
+	CsvReader  *r;
+	Run		   *run;
+} Feed;
+
+static char *
+feed(void *arg, const size_t *bounds, int nbounds, int pattern, bool oracle)
+{
+	Feed	   *f = arg;
+
+	f->run->bounds = bounds;
+	f->run->nbounds = nbounds;
+	f->run->pattern = pattern;
+	f->run->oracle = oracle;
+	return transcript(f->r, f->run);
 }
 
 /* Without the header line: what the parts together must give. */
@@ -457,6 +469,7 @@ check_parts(CsvReader *r, const Config *cfg, const char *in, size_t n, size_t he
 		run.bounds = &bound;
 		run.nbounds = 1;
 		run.stop = to;
+		run.object = in;
 		run.pattern = k;
 		t = transcript(r, &run);
 		if (run.first == SIZE_MAX)
@@ -489,10 +502,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t		n = in.len;
 	CsvReader  *r;
 	Run			run = {0};
-	size_t		whole_bound = n;
-	size_t		cuts[3];
+	Feed		f = {NULL, &run};
+	size_t		cuts[2];
 	char	   *whole;
-	char	   *t;
 	int			mf = (flags >> 1) & 7;
 
 	cfg.delim = chars[d % (sizeof(chars) - 1)];
@@ -506,56 +518,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	r = csv_reader_create(cfg.delim, cfg.quote);
 	CHECK(r != NULL);
+	f.r = r;
 
+	/* whole, after a reset, cut at two places, in chunks (1 to 32 bytes) */
 	run.cfg = &cfg;
 	run.data = csv;
 	run.n = n;
-	run.bounds = &whole_bound;
-	run.nbounds = 1;
 	run.stop = SIZE_MAX;
-	run.oracle = true;
-	run.pattern = chunk;
-	whole = transcript(r, &run);
-
-	run.oracle = false;
-	run.pattern = chunk + 1;
-	t = transcript(r, &run);
-	check_same("after a reset", t, whole);
-	free(t);
-
-	cuts[0] = n ? c1 % (n + 1) : 0;
-	cuts[1] = n ? c2 % (n + 1) : 0;
-	if (cuts[0] > cuts[1])
-	{
-		size_t		x = cuts[0];
-
-		cuts[0] = cuts[1];
-		cuts[1] = x;
-	}
-	cuts[2] = n;
-	run.bounds = cuts;
-	run.nbounds = 3;
-	run.pattern = chunk + 2;
-	t = transcript(r, &run);
-	check_same("cut at two places", t, whole);
-	free(t);
-
-	if (n <= 4096)
-	{
-		size_t		step = (chunk % 32) + 1;
-		int			nb = (int) (n / step) + 1;
-		size_t	   *bounds = malloc(sizeof(size_t) * nb);
-
-		for (int i = 0; i < nb; i++)
-			bounds[i] = (size_t) (i + 1) * step < n ? (size_t) (i + 1) * step : n;
-		run.bounds = bounds;
-		run.nbounds = nb;
-		run.pattern = chunk + 3;
-		t = transcript(r, &run);
-		check_same("in chunks", t, whole);
-		free(t);
-		free(bounds);
-	}
+	whole = split_check_feeds(feed, &f, n, chunk, 32, c1, c2, cuts);
 
 	{
 		char	   *padded = malloc(n + JSON_READER_PADDING);
@@ -578,12 +548,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (lines)
 		{
 			size_t		pc[2];
-			int			np = 0;
+			int			np = split_part_cuts(cuts, n, pc);
 
-			if (cuts[0] > 0 && cuts[0] < n)
-				pc[np++] = cuts[0];
-			if (cuts[1] > 0 && cuts[1] < n && (np == 0 || cuts[1] != pc[0]))
-				pc[np++] = cuts[1];
 			if (np > 0)
 				check_parts(r, &cfg, csv, n, header_len, pc, np, whole);
 		}

@@ -28,9 +28,10 @@
  *	  valid record rejected;
  *	- when line_records_check() says the input holds one record per line,
  *	  reading it in two or three parts as parallel workers do (each from
- *	  the first line end at or after its start, up to the first record at
- *	  or after its end) gives the same records, and the parts agree on
- *	  where each one starts.
+ *	  the first line end at or after its start, up to the first record
+ *	  that starts a line at or after its end: a record later on a line,
+ *	  junk after a record, is read with it) gives the same records and bad
+ *	  records, and the parts agree on where each one starts.
  *
  * IDENTIFICATION
  *	  test/fuzz/fuzz_json_reader.c
@@ -44,6 +45,7 @@
 #include "json_ref.h"
 #include "json_reader.h"
 #include "line_records.h"
+#include "split_driver.h"
 
 /* The fields an input may request (bit i of the mask: pool[i]). */
 static const JsonField pool[16] = {
@@ -284,8 +286,8 @@ typedef struct Run
 	size_t		start;			/* first byte read */
 	const size_t *bounds;		/* where each feed ends (ascending, last n) */
 	int			nbounds;
-	size_t		stop;			/* a part: stop at a record at or after
-								 * this; SIZE_MAX: never */
+	size_t		stop;			/* a part: stop at a record that starts a
+								 * line at or after this; SIZE_MAX: never */
 	bool		header_skip;	/* (CSV only) */
 	int			pattern;
 	bool		oracle;			/* check against the reference */
@@ -382,7 +384,8 @@ transcript(JsonReader *r, Run *run)
 				CHECK(off < have);
 				if (run->first == run->n)
 					run->first = base + off;
-				if (base + off >= run->stop)
+				if (base + off >= run->stop &&
+					line_records_starts_line(run->in, base + off, true))
 				{
 					run->after = base + off;
 					goto done;
@@ -409,7 +412,8 @@ transcript(JsonReader *r, Run *run)
 				CHECK(err->message != NULL);
 				if (run->first == run->n)
 					run->first = base + err->record_offset;
-				if (base + err->record_offset >= run->stop)
+				if (base + err->record_offset >= run->stop &&
+					line_records_starts_line(run->in, base + err->record_offset, true))
 				{
 					run->after = base + err->record_offset;
 					goto done;
@@ -452,21 +456,31 @@ done:
 	return out.s ? out.s : strdup("");
 }
 
-static void
-check_same(const char *what, const char *got, const char *want)
+/* split_driver.c's view of a reading: the Run's feeds, its transcript */
+typedef struct Feed
 {
-	if (strcmp(got, want) != 0)
-	{
-		fprintf(stderr, "transcript %s:\n%s\nwhole:\n%s\n", what, got, want);
-		CHECK(strcmp(got, want) == 0);
-	}
+	JsonReader *r;
+	Run		   *run;
+} Feed;
+
+static char *
+feed(void *arg, const size_t *bounds, int nbounds, int pattern, bool oracle)
+{
+	Feed	   *f = arg;
+
+	f->run->bounds = bounds;
+	f->run->nbounds = nbounds;
+	f->run->pattern = pattern;
+	f->run->oracle = oracle;
+	return transcript(f->r, f->run);
 }
 
 /*
  * Read the object in parts, as parallel workers read a split object:
  * part k covers [cut[k], cut[k + 1]); it starts after the first line end
- * at or after cut[k] - 1, and stops at the first record at or after
- * cut[k + 1], where the next part's first record must start.
+ * at or after cut[k] - 1, and stops at the first record that starts a
+ * line at or after cut[k + 1], where the next part's first record must
+ * start.
  */
 static void
 check_parts(JsonReader *r, const Config *cfg, const char *in, size_t n,
@@ -524,8 +538,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	Config		cfg = {0};
 	JsonReader *r;
 	Run			run = {0};
-	size_t		whole_bound;
-	size_t		cuts[3];
+	Feed		f = {NULL, &run};
+	size_t		cuts[2];
 	char	   *whole;
 	char	   *t;
 
@@ -544,6 +558,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	r = json_reader_create(cfg.fields, cfg.nfields);
 	CHECK(r != NULL);
+	f.r = r;
 	cfg.max_field_elems = SIZE_MAX;
 	if (maxel > 0)
 	{
@@ -555,69 +570,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.max_field_elems = nsplit ? maxel / nsplit : maxel;
 	}
 
-	/* whole, checked against the reference */
-	whole_bound = n;
+	/* whole, after a reset, cut at two places, in chunks (1 to 64 bytes) */
 	run.cfg = &cfg;
 	run.in = json;
 	run.n = n;
-	run.bounds = &whole_bound;
-	run.nbounds = 1;
 	run.stop = SIZE_MAX;
-	run.oracle = true;
-	run.pattern = chunk;
-	whole = transcript(r, &run);
-
-	/* again, on the reader as the first read left it (reset) */
-	run.oracle = false;
-	run.pattern = chunk + 1;
-	t = transcript(r, &run);
-	check_same("after a reset", t, whole);
-	free(t);
-
-	/* cut at two places */
-	cuts[0] = n ? c1 % (n + 1) : 0;
-	cuts[1] = n ? c2 % (n + 1) : 0;
-	if (cuts[0] > cuts[1])
-	{
-		size_t		x = cuts[0];
-
-		cuts[0] = cuts[1];
-		cuts[1] = x;
-	}
-	cuts[2] = n;
-	run.bounds = cuts;
-	run.nbounds = 3;
-	run.pattern = chunk + 2;
-	t = transcript(r, &run);
-	check_same("cut at two places", t, whole);
-	free(t);
-
-	/* in chunks (1 to 64 bytes) */
-	if (n <= 4096)
-	{
-		size_t		step = (chunk % 64) + 1;
-		int			nb = (int) (n / step) + 1;
-		size_t	   *bounds = malloc(sizeof(size_t) * nb);
-
-		for (int i = 0; i < nb; i++)
-			bounds[i] = (size_t) (i + 1) * step < n ? (size_t) (i + 1) * step : n;
-		run.bounds = bounds;
-		run.nbounds = nb;
-		run.pattern = chunk + 3;
-		t = transcript(r, &run);
-		check_same("in chunks", t, whole);
-		free(t);
-		free(bounds);
-	}
+	whole = split_check_feeds(feed, &f, n, chunk, 64, c1, c2, cuts);
 
 	/* the baseline scanner */
 	if (strcmp(json_reader_simd(), "avx2") == 0)
 	{
 		json_reader_force_baseline(true);
-		run.bounds = &whole_bound;
-		run.nbounds = 1;
-		run.pattern = chunk + 4;
-		t = transcript(r, &run);
+		t = feed(&f, &n, 1, chunk + 4, false);
 		json_reader_force_baseline(false);
 		check_same("with the SSE2 scanner", t, whole);
 		free(t);
@@ -637,12 +601,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (lines)
 		{
 			size_t		pc[2];
-			int			np = 0;
+			int			np = split_part_cuts(cuts, n, pc);
 
-			if (cuts[0] > 0 && cuts[0] < n)
-				pc[np++] = cuts[0];
-			if (cuts[1] > 0 && cuts[1] < n && (np == 0 || cuts[1] != pc[0]))
-				pc[np++] = cuts[1];
 			if (np > 0)
 				check_parts(r, &cfg, json, n, pc, np, whole);
 		}

@@ -9,44 +9,16 @@ BEGIN;
 \ir lib/helpers.psql
 SELECT plan(39);
 
--- the emulator's STS (its own port) and its roles: who may assume what
-SELECT set_config('pipeline_test.sts', pg_temp.emulator('GET', '/_emulator/identity')->>'endpoint', false) \g /dev/null
-SELECT pg_temp.emulator('POST', '/_emulator/identity', '{
-  "reset": true,
-  "roles": {
+-- the emulator's STS (its own port) and its roles: who may assume what;
+-- s3://assume-role/d/, server sts, table ar, three ordinary roles
+\ir lib/identity.psql
+SELECT pg_temp.identity_fixture('{
     "arn:aws:iam::000000000000:role/reader":   {"trust": ["alice"]},
     "arn:aws:iam::000000000000:role/partner":  {"trust": ["alice"], "external_id": "ext-4711"},
     "arn:aws:iam::000000000000:role/ops":      {"trust": ["test"]},
     "arn:aws:iam::000000000000:role/instance-only": {"trust": ["instance", "test"]}
-  }}') \g /dev/null
-SELECT pg_temp.clear_faults();
+  }', 'assume-role', 3, 'sts', 'ar', 'pipeline_alice', 'pipeline_bob', 'pipeline_carol');
 
-SELECT pg_temp.s3('mb assume-role');
-SELECT pg_temp.s3_put(format('s3://assume-role/d/%s.json', i), format('{"i":%s}', i)) FROM generate_series(1, 3) i;
-
-DO $$ BEGIN
-  EXECUTE format('CREATE SERVER sts FOREIGN DATA WRAPPER pipeline_s3 OPTIONS (endpoint %L, sts_endpoint %L)',
-                 current_setting('pipeline_test.endpoint'), current_setting('pipeline_test.sts'));
-END $$;
-CREATE FOREIGN TABLE ar (i int) SERVER sts OPTIONS (uri 's3://assume-role/d/');
-CREATE ROLE pipeline_alice;
-CREATE ROLE pipeline_bob;
-CREATE ROLE pipeline_carol;
-GRANT USAGE ON FOREIGN SERVER sts TO pipeline_alice, pipeline_bob, pipeline_carol;
-GRANT SELECT ON ar TO pipeline_alice, pipeline_bob, pipeline_carol;
-
--- An error's SQLSTATE, message, detail and hint, as one text.
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE s text; m text; d text; h text;
-BEGIN
-  EXECUTE q;
-  RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-  RETURN concat_ws(' | ', s, m, d, h);
-END $$;
-CREATE TEMP TABLE errors (e text);
-GRANT INSERT ON errors TO PUBLIC;
 -- the STS requests since the log was cleared: action, signing key, status, error
 CREATE FUNCTION pg_temp.sts_requests() RETURNS TABLE (action text, key text, status int, error text)
 LANGUAGE sql AS $$

@@ -12,41 +12,13 @@ BEGIN;
 \ir lib/helpers.psql
 SELECT plan(26);
 
-SELECT set_config('pipeline_test.sts', pg_temp.emulator('GET', '/_emulator/identity')->>'endpoint', false) \g /dev/null
-SELECT pg_temp.emulator('POST', '/_emulator/identity', '{
-  "reset": true,
-  "roles": {
+-- s3://server-identity/d/, server si, table si_t, four ordinary roles
+\ir lib/identity.psql
+SELECT pg_temp.identity_fixture('{
     "arn:aws:iam::000000000000:role/ops":    {"trust": ["test"]},
     "arn:aws:iam::000000000000:role/other":  {"trust": ["test"]}
-  }}') \g /dev/null
-SELECT pg_temp.clear_faults();
+  }', 'server-identity', 4, 'si', 'si_t', 'pipeline_dave', 'pipeline_frank', 'pipeline_george', 'pipeline_harry');
 
-SELECT pg_temp.s3('mb server-identity');
-SELECT pg_temp.s3_put(format('s3://server-identity/d/%s.json', i), format('{"i":%s}', i)) FROM generate_series(1, 4) i;
-
-DO $$ BEGIN
-  EXECUTE format('CREATE SERVER si FOREIGN DATA WRAPPER pipeline_s3 OPTIONS (endpoint %L, sts_endpoint %L)',
-                 current_setting('pipeline_test.endpoint'), current_setting('pipeline_test.sts'));
-END $$;
-CREATE FOREIGN TABLE si_t (i int) SERVER si OPTIONS (uri 's3://server-identity/d/');
-CREATE ROLE pipeline_dave;
-CREATE ROLE pipeline_frank;
-CREATE ROLE pipeline_george;
-CREATE ROLE pipeline_harry;
-GRANT USAGE ON FOREIGN SERVER si TO pipeline_dave, pipeline_frank, pipeline_george, pipeline_harry;
-GRANT SELECT ON si_t TO pipeline_dave, pipeline_frank, pipeline_george, pipeline_harry;
-
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE s text; m text; d text; h text;
-BEGIN
-  EXECUTE q;
-  RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-  RETURN concat_ws(' | ', s, m, d, h);
-END $$;
-CREATE TEMP TABLE errors (e text);
-GRANT INSERT ON errors TO PUBLIC;
 -- what the emulator saw since the log was cleared: requests signed with the
 -- server's identity, and requests to the credential endpoints
 CREATE FUNCTION pg_temp.server_signed() RETURNS bigint LANGUAGE sql AS $$
