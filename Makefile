@@ -34,6 +34,7 @@ OBJS = \
 	src/s3/cred_answer.o \
 	src/s3/cred_cache.o \
 	src/s3/cred_fetch.o \
+	src/s3/cred_profile.o \
 	src/s3/sqs.o \
 	src/s3/sqs_visibility.o \
 	src/s3/s3_cond.o \
@@ -68,6 +69,7 @@ OBJS = \
 	src/fdw/budget.o \
 	src/fdw/template.o \
 	src/fdw/import.o \
+	src/fdw/import_csv.o \
 	src/decode/infer.o \
 	src/decode/infer_json.o \
 	src/decode/infer_result.o \
@@ -92,6 +94,7 @@ OBJS = \
 	src/report/chart_axis.o \
 	src/report/chart_draw.o \
 	src/report/export.o \
+	src/report/export_template.o \
 	src/report/webhook.o \
 	src/report/webhook_sign.o \
 	src/report/fleet.o \

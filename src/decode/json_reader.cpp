@@ -63,14 +63,15 @@ set_error(JsonReader *r, size_t rec_start, size_t rec_end, size_t err_at,
 	r->err.too_large = false;
 }
 
-extern "C" JsonReader *
-json_reader_create(const JsonField *fields, int nfields)
+static JsonReader *
+create_reader(const JsonField *fields, int nfields, bool fold)
 {
 	JsonReader *r = new(std::nothrow) JsonReader();
 
 	if (r == NULL)
 		return NULL;
 	choose_scanner();
+	r->fold = fold;				/* before trie_add: it lowers the paths */
 	r->max_elems = SIZE_MAX;
 	r->max_field_elems = INT_MAX;
 	r->nfields = nfields;
@@ -104,6 +105,18 @@ json_reader_create(const JsonField *fields, int nfields)
 	}
 	json_reader_reset(r);
 	return r;
+}
+
+extern "C" JsonReader *
+json_reader_create(const JsonField *fields, int nfields)
+{
+	return create_reader(fields, nfields, false);
+}
+
+extern "C" JsonReader *
+json_reader_create_folded(const JsonField *fields, int nfields)
+{
+	return create_reader(fields, nfields, true);
 }
 
 extern "C" void

@@ -188,6 +188,17 @@ typedef struct JsonReader JsonReader;
 
 /* NULL when out of memory or a path is requested more than 8 times. */
 extern JsonReader *json_reader_create(const JsonField *fields, int nfields);
+
+/*
+ * The same, but a key matches a path's key whatever the case of its ASCII
+ * letters ("UserId" is "userid"; other characters compare as they are),
+ * as the JSON SerDes of Hive and Athena match keys.  Paths that differ
+ * only in case are then the same path.  Keys that differ only in case in
+ * one object are duplicates: the first one counts, as for any duplicate.
+ * Keys written as requested cost what they always do; the others are
+ * compared once more, without case.
+ */
+extern JsonReader *json_reader_create_folded(const JsonField *fields, int nfields);
 extern void json_reader_free(JsonReader *r);
 
 /*

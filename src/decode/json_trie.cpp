@@ -11,6 +11,14 @@
  * and trie_match are inline in json_internal.hpp; this file builds and
  * frees the trie.
  *
+ * Case-insensitive keys (a reader made by json_reader_create_folded, as
+ * the table option case_insensitive asks): the trie's keys are stored in
+ * lower case, so paths that differ only in case share their nodes, and
+ * each node's first-byte filter lets both cases of a letter through.  The
+ * walk then tries the exact comparison first (a key written in lower case
+ * costs nothing more) and trie_match_fold() only for a key it did not
+ * find; a reader made without folding never calls it.
+ *
  * IDENTIFICATION
  *	  src/decode/json_trie.cpp
  *
@@ -45,6 +53,12 @@ trie_new_node(JsonReader *r)
 	return r->nnodes++;
 }
 
+static inline unsigned char
+ascii_lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char) (c + ('a' - 'A')) : c;
+}
+
 /* trie_add: add the path of field fi; false on out of memory. */
 bool
 trie_add(JsonReader *r, int fi)
@@ -54,6 +68,12 @@ trie_add(JsonReader *r, int fi)
 
 	if (path[0] == '\0')
 		return int_push(&r->whole, &r->nwhole, fi);
+	if (r->fold)
+	{
+		/* fields[fi].path is the reader's own copy (json_reader_create) */
+		for (char *c = (char *) path; *c; c++)
+			*c = (char) ascii_lower((unsigned char) *c);
+	}
 
 	for (;;)
 	{
@@ -97,6 +117,12 @@ trie_add(JsonReader *r, int fi)
 				unsigned char c0 = klen ? (unsigned char) key[0] : '"';
 
 				n->first[c0 / 64] |= UINT64_C(1) << (c0 % 64);
+				if (r->fold && c0 >= 'a' && c0 <= 'z')
+				{
+					unsigned char up = (unsigned char) (c0 - ('a' - 'A'));
+
+					n->first[up / 64] |= UINT64_C(1) << (up % 64);
+				}
 				/* and any key may start with an escape */
 				n->first['\\' / 64] |= UINT64_C(1) << ('\\' % 64);
 			}
@@ -113,6 +139,29 @@ trie_add(JsonReader *r, int fi)
 	}
 }
 
+
+/*
+ * trie_match_fold: the edge whose (lower case) key equals key[0..len)
+ * once its ASCII letters are lowered; NULL if none.
+ */
+TrieEdge *
+trie_match_fold(TrieNode *n, const char *key, size_t len)
+{
+	for (int e = 0; e < n->nedges; e++)
+	{
+		TrieEdge   *edge = &n->edges[e];
+		size_t		i;
+
+		if (edge->len != len)
+			continue;
+		for (i = 0; i < len; i++)
+			if (ascii_lower((unsigned char) key[i]) != (unsigned char) edge->key[i])
+				break;
+		if (i == len)
+			return edge;
+	}
+	return NULL;
+}
 
 /* trie_init: the root node, nodes[0] (the record); false on out of memory. */
 bool

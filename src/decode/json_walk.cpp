@@ -121,7 +121,8 @@ skip_whole(Walker *w, const char *p)
 }
 
 /* A value nobody asked for, at p: the byte after it. */
-static const char *
+/* (inlined in both walk_object_keys: as in the one walk there was before) */
+static inline __attribute__((always_inline)) const char *
 skip_value(Walker *w, const char *p)
 {
 	switch (*p)
@@ -608,8 +609,9 @@ convert_value(Walker *w, const char *p, Target *t, int nt, TrieNode *children,
  * return value after an early stop is only "not NULL".  An object that
  * lacks a requested key is walked, and checked, to its end.
  */
+template <bool FOLD>
 const char *
-walk_object(Walker *w, const char *p, TrieNode *node, bool may_stop, bool need_end)
+walk_object_keys(Walker *w, const char *p, TrieNode *node, bool may_stop, bool need_end)
 {
 	JsonReader *r = w->r;
 	uint64_t	gen = w->gen;
@@ -662,6 +664,8 @@ walk_object(Walker *w, const char *p, TrieNode *node, bool may_stop, bool need_e
 			{
 				p = key + klen + 1;
 				edge = trie_match(node, key, klen, true);
+				if (FOLD && edge == NULL)
+					edge = trie_match_fold(node, key, klen);
 			}
 			else
 			{
@@ -674,6 +678,8 @@ walk_object(Walker *w, const char *p, TrieNode *node, bool may_stop, bool need_e
 					return walk_fail(w, p, simdjson::STRING_ERROR, NULL);
 				p = kq + 1;
 				edge = trie_match(node, w->sbuf, ke - w->sbuf, false);
+				if (FOLD && edge == NULL)
+					edge = trie_match_fold(node, w->sbuf, ke - w->sbuf);
 			}
 			if (slot)
 			{
@@ -741,3 +747,9 @@ walk_object(Walker *w, const char *p, TrieNode *node, bool may_stop, bool need_e
 			return walk_fail(w, p, simdjson::TAPE_ERROR, NULL);
 	}
 }
+
+/* the two walks (walk_object in json_internal.hpp chooses) */
+template const char *walk_object_keys<false>(Walker *w, const char *p, TrieNode *node,
+											 bool may_stop, bool need_end);
+template const char *walk_object_keys<true>(Walker *w, const char *p, TrieNode *node,
+											bool may_stop, bool need_end);

@@ -563,7 +563,17 @@ s3ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("Partition Pruning", "on", es);
 	if (nobject > ndir)
 		ExplainPropertyText("Object Filter", "on", es);
-	if (like_prefix[0] && opts.is_prefix && ndir == 0)
+	if (opts.key_template && opts.is_prefix && ndir > 0)
+	{
+		int			first = filter_kind != FDW_FILTER_NONE ? 1 : 0;
+
+		/* equality on key template parts narrows the listing (template.c) */
+		ExplainPropertyText("Listing Prefix",
+							template_explain_prefix(node, &opts, like_prefix,
+													list_truncate(list_copy_tail(plan->fdw_exprs, first), ndir)),
+							es);
+	}
+	else if (like_prefix[0] && opts.is_prefix && ndir == 0)
 	{
 		char	   *prefix = fdw_effective_prefix(&opts, like_prefix);
 

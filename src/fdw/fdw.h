@@ -75,6 +75,7 @@ typedef struct FdwTableOptions
 	int			shard_k;
 	int			shard_n;
 	char	   *key_template;	/* key_template, or NULL (template.c) */
+	bool		case_insensitive;	/* JSON keys match whatever their case */
 } FdwTableOptions;
 
 /* option.c */

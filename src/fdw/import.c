@@ -21,10 +21,15 @@
  * the parts of the key template (given as an option, it applies to the
  * tables whose prefix can hold keys that match it).  Epoch numbers in
  * columns named like times become timestamptz with format 'epoch_*'.
+ * With case_insensitive 'true', keys that differ only in case are one
+ * column (named after the first spelling seen) and the tables made get
+ * the same option, so that they read every spelling.
  *
  * The DDL is built with quote_identifier and quote_literal: key names and
- * directory names are data, never SQL.  Only JSON (gzip or plain) is
- * sampled; format 'csv' is refused.
+ * directory names are data, never SQL.  JSON is sampled here; with
+ * format 'csv' (and delimiter, quote, header, null as the tables take
+ * them) import_csv.c reads the records, and the tables made get those
+ * options.
  *
  * IDENTIFICATION
  *	  src/fdw/import.c
@@ -46,6 +51,7 @@
 #include "decode/json_reader.h"
 #include "decode/key_template.h"
 #include "fdw/fdw.h"
+#include "fdw/import_csv.h"
 #include "s3/credentials.h"
 
 #define IMPORT_MAX_OBJECT_BYTES		(8 * 1024 * 1024)
@@ -57,6 +63,10 @@ typedef struct ImportOptions
 	int			sample_records;
 	int			sample_objects;
 	char	   *key_template;
+	bool		case_insensitive;	/* keys in another case are one column */
+	bool		csv;			/* format 'csv' (import_csv.c) */
+	ImportCsv	csvopt;
+	List	   *csv_ddl;		/* the CSV options given, for the tables made */
 } ImportOptions;
 
 static int
@@ -83,6 +93,13 @@ import_options(ImportForeignSchemaStmt *stmt, ImportOptions *o)
 	o->sample_records = 1000;
 	o->sample_objects = 5;
 	o->key_template = NULL;
+	o->case_insensitive = false;
+	o->csv = false;
+	o->csvopt.delimiter = ',';
+	o->csvopt.quote = '"';
+	o->csvopt.header = "true";
+	o->csvopt.null_string = "";
+	o->csv_ddl = NIL;
 	foreach(lc, stmt->options)
 	{
 		DefElem    *def = lfirst(lc);
@@ -105,20 +122,72 @@ import_options(ImportForeignSchemaStmt *stmt, ImportOptions *o)
 						 errmsg("invalid value for option \"key_template\": \"%s\"", o->key_template),
 						 errdetail("%s", t.nparts == 0 ? "The template has no placeholders." : err)));
 		}
+		else if (strcmp(def->defname, "case_insensitive") == 0)
+		{
+			bool		b;
+
+			if (!parse_bool(defGetString(def), &b))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"case_insensitive\": \"%s\"", defGetString(def)),
+						 errhint("Valid values are: true (keys that differ only in case are one column, read whatever their case), false (the default).")));
+			o->case_insensitive = b;
+		}
 		else if (strcmp(def->defname, "format") == 0)
 		{
-			if (strcmp(defGetString(def), "json") != 0)
+			if (strcmp(defGetString(def), "json") != 0 && strcmp(defGetString(def), "csv") != 0)
 				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("IMPORT FOREIGN SCHEMA samples JSON objects only"),
-						 errhint("Create CSV tables with CREATE FOREIGN TABLE.")));
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"format\": \"%s\"", defGetString(def)),
+						 errhint("Valid values are: json, csv.")));
+			o->csv = strcmp(defGetString(def), "csv") == 0;
+		}
+		else if (strcmp(def->defname, "delimiter") == 0 || strcmp(def->defname, "quote") == 0 ||
+				 strcmp(def->defname, "header") == 0 || strcmp(def->defname, "null") == 0)
+		{
+			char	   *v = defGetString(def);
+			bool		b;
+
+			if ((def->defname[0] == 'd' || def->defname[0] == 'q') &&
+				(strlen(v) != 1 || v[0] == '\n' || v[0] == '\r'))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"%s\" must be a single one-byte character other than a line end",
+								def->defname)));
+			if (def->defname[0] == 'h' && strcmp(v, "skip") != 0 && !parse_bool(v, &b))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"header\": \"%s\"", v),
+						 errhint("Valid values are: true (columns named by each object's first line), false (no header line: columns c1, c2, ...), skip (a first line that is not read).")));
+			if (def->defname[0] == 'd')
+				o->csvopt.delimiter = v[0];
+			else if (def->defname[0] == 'q')
+				o->csvopt.quote = v[0];
+			else if (def->defname[0] == 'h')
+				o->csvopt.header = strcmp(v, "skip") == 0 ? "skip" : (parse_bool(v, &b) && b) ? "true" : "false";
+			else
+				o->csvopt.null_string = v;
+			o->csv_ddl = lappend(o->csv_ddl, def);
 		}
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 					 errmsg("invalid option \"%s\"", def->defname),
-					 errhint("Valid options of IMPORT FOREIGN SCHEMA are: prefix, sample_records, sample_objects, key_template, format.")));
+					 errhint("Valid options of IMPORT FOREIGN SCHEMA are: prefix, sample_records, sample_objects, key_template, case_insensitive, format, and for CSV delimiter, quote, header, null.")));
 	}
+	if (o->csv_ddl != NIL && !o->csv)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"%s\" is only valid with format 'csv'", ((DefElem *) linitial(o->csv_ddl))->defname)));
+	if (o->csv && o->case_insensitive)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"case_insensitive\" is only valid with format 'json'"),
+				 errhint("CSV header names already match columns whatever their case.")));
+	if (o->csv && o->csvopt.delimiter == o->csvopt.quote)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("options \"delimiter\" and \"quote\" must be different characters")));
 	if (o->prefix[0] != '\0' && o->prefix[strlen(o->prefix) - 1] != '/')
 		o->prefix = psprintf("%s/", o->prefix);
 }
@@ -127,8 +196,9 @@ import_options(ImportForeignSchemaStmt *stmt, ImportOptions *o)
  * Feed the records of one object (its first bytes) to inf, up to
  * "*left" records; in a memory context of its own.
  */
-static void
-sample_object(AwsClient *client, const char *bucket, const char *key, Infer *inf, int *left)
+static bool
+sample_object(AwsClient *client, const char *bucket, const char *key, Infer *inf, int *left,
+			  const ImportOptions *o, StringInfo first_header)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_s3 import object",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -148,7 +218,7 @@ sample_object(AwsClient *client, const char *bucket, const char *key, Infer *inf
 		s3_get_close(get);
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(cxt);
-		return;
+		return false;
 	}
 	for (;;)
 	{
@@ -200,6 +270,15 @@ sample_object(AwsClient *client, const char *bucket, const char *key, Infer *inf
 	}
 	memset(data + data_len, 0, JSON_READER_PADDING);
 
+	if (o->csv)
+	{
+		bool		sampled = import_sample_csv(data, data_len, whole, inf, left, &o->csvopt,
+												first_header);
+
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		return sampled;
+	}
 	jr = json_reader_create(&field, 1);
 	if (jr == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -219,6 +298,7 @@ sample_object(AwsClient *client, const char *bucket, const char *key, Infer *inf
 	json_reader_free(jr);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
+	return true;
 }
 
 /* Infer is malloc'd (pure C): freed with the memory context, also on error. */
@@ -229,12 +309,14 @@ free_infer(void *arg)
 }
 
 static Infer *
-create_infer(void)
+create_infer(const ImportOptions *o)
 {
 	InferOptions io = {0};
-	Infer	   *inf = infer_create(&io);
+	Infer	   *inf;
 	MemoryContextCallback *cb;
 
+	io.case_insensitive = o->case_insensitive;
+	inf = infer_create(&io);
 	if (inf == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	cb = palloc(sizeof(MemoryContextCallback));
@@ -358,7 +440,7 @@ import_table(AwsClient *client, const char *server, const char *bucket, const ch
 			 const char *prefix, const ImportOptions *o)
 {
 	S3ListPage *page = s3_list_page(client, bucket, prefix, NULL, NULL, 0);
-	Infer	   *inf = create_infer();
+	Infer	   *inf = create_infer(o);
 	int			left = o->sample_records;
 	int			nobjects = 0;
 	List	   *hive = NIL;
@@ -370,9 +452,11 @@ import_table(AwsClient *client, const char *server, const char *bucket, const ch
 	char		err[256];
 	KtSpan		spans[KT_MAX_PARTS];
 	StringInfoData sql;
+	StringInfoData first_header;	/* CSV: the first object's header line */
 	ListCell   *lc;
 	int			i;
 
+	initStringInfo(&first_header);
 	if (o->key_template && kt_parse(o->key_template, &t, err, sizeof(err)) &&
 		kt_match_prefix(&t, prefix, strlen(prefix), spans) >= 0)
 		templated = true;
@@ -385,8 +469,15 @@ import_table(AwsClient *client, const char *server, const char *bucket, const ch
 			break;
 		if (klen == 0 || obj->key[klen - 1] == '/' || obj->size == 0)
 			continue;
+		if (!sample_object(client, bucket, obj->key, inf, &left, o, &first_header))
+		{
+			if (first_header.len > 0)
+				ereport(NOTICE,
+						(errmsg("not sampled: \"%s\", whose header differs from the first object's",
+								s3_make_uri(bucket, obj->key))));
+			continue;
+		}
 		hive_parts(&hive, obj->key + strlen(prefix));
-		sample_object(client, bucket, obj->key, inf, &left);
 		nobjects++;
 	}
 	if (nobjects == 0)
@@ -418,7 +509,13 @@ import_table(AwsClient *client, const char *server, const char *bucket, const ch
 
 			c->format = ic[i].format;	/* epoch numbers: timestamptz */
 
-			if (column_taken(cols, c->name) || strcmp(c->name, ic[i].path) != 0)
+			/* CSV without a header by name: columns by position, no field option */
+			if (o->csv && strcmp(o->csvopt.header, "true") != 0)
+			{
+				while (column_taken(cols, c->name))
+					c->name = psprintf("%.55s_%s", c->name, "2");
+			}
+			else if (column_taken(cols, c->name) || strcmp(c->name, ic[i].path) != 0)
 			{
 				c->option = "field";
 				c->value = pstrdup(ic[i].path);
@@ -452,6 +549,18 @@ import_table(AwsClient *client, const char *server, const char *bucket, const ch
 					 quote_literal_cstr(s3_make_uri(bucket, prefix)));
 	if (templated)
 		appendStringInfo(&sql, ", key_template %s", quote_literal_cstr(o->key_template));
+	if (o->case_insensitive)
+		appendStringInfoString(&sql, ", case_insensitive 'true'");
+	if (o->csv)
+	{
+		appendStringInfoString(&sql, ", format 'csv'");
+		foreach(lc, o->csv_ddl)
+		{
+			DefElem    *def = lfirst(lc);
+
+			appendStringInfo(&sql, ", %s %s", def->defname, quote_literal_cstr(defGetString(def)));
+		}
+	}
 	appendStringInfoString(&sql, ")");
 	return sql.data;
 }

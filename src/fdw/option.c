@@ -60,6 +60,7 @@ static const FdwOption valid_options[] = {
 	{"null", ForeignTableRelationId},
 	{"shard", ForeignTableRelationId},
 	{"key_template", ForeignTableRelationId},
+	{"case_insensitive", ForeignTableRelationId},	/* JSON keys, as Hive's SerDe */
 	/* column: which field or metadata */
 	{"field", AttributeRelationId},
 	{"metadata", AttributeRelationId},
@@ -176,6 +177,7 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 	bool		have_field = false;
 	bool		have_meta = false;
 	bool		have_part = false;
+	bool		have_case_insensitive = false;
 	bool		have_key = false;
 	bool		have_secret = false;
 	bool		is_csv = false;
@@ -269,6 +271,17 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 						 errmsg("invalid value for option \"header\": \"%s\"", defGetString(def)),
 						 errhint("Valid values are: true (columns by the header's names), false (no header line), skip (a header line that is not read: columns by position).")));
 		}
+		else if (strcmp(def->defname, "case_insensitive") == 0)
+		{
+			bool		b;
+
+			have_case_insensitive = true;
+			if (!parse_bool(defGetString(def), &b))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"case_insensitive\": \"%s\"", defGetString(def)),
+						 errhint("Valid values are: true (a column \"userid\" reads the key \"UserId\", as Athena's JSON SerDe does), false (keys match as written, the default).")));
+		}
 		else if (strcmp(def->defname, "shard") == 0)
 		{
 			int			k,
@@ -328,6 +341,11 @@ pipeline_s3_fdw_validator(PG_FUNCTION_ARGS)
 				 errmsg("options \"delimiter\" and \"quote\" must be different characters"),
 				 errdetail("Both are '%c'.", delimiter),
 				 errhint("Choose a delimiter and a quote that differ; unless set, the delimiter is ',' and the quote is '\"'.")));
+	if (is_csv && have_case_insensitive)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"case_insensitive\" is only valid with format 'json'"),
+				 errhint("CSV header names already match columns whatever their case.")));
 	if ((have_field ? 1 : 0) + (have_meta ? 1 : 0) + (have_part ? 1 : 0) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
@@ -389,6 +407,8 @@ fdw_table_options(Oid relid, FdwTableOptions *opts)
 			fdw_shard_parse(v, &opts->shard_k, &opts->shard_n);
 		else if (strcmp(def->defname, "key_template") == 0)
 			opts->key_template = v;
+		else if (strcmp(def->defname, "case_insensitive") == 0)
+			opts->case_insensitive = defGetBoolean(def);
 	}
 
 	/*

@@ -159,7 +159,9 @@ scan_create(Relation rel, Oid userid, List *attrs, MemoryContext parent)
 	if (st->opts.format == FDW_FORMAT_JSON)
 	{
 		st->jvalues = palloc0(sizeof(JsonValue) * Max(st->nfields, 1));
-		st->jr = json_reader_create(st->jfields, st->nfields);
+		st->jr = st->opts.case_insensitive ?
+			json_reader_create_folded(st->jfields, st->nfields) :
+			json_reader_create(st->jfields, st->nfields);
 	}
 	else
 	{

@@ -43,6 +43,7 @@
 #include "optimizer/optimizer.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/rel.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -455,3 +456,31 @@ template_plan_prefix(Oid relid, const char *key_template, List *clauses, Index v
 	}
 	return narrow(pp.t, mine, plan_part_of, &pp, NULL, prefix);
 }
+
+/*
+ * template_explain_prefix: for EXPLAIN, the listing prefix that equality
+ * on the table's template columns leaves, as an s3:// URI ("(none can
+ * match)" when no key can): from the scan's state when it ran (EXPLAIN
+ * ANALYZE: parameters known), else from the plan's clauses (constants
+ * only).  dir_quals: the plan's clauses on partition columns.
+ */
+char *
+template_explain_prefix(ForeignScanState *node, const FdwTableOptions *opts,
+						const char *like_prefix, List *dir_quals)
+{
+	FdwScanState *st = (FdwScanState *) node->fdw_state;
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	char	   *prefix = fdw_effective_prefix(opts, like_prefix);
+
+	if (prefix != NULL)
+	{
+		if (st != NULL && st->tmpl != NULL && st->econtext != NULL)
+			prefix = template_prefix(st, prefix);
+		else
+			prefix = template_plan_prefix(RelationGetRelid(node->ss.ss_currentRelation),
+										  opts->key_template, dir_quals,
+										  plan->scan.scanrelid, prefix);
+	}
+	return prefix ? s3_make_uri(opts->bucket, prefix) : pstrdup("(none can match)");
+}
+

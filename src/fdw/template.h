@@ -30,4 +30,11 @@ extern char *template_prefix(struct FdwScanState *st, const char *prefix);
 extern char *template_plan_prefix(Oid relid, const char *key_template, List *clauses,
 								  Index varno, const char *prefix);
 
+/* For EXPLAIN: the listing prefix as the template narrows it (an s3:// URI). */
+struct ForeignScanState;
+struct FdwTableOptions;
+extern char *template_explain_prefix(struct ForeignScanState *node,
+									 const struct FdwTableOptions *opts,
+									 const char *like_prefix, List *dir_quals);
+
 #endif							/* PIPELINE_FDW_TEMPLATE_H */

@@ -41,6 +41,7 @@
 #include "utils/timestamp.h"
 
 #include "report/export.h"
+#include "report/export_template.h"
 #include "report/intake.h"
 #include "report/report.h"
 #include "report/target.h"
@@ -362,7 +363,10 @@ check_report(ReportArgs *a, bool query_changed, bool after_changed)
 	if (a->source)
 		s3_parse_uri(a->source, &bucket, &key);
 	if (a->export)
+	{
 		s3_parse_uri(a->export, &bucket, &key);
+		export_template_check(a->export);	/* placeholders: {date}, ... */
+	}
 	(void) export_format_from_name(a->export_format);
 	if (a->server || a->export)
 		(void) export_server(a->server);	/* a pipeline_s3 server we may use */

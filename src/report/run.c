@@ -45,6 +45,7 @@
 #include "fdw/counters.h"
 #include "fdw/fdw.h"
 #include "report/export.h"
+#include "report/export_template.h"
 #include "report/intake.h"
 #include "report/outbox.h"
 #include "report/report.h"
@@ -213,14 +214,16 @@ run_error_is_recordable(ErrorData *edata)
 static char *
 export_uri(ReportDef *def, List *todo, TimestampTz started, int64 run_id)
 {
+	/* placeholders ({date}, ...) filled now, as the export is staged */
+	char	   *export = export_template_fill(def->export, started);
 	const char *ext;
 	StringInfoData ids;
 	ListCell   *lc;
 	char		hash[SIGV4_HEX_LEN + 1];
 	List	   *names = NIL;
 
-	if (def->export[strlen(def->export) - 1] != '/')
-		return def->export;
+	if (export[strlen(export) - 1] != '/')
+		return export;
 	ext = strcmp(def->export_format, "csv") == 0 ? ".csv.gz" :
 		strcmp(def->export_format, "svg") == 0 ? ".svg" : ".json.gz";
 	if (todo == NIL)
@@ -230,7 +233,7 @@ export_uri(ReportDef *def, List *todo, TimestampTz started, int64 run_id)
 
 		timestamp2tm(started, NULL, &tm, &fsec, NULL, NULL);
 		return psprintf("%s%s-%04d%02d%02dT%02d%02d%02dZ-run" INT64_FORMAT "%s",
-						def->export, def->name, tm.tm_year, tm.tm_mon, tm.tm_mday,
+						export, def->name, tm.tm_year, tm.tm_mon, tm.tm_mday,
 						tm.tm_hour, tm.tm_min, tm.tm_sec, run_id, ext);
 	}
 	foreach(lc, todo)
@@ -246,7 +249,7 @@ export_uri(ReportDef *def, List *todo, TimestampTz started, int64 run_id)
 	if (!sigv4_sha256_hex(ids.data, ids.len, hash))
 		elog(ERROR, "could not hash the trigger objects");
 	hash[16] = '\0';
-	return psprintf("%s%s-%s%s", def->export, def->name, hash, ext);
+	return psprintf("%s%s-%s%s", export, def->name, hash, ext);
 }
 
 /*

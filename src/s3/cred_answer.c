@@ -444,6 +444,8 @@ cred_parse_json(const char *body, size_t len, CredAnswer *out)
 	key = json_str(doc, "AccessKeyId", &key_len);
 	secret = json_str(doc, "SecretAccessKey", &secret_len);
 	token = json_str(doc, "Token", &token_len);
+	if (token == NULL)			/* credential_process's name for it */
+		token = json_str(doc, "SessionToken", &token_len);
 	exp = json_str(doc, "Expiration", &exp_len);
 	code = json_str(doc, "Code", &code_len);
 	if (code == NULL)

@@ -65,7 +65,8 @@ extern CredStatus cred_parse_sts(const char *body, size_t len, CredAnswer *out);
 
 /*
  * The JSON of IMDS (security-credentials/ROLE) or of a container
- * credentials endpoint: AccessKeyId, SecretAccessKey, Token, Expiration.
+ * credentials endpoint: AccessKeyId, SecretAccessKey, Token, Expiration
+ * (or, as a credential_process writes it, SessionToken for Token).
  * A "Code" other than "Success", or an answer without keys that has a
  * code or message, is CRED_ERROR_ANSWER.
  */

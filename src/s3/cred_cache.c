@@ -103,6 +103,7 @@ aws_credential_source_copy(const CredSource *src, MemoryContext mcxt)
 	c->duration_seconds = src->duration_seconds;
 	c->sts_url = dup_in(mcxt, src->sts_url);
 	c->region = dup_in(mcxt, src->region);
+	c->process_command = dup_in(mcxt, src->process_command);
 	c->base = aws_credential_source_copy(src->base, mcxt);
 	return c;
 }

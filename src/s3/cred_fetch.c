@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "s3/cred_answer.h"
+#include "s3/cred_profile.h"
 #include "s3/cred_source.h"
 #include "s3/http.h"
 #include "s3/aws.h"
@@ -94,6 +95,8 @@ cred_source_describe(const CredSource *src)
 			return psprintf("web identity (role \"%s\")", src->role_arn);
 		case CRED_SOURCE_ASSUME_ROLE:
 			return psprintf("role \"%s\"", src->role_arn);
+		case CRED_SOURCE_PROCESS:
+			return "the credential_process of the server's AWS profile";
 	}
 	return "an unknown source";
 }
@@ -588,6 +591,9 @@ cred_fetch(const CredSource *src, const CredKeys *base, CredKeys *out)
 				case CRED_SOURCE_WEB_IDENTITY:
 				case CRED_SOURCE_ASSUME_ROLE:
 					fetch_sts(http, src, base, &keys);
+					break;
+				case CRED_SOURCE_PROCESS:
+					cred_process_fetch(src->process_command, &keys);
 					break;
 				case CRED_SOURCE_STATIC:
 					elog(ERROR, "static credentials are not fetched");

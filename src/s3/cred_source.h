@@ -33,7 +33,8 @@ typedef enum CredSourceKind
 	CRED_SOURCE_WEB_IDENTITY,	/* AssumeRoleWithWebIdentity (IRSA) */
 	CRED_SOURCE_CONTAINER,		/* ECS/EKS container credentials endpoint */
 	CRED_SOURCE_IMDS,			/* EC2 instance metadata, IMDSv2 */
-	CRED_SOURCE_ASSUME_ROLE		/* AssumeRole signed with a base identity */
+	CRED_SOURCE_ASSUME_ROLE,	/* AssumeRole signed with a base identity */
+	CRED_SOURCE_PROCESS			/* a profile's credential_process (cred_profile.c) */
 } CredSourceKind;
 
 /* Keys, as a source gives them. */
@@ -70,6 +71,7 @@ typedef struct CredSource
 	char	   *sts_url;		/* http(s)://host[:port][/path] */
 	char	   *region;			/* what STS requests are signed for */
 	struct CredSource *base;	/* ASSUME_ROLE: whose keys sign the call */
+	char	   *process_command;	/* PROCESS: the command line */
 } CredSource;
 
 /* What a source is, for messages: "the EC2 instance metadata service". */

@@ -19,8 +19,12 @@
  *   1. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN)
  *   2. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN
  *      (+ AWS_ROLE_SESSION_NAME) -> STS AssumeRoleWithWebIdentity (IRSA)
- *   3. the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else
- *      ~/.aws/credentials), profile AWS_PROFILE or "default"
+ *   3. the profile AWS_PROFILE (or "default") of the shared credentials
+ *      file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials) and the
+ *      config file (AWS_CONFIG_FILE, else ~/.aws/config; cred_profile.c):
+ *      its keys, its role_arn assumed with its source_profile's
+ *      credentials, or its credential_process (a program run as the
+ *      server's OS user: only the server's environment chooses it)
  *   4. container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
  *      (against pipeline.container_credentials_endpoint, 169.254.170.2),
  *      else AWS_CONTAINER_CREDENTIALS_FULL_URI, with
@@ -57,6 +61,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "s3/cred_profile.h"
 #include "s3/cred_source.h"
 #include "s3/credentials.h"
 #include "s3/url.h"
@@ -90,61 +95,6 @@ getenv_true(const char *name)
 	const char *v = getenv_nonempty(name);
 
 	return v && pg_strcasecmp(v, "true") == 0;
-}
-
-/*
- * Read one profile of an AWS shared credentials file (INI format).
- * Returns true if it gave an access key.
- */
-static bool
-read_shared_credentials(const char *path, const char *profile, CredKeys *keys)
-{
-	FILE	   *f = AllocateFile(path, "r");
-	char		line[1024];
-	bool		in_profile = false;
-
-	if (f == NULL)
-		return false;
-	while (fgets(line, sizeof(line), f) != NULL)
-	{
-		char	   *s = line;
-		char	   *eq;
-		char	   *name;
-		char	   *value;
-
-		while (*s == ' ' || *s == '\t')
-			s++;
-		s[strcspn(s, "\r\n")] = '\0';
-		if (*s == '#' || *s == ';' || *s == '\0')
-			continue;
-		if (*s == '[')
-		{
-			char	   *end = strchr(s, ']');
-
-			if (end)
-				*end = '\0';
-			in_profile = strcmp(s + 1, profile) == 0;
-			continue;
-		}
-		if (!in_profile || (eq = strchr(s, '=')) == NULL)
-			continue;
-		*eq = '\0';
-		name = s;
-		value = eq + 1;
-		while (*value == ' ' || *value == '\t')
-			value++;
-		while (eq > name && (eq[-1] == ' ' || eq[-1] == '\t'))
-			*--eq = '\0';
-		if (strcmp(name, "aws_access_key_id") == 0)
-			keys->access_key_id = pstrdup(value);
-		else if (strcmp(name, "aws_secret_access_key") == 0)
-			keys->secret_access_key = pstrdup(value);
-		else if (strcmp(name, "aws_session_token") == 0)
-			keys->session_token = pstrdup(value);
-	}
-	FreeFile(f);
-	explicit_bzero(line, sizeof(line));
-	return keys->access_key_id != NULL && keys->secret_access_key != NULL;
 }
 
 /* ----------------------------------------------------------------
@@ -187,6 +137,7 @@ set_fingerprint(CredSource *src, Oid userid)
 	fp_field(&buf, "sts", src->sts_url);
 	fp_field(&buf, "region", src->region);
 	fp_field(&buf, "base", src->base ? src->base->fingerprint : NULL);
+	fp_field(&buf, "process", src->process_command);
 	if (!sigv4_sha256_hex(buf.data, buf.len, src->fingerprint))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -326,6 +277,10 @@ imds_source(void)
 	return src;
 }
 
+static CredSource *profile_source(ForeignServer *server, const CredOptions *o, const char *region,
+								  const char *cred_path, const char *config_path, const char *name,
+								  int depth);
+
 /*
  * The database server's own identity: the AWS SDKs' default chain (see
  * the file's header).  Only for superusers on superusers' servers.
@@ -336,7 +291,7 @@ server_identity(ForeignServer *server, const CredOptions *o, const char *region)
 	const char *home = getenv_nonempty("HOME");
 	const char *path = getenv_nonempty("AWS_SHARED_CREDENTIALS_FILE");
 	const char *profile = getenv_nonempty("AWS_PROFILE");
-	CredKeys	keys;
+	const char *config = getenv_nonempty("AWS_CONFIG_FILE");
 	CredSource *src;
 
 	/* 1. environment variables */
@@ -359,18 +314,19 @@ server_identity(ForeignServer *server, const CredOptions *o, const char *region)
 		return src;
 	}
 
-	/* 3. the shared credentials file */
-	memset(&keys, 0, sizeof(keys));
+	/* 3. the profile of the shared credentials and config files */
 	if (path == NULL && home != NULL)
 		path = psprintf("%s/.aws/credentials", home);
-	if (path && read_shared_credentials(path, profile ? profile : "default", &keys))
-		return static_source(keys.access_key_id, keys.secret_access_key, keys.session_token);
+	if (config == NULL && home != NULL)
+		config = psprintf("%s/.aws/config", home);
+	if ((src = profile_source(server, o, region, path, config, profile ? profile : "default", 0)) != NULL)
+		return src;
 	if (profile != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("no S3 credentials for server \"%s\"", server->servername),
-				 errdetail("AWS_PROFILE is \"%s\", and the shared credentials file \"%s\" has no such profile with keys.",
-						   profile, path ? path : "~/.aws/credentials"),
+				 errdetail("AWS_PROFILE is \"%s\", and neither the shared credentials file \"%s\" nor the config file \"%s\" has such a profile with credentials.",
+						   profile, path ? path : "~/.aws/credentials", config ? config : "~/.aws/config"),
 				 errhint("Set access_key_id and secret_access_key with ALTER USER MAPPING.")));
 
 	/* 4. container credentials (ECS, EKS Pod Identity) */
@@ -388,6 +344,73 @@ server_identity(ForeignServer *server, const CredOptions *o, const char *region)
 					   path ? path : "~/.aws/credentials", profile ? profile : "default"),
 			 errhint("Set access_key_id and secret_access_key with ALTER USER MAPPING.")));
 	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * The credentials of AWS profile "name" (see the file's header, step 3),
+ * or NULL if neither file has the profile or it has no credentials.
+ * "depth" counts the source_profile hops.
+ */
+static CredSource *
+profile_source(ForeignServer *server, const CredOptions *o, const char *region,
+			   const char *cred_path, const char *config_path, const char *name, int depth)
+{
+	AwsProfile	p;
+	CredSource *src;
+
+	if (!cred_profile_read(cred_path, config_path, name, &p))
+		return NULL;
+	if (p.role_arn)
+	{
+		if (p.source_profile == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("AWS profile \"%s\" has a role_arn but no source_profile", name),
+					 errdetail("Server \"%s\" uses the database server's own AWS identity.", server->servername),
+					 errhint("Name the profile whose credentials assume the role with source_profile (credential_source is not read).")));
+		if (depth >= 4)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("AWS profile \"%s\" is more than 4 source_profile hops away from credentials", name)));
+		src = palloc0(sizeof(CredSource));
+		src->kind = CRED_SOURCE_ASSUME_ROLE;
+		src->role_arn = p.role_arn;
+		src->session_name = p.role_session_name ? p.role_session_name : pstrdup("pipeline");
+		src->external_id = p.external_id;
+		src->duration_seconds = p.duration_seconds ? pg_strtoint32(p.duration_seconds) : 0;
+		src->region = pstrdup(p.region ? p.region : region);
+		src->sts_url = sts_url(o, src->region);
+		/* the source profile's own credentials (its keys win over its role, as AWS's CLI has it) */
+		{
+			AwsProfile	sp;
+
+			if (strcmp(p.source_profile, name) == 0 &&
+				cred_profile_read(cred_path, config_path, name, &sp) &&
+				sp.access_key_id && sp.secret_access_key)
+				src->base = static_source(sp.access_key_id, sp.secret_access_key, sp.session_token);
+			else
+				src->base = profile_source(server, o, region, cred_path, config_path,
+										   p.source_profile, depth + 1);
+		}
+		if (src->base == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("AWS profile \"%s\" names source_profile \"%s\", which has no credentials",
+							name, p.source_profile)));
+		set_fingerprint(src, InvalidOid);
+		return src;
+	}
+	if (p.access_key_id && p.secret_access_key)
+		return static_source(p.access_key_id, p.secret_access_key, p.session_token);
+	if (p.credential_process)
+	{
+		src = palloc0(sizeof(CredSource));
+		src->kind = CRED_SOURCE_PROCESS;
+		src->process_command = p.credential_process;
+		set_fingerprint(src, InvalidOid);
+		return src;
+	}
+	return NULL;
 }
 
 /* The default session name of an assumed role: "pipeline-" and the user's name. */

@@ -5,7 +5,7 @@
 -- lost by pruning (IS NULL finds them).
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(26);
+SELECT plan(31);
 
 -- The hint of the error a statement raises (NULL if none).
 CREATE FUNCTION pg_temp.hint_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
@@ -74,6 +74,28 @@ SELECT alike((SELECT string_agg(l, E'\n') FROM pg_temp.explain_lines(
     'EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, COSTS OFF) SELECT count(*) FROM pings WHERE hour = ''09'' AND month = 11') l),
   '%Partition Pruning: on%Objects Read: 4%',
   'EXPLAIN ANALYZE: only the four objects of hour 09 in month 11 are read');
+
+-- EXPLAIN shows the listing prefix the template narrowed (plan time: constants; ANALYZE and
+-- EXECUTE: parameters too)
+SELECT ok('Listing Prefix: s3://ktpl/raw/v0/deviceping/2026/11/' IN (SELECT trim(l) FROM pg_temp.explain_lines(
+    'EXPLAIN (COSTS OFF) SELECT count(*) FROM pings WHERE year = 2026 AND month = 11') l),
+  'EXPLAIN: the listing prefix equality on leading parts narrowed');
+SELECT ok('Listing Prefix: s3://ktpl/raw/v0/deviceping/2025/' IN (SELECT trim(l) FROM pg_temp.explain_lines(
+    'EXPLAIN (COSTS OFF) SELECT count(*) FROM pings WHERE year = 2025 AND day = 24') l),
+  'EXPLAIN: a later part does not narrow past a gap');
+SELECT ok('Listing Prefix: s3://ktpl/raw/v0/deviceping/' IN (SELECT trim(l) FROM pg_temp.explain_lines(
+    'EXPLAIN (COSTS OFF) SELECT count(*) FROM pings WHERE month = 11') l),
+  'EXPLAIN: the template''s literal text when no leading part is fixed');
+SELECT ok('Listing Prefix: (none can match)' IN (SELECT trim(l) FROM pg_temp.explain_lines(
+    'EXPLAIN (COSTS OFF) SELECT count(*) FROM pings WHERE year = 2026 AND month = 13') l),
+  'EXPLAIN: a value no key can hold');
+PREPARE by_hour(int, int) AS SELECT count(*) FROM pings WHERE year = $1 AND month = $2;
+SET LOCAL plan_cache_mode = force_generic_plan;
+SELECT ok('Listing Prefix: s3://ktpl/raw/v0/deviceping/2025/09/' IN (SELECT trim(l) FROM pg_temp.explain_lines(
+    'EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, COSTS OFF) EXECUTE by_hour(2025, 9)') l),
+  'EXPLAIN ANALYZE of a generic plan: the prefix its parameters narrowed');
+RESET plan_cache_mode;
+DEALLOCATE by_hour;
 
 -- non-strict clauses: pruning never loses keys that do not match the template
 SELECT is((SELECT sum(v) FROM pings WHERE year IS NULL OR year = 2030), 700::bigint,

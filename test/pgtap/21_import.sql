@@ -74,8 +74,8 @@ SELECT throws_like($$IMPORT FOREIGN SCHEMA imp FROM SERVER lake INTO imported OP
   'invalid value for option "sample_records": "0"', 'a sample of no records');
 SELECT throws_like($$IMPORT FOREIGN SCHEMA imp FROM SERVER lake INTO imported OPTIONS (key_template 'raw/{x')$$,
   'invalid value for option "key_template"%', 'a bad key template');
-SELECT throws_like($$IMPORT FOREIGN SCHEMA imp FROM SERVER lake INTO imported OPTIONS (format 'csv')$$,
-  'IMPORT FOREIGN SCHEMA samples JSON objects only', 'CSV is not sampled');
+SELECT throws_like($$IMPORT FOREIGN SCHEMA imp FROM SERVER lake INTO imported OPTIONS (format 'xml')$$,
+  'invalid value for option "format": "xml"', 'a format that is not sampled (CSV is: 37_import_csv)');
 SELECT throws_like($$IMPORT FOREIGN SCHEMA imp FROM SERVER lake INTO imported OPTIONS (sample 'x')$$,
   'invalid option "sample"', 'an unknown option');
 
