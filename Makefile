@@ -60,6 +60,7 @@ OBJS = \
 	src/fdw/objects.o \
 	src/fdw/listing.o \
 	src/fdw/parallel.o \
+	src/fdw/parallel_parts.o \
 	src/fdw/gzsplit.o \
 	src/fdw/stream.o \
 	src/fdw/rows.o \

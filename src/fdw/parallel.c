@@ -14,7 +14,7 @@
  * claimed by exactly one participant, and memory is flat whatever the
  * number of objects.
  *
- * Parts.  A plain (uncompressed) object of at least twice
+ * Parts (parallel_parts.c).  A plain (uncompressed) object of at least twice
  * pipeline.split_size is read in parts of that size (or more, for at most
  * MAX_PARTS parts): the participant that claims it reads its first 256 kB
  * and, if the records there are one per line (JSON lines, CSV without
@@ -52,92 +52,20 @@
 #include "storage/spin.h"
 #include "utils/memutils.h"
 
-#include "decode/inflate.h"
-#include "decode/line_records.h"
 #include "fdw/counters.h"
 #include "fdw/gzsplit.h"
+#include "fdw/parallel_int.h"
 #include "fdw/scan.h"
 #include "util/settings.h"
 
-#define SHARED_SLOTS	1024	/* listed objects queued at most */
-#define KEY_MAX			1024	/* S3's longest key */
-#define ETAG_MAX		128
-#define TOKEN_MAX		4096	/* longest continuation token we keep */
-#define MAX_SPLITS		4		/* objects split at once */
-#define MAX_PARTS		1024	/* parts of one object at most */
-#define HEADER_MAX		8192	/* longest CSV header of a split object */
-#define SNIFF_BYTES		(256 * 1024)
-
-/* An object in shared memory. */
-typedef struct SharedEntry
-{
-	int64		size;
-	TimestampTz last_modified;
-	uint16		klen;
-	uint16		elen;
-	bool		listed;
-	char		text[KEY_MAX + ETAG_MAX];	/* key, then ETag */
-} SharedEntry;
-
-/* An object being read in parts. */
-typedef struct SplitSlot
-{
-	bool		in_use;
-	int			nparts;
-	int			next_part;		/* next to claim */
-	int			parts_done;
-	int64		part_size;
-	SharedEntry obj;
-	uint32		header_len;		/* CSV: the header line, for parts > 0 */
-	char		header[HEADER_MAX];
-	int64		first[MAX_PARTS];	/* by part p: where its first record starts */
-	int64		after[MAX_PARTS];	/* by part p - 1: where the first record
-									 * after it starts (index p) */
-	/* a gzip object: parts start at restart points (gzsplit.c) */
-	bool		gzip;
-	int64		gz_out[MAX_PARTS + 1];	/* decompressed offset of point p; [nparts]: size */
-	int64		gz_comp[MAX_PARTS]; /* compressed offset of point p */
-	int64		gz_first[MAX_PARTS];	/* first byte a part's GET asks for */
-} SplitSlot;
-
-struct FdwShared
-{
-	slock_t		mutex;
-	ConditionVariable cv;
-	bool		named;			/* objects put in by the leader, no listing */
-	int			ntasks;			/* listing tasks */
-	int			task;			/* the task being listed */
-	bool		task_started;	/* token continues it */
-	bool		lister_busy;	/* somebody is listing a page */
-	bool		listing_done;
-	int			splits_pending; /* objects claimed that may become split */
-	uint64		head;			/* queue: entries [head, tail) */
-	uint64		tail;
-	int			nslots;
-	char		token[TOKEN_MAX];
-	SplitSlot	split[MAX_SPLITS];
-	pg_atomic_uint64 objects_read;
-	pg_atomic_uint64 parts_read;
-	pg_atomic_uint64 bytes_read;
-	pg_atomic_uint64 bytes_decoded;
-	pg_atomic_uint64 records;
-	pg_atomic_uint64 objects_pruned;
-	uint64		part_readers;	/* bit n: participant n - 1 (-1: the leader) read a part */
-	ScanAccount account;		/* budget, workers' bytes and requests */
-	Size		slots_off;		/* offsets in data[] */
-	char		data[FLEXIBLE_ARRAY_MEMBER];	/* tasks, then slots */
-};
-
-#define shared_slot(sh, i) \
-	((SharedEntry *) ((sh)->data + (sh)->slots_off) + (i) % (sh)->nslots)
 
 /* ----------------------------------------------------------------
  *		Entries
  * ----------------------------------------------------------------
  */
 
-static void
-entry_put(SharedEntry *e, const S3Object *o, bool listed)
+void
+parallel_entry_put(SharedEntry *e, const S3Object *o, bool listed)
 {
 	size_t		klen = strlen(o->key);
 	size_t		elen = o->etag ? strlen(o->etag) : 0;
@@ -231,8 +159,8 @@ tasks_get(const char *p, int n)
  */
 
 /* Could this plain object be split, by its size alone? */
-static bool
-split_plain(FdwScanState *st, int64 size)
+bool
+parallel_split_plain(FdwScanState *st, int64 size)
 {
 	int64		split = (int64) pipeline_split_kb * 1024;
 
@@ -243,7 +171,7 @@ split_plain(FdwScanState *st, int64 size)
 static bool
 split_candidate(FdwScanState *st, int64 size)
 {
-	return split_plain(st, size) ||
+	return parallel_split_plain(st, size) ||
 		(st->can_split && st->opts.compression != FDW_COMPRESSION_NONE &&
 		 gzsplit_worth_indexing(size));
 }
@@ -283,7 +211,7 @@ list_page(FdwScanState *st, int task, bool started, char *token, int room)
 	{
 		foreach(lc, page->objects)
 		{
-			entry_put(shared_slot(sh, tail + n), lfirst(lc), true);
+			parallel_entry_put(shared_slot(sh, tail + n), lfirst(lc), true);
 			n++;
 		}
 	}
@@ -395,7 +323,7 @@ parallel_claim(FdwScanState *st, WorkUnit *u)
 			entry_get(&e, st->opts.bucket, u);
 			u->split_pending = split_candidate(st, e.size);
 			/* smaller than a plain split: only gzip with an index in the cache */
-			if (u->split_pending && !split_plain(st, e.size) &&
+			if (u->split_pending && !parallel_split_plain(st, e.size) &&
 				!gzsplit_cached(&st->stream, &u->obj))
 				parallel_split(st, u, false);
 			result = true;
@@ -409,248 +337,6 @@ parallel_claim(FdwScanState *st, WorkUnit *u)
 	ConditionVariableCancelSleep();
 	pfree(token);
 	return result;
-}
-
-/* Are these bytes (the object's first, maybe cut anywhere) records one per line? */
-static bool
-lines_ok(FdwScanState *st, const char *buf, size_t len, size_t *header_len)
-{
-	return line_records_check(st->opts.format == FDW_FORMAT_CSV, buf, len,
-							  st->opts.delimiter, st->opts.quote,
-							  st->opts.format == FDW_FORMAT_CSV &&
-							  (st->opts.header || st->opts.header_skip),
-							  header_len);
-}
-
-/*
- * A gzip object's start, "buf": true if it has an index of at least two
- * points in the cache (*ix, malloc'd) and its first decompressed bytes
- * (*out) hold one record per line.
- */
-static bool
-sniff_gzip(FdwScanState *st, const WorkUnit *u, const char *buf, size_t len,
-		   char **out, size_t *out_len, size_t *header_len, GzIndex **ix)
-{
-	*ix = gzsplit_sniff(&st->stream, &u->obj, buf, len, SNIFF_BYTES, out, out_len);
-	if (*ix == NULL)
-		return false;
-	if ((*ix)->npoints < 2 || (*ix)->npoints > MAX_PARTS)
-		return false;			/* (freed by the caller) */
-	return lines_ok(st, *out, *out_len, header_len);
-}
-
-/*
- * Read the first bytes of an object: true if they are plain (or gzip with
- * an index: *ix) and hold one record per line.  The CSV header line goes
- * to *header.
- */
-static bool
-sniff(FdwScanState *st, const WorkUnit *u, char **header, size_t *header_len, GzIndex **ix)
-{
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_s3 sniff",
-											  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	char	   *buf = palloc(SNIFF_BYTES + JSON_READER_PADDING);
-	size_t		len = 0;
-	S3Get	   *g;
-	bool		ok = false;
-
-	*ix = NULL;
-	g = s3_get_start_range(st->client, &u->obj, 0, SNIFF_BYTES, SNIFF_BYTES);
-	if (s3_get_open(g, true))
-	{
-		size_t		n;
-		char	   *text = buf;
-		bool		gz;
-
-		while (len < SNIFF_BYTES &&
-			   (n = s3_get_read(g, buf + len, SNIFF_BYTES - len)) > 0)
-			len += n;
-		st->bytes_read += s3_get_bytes(g);
-		pipeline_scan_bytes += s3_get_bytes(g);
-		scan_account_read(st, s3_get_bytes(g));
-		gz = st->opts.compression != FDW_COMPRESSION_NONE && inflate_is_gzip(buf, len);
-		if (gz)
-			ok = sniff_gzip(st, u, buf, len, &text, &len, header_len, ix);
-		else if (st->opts.compression != FDW_COMPRESSION_GZIP)
-			ok = split_plain(st, u->obj.size) && lines_ok(st, buf, len, header_len);
-		if (ok && *header_len > HEADER_MAX)
-			ok = false;
-		if (ok && *header_len > 0)
-		{
-			*header = MemoryContextAlloc(old, *header_len);
-			memcpy(*header, text, *header_len);
-		}
-	}
-	s3_get_close(g);
-	if (!ok && *ix)
-	{
-		gzindex_free(*ix);
-		*ix = NULL;
-	}
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
-	return ok;
-}
-
-/*
- * parallel_split: settle a unit claimed as a candidate for splitting: if
- * "keep" (it is to be read) and it is fit, make it a split object and the
- * unit its first part.  Wakes up whoever waits for the outcome.
- */
-void
-parallel_split(FdwScanState *st, WorkUnit *u, bool keep)
-{
-	FdwShared  *sh = st->shared;
-	char	   *header = NULL;
-	size_t		header_len = 0;
-	int			slot = -1;
-	GzIndex    *ix = NULL;
-
-	u->split_pending = false;
-	if (keep && sniff(st, u, &header, &header_len, &ix))
-	{
-		int64		part_size = Max((int64) pipeline_split_kb * 1024,
-									(u->obj.size + MAX_PARTS - 1) / MAX_PARTS);
-		int			nparts = ix ? (int) ix->npoints : (int) ((u->obj.size + part_size - 1) / part_size);
-		int			i;
-
-		SpinLockAcquire(&sh->mutex);
-		for (i = 0; i < MAX_SPLITS; i++)
-			if (!sh->split[i].in_use)
-			{
-				SplitSlot  *s = &sh->split[i];
-
-				slot = i;
-				s->in_use = true;
-				s->nparts = nparts;
-				s->next_part = 1;	/* part 0 is ours */
-				s->parts_done = 0;
-				s->part_size = part_size;
-				entry_put(&s->obj, &u->obj, u->listed);
-				s->header_len = (uint32) header_len;
-				if (header_len)
-					memcpy(s->header, header, header_len);
-				memset(s->first, 0xff, sizeof(int64) * nparts);	/* -1: not yet */
-				memset(s->after, 0xff, sizeof(int64) * nparts);
-				s->gzip = ix != NULL;
-				if (ix)
-				{
-					for (int p = 0; p < nparts; p++)
-					{
-						const GzPoint *pt = &ix->points[p];
-
-						s->gz_out[p] = (int64) pt->out;
-						s->gz_comp[p] = (int64) pt->comp;
-						s->gz_first[p] = (int64) pt->comp - (pt->bits ? 1 : 0);
-					}
-					s->gz_out[nparts] = (int64) ix->out_size;
-				}
-				break;
-			}
-		if (slot >= 0)
-		{
-			SplitSlot  *s = &sh->split[slot];
-
-			sh->part_readers |= UINT64CONST(1) << ((ParallelWorkerNumber + 1) % 64);
-
-			u->split = slot;
-			u->part = 0;
-			u->nparts = nparts;
-			u->start = 0;
-			u->end = part_size;
-			if (s->gzip)
-			{
-				u->gz_part = true;
-				u->gz_point = 0;
-				u->end = s->gz_out[1];
-				u->comp_start = 0;
-				u->comp_end = s->gz_comp[1];
-				u->out_size = s->gz_out[nparts];
-			}
-		}
-		sh->splits_pending--;
-		SpinLockRelease(&sh->mutex);
-		if (ix)
-			gzindex_free(ix);
-	}
-	else
-	{
-		SpinLockAcquire(&sh->mutex);
-		sh->splits_pending--;
-		SpinLockRelease(&sh->mutex);
-	}
-	ConditionVariableBroadcast(&sh->cv);
-}
-
-/* The CSV header of a split object, for its later parts. */
-void
-parallel_part_header(FdwScanState *st, const WorkUnit *u, char **header, size_t *len)
-{
-	SplitSlot  *s = &st->shared->split[u->split];
-
-	/* set before any part but the first was handed out, and fixed since */
-	*header = s->header;
-	*len = s->header_len;
-}
-
-/* Part p's first record and the record after part p - 1 must be the same. */
-static void
-check_boundary(FdwScanState *st, const WorkUnit *u, int p, int64 first, int64 after)
-{
-	if (first >= 0 && after >= 0 && first != after)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("could not read \"%s\" in parts: its records are not one per line",
-						s3_make_uri(u->obj.bucket, u->obj.key)),
-				 errdetail("Part %d begins with the record at byte %lld, but the part before it found the next record at byte %lld.",
-						   p + 1, (long long) first, (long long) after),
-				 errhint("Set pipeline.split_size to 0 to read such objects whole.")));
-}
-
-/* parallel_part_first: where the first record of a part starts. */
-void
-parallel_part_first(FdwScanState *st, const WorkUnit *u, int64 offset)
-{
-	SplitSlot  *s = &st->shared->split[u->split];
-	int64		after;
-
-	if (u->part == 0)
-		return;
-	SpinLockAcquire(&st->shared->mutex);
-	s->first[u->part] = offset;
-	after = s->after[u->part];
-	SpinLockRelease(&st->shared->mutex);
-	check_boundary(st, u, u->part, offset, after);
-}
-
-/* parallel_part_next: where the first record after a part starts. */
-void
-parallel_part_next(FdwScanState *st, const WorkUnit *u, int64 offset)
-{
-	SplitSlot  *s = &st->shared->split[u->split];
-	int64		first;
-	int			p = u->part + 1;
-
-	if (p >= u->nparts)
-		return;
-	SpinLockAcquire(&st->shared->mutex);
-	s->after[p] = offset;
-	first = s->first[p];
-	SpinLockRelease(&st->shared->mutex);
-	check_boundary(st, u, p, first, offset);
-}
-
-/* parallel_part_done: a part is read; the last one frees the slot. */
-void
-parallel_part_done(FdwScanState *st, const WorkUnit *u)
-{
-	SplitSlot  *s = &st->shared->split[u->split];
-
-	SpinLockAcquire(&st->shared->mutex);
-	if (++s->parts_done == s->nparts)
-		s->in_use = false;
-	SpinLockRelease(&st->shared->mutex);
 }
 
 /* ----------------------------------------------------------------
@@ -714,7 +400,7 @@ shared_reset(FdwScanState *st, FdwShared *sh)
 		{
 			WorkUnit   *u = lfirst(lc);
 
-			entry_put(shared_slot(sh, sh->tail), &u->obj, u->obj.size >= 0);
+			parallel_entry_put(shared_slot(sh, sh->tail), &u->obj, u->obj.size >= 0);
 			sh->tail++;
 		}
 	}
