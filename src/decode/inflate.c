@@ -365,6 +365,67 @@ isal_error_text(int rc)
  * Decode within the current member.  Sets *done when the member's trailer
  * was read and verified.  Returns false (with errbuf set) on corrupt data.
  */
+/*
+ * One call of the decoder over in[0..in_step) into out[0..out_step): what it
+ * used and produced, and whether the deflate data ended; false (the
+ * Inflater failed) on corrupt data.
+ */
+static bool
+decode_step(Inflater *z, const uint8_t *in, size_t in_step, uint8_t *out, size_t out_step,
+			size_t *used, size_t *produced, bool *ended)
+{
+	*ended = false;
+	if (z->impl == INFLATE_IMPL_ZLIB)
+	{
+		int			rc;
+
+		z->zs.next_in = (Bytef *) in;
+		z->zs.avail_in = (uInt) in_step;
+		z->zs.next_out = out;
+		z->zs.avail_out = (uInt) out_step;
+		rc = inflate(&z->zs, Z_NO_FLUSH);
+		*used = in_step - z->zs.avail_in;
+		*produced = out_step - z->zs.avail_out;
+		if (rc == Z_STREAM_END)
+			*ended = true;
+		else if (rc != Z_OK && rc != Z_BUF_ERROR)
+		{
+			const char *why = z->zs.msg;
+
+			if (why == NULL)
+				why = rc == Z_NEED_DICT ? "needs a preset dictionary" : "decoder error";
+			z->total_in += *used;
+			fail(z, "corrupt gzip data", why);
+			return false;
+		}
+		return true;
+	}
+#ifdef HAVE_ISAL
+	{
+		struct inflate_state *s = z->isal;
+		int			rc;
+
+		s->next_in = (uint8_t *) in;
+		s->avail_in = (uint32_t) in_step;
+		s->next_out = out;
+		s->avail_out = (uint32_t) out_step;
+		rc = isal_inflate(s);
+		*used = in_step - s->avail_in;
+		*produced = out_step - s->avail_out;
+		if (rc != ISAL_DECOMP_OK)
+		{
+			z->total_in += *used;
+			fail(z, "corrupt gzip data", isal_error_text(rc));
+			return false;
+		}
+		*ended = s->block_state == ISAL_BLOCK_FINISH;
+		return true;
+	}
+#else
+	abort();					/* not reachable: rejected at create */
+#endif
+}
+
 static bool
 run_member(Inflater *z, const uint8_t **in, size_t *in_len,
 		   uint8_t *out, size_t out_cap, size_t *out_len, bool *done)
@@ -375,70 +436,23 @@ run_member(Inflater *z, const uint8_t **in, size_t *in_len,
 	size_t		produced;
 
 	*done = false;
-	if (z->impl == INFLATE_IMPL_ZLIB)
-	{
-		int			rc;
-
-		z->zs.next_in = (Bytef *) *in;
-		z->zs.avail_in = (uInt) in_step;
-		z->zs.next_out = out + *out_len;
-		z->zs.avail_out = (uInt) out_step;
-		rc = inflate(&z->zs, Z_NO_FLUSH);
-		used = in_step - z->zs.avail_in;
-		produced = out_step - z->zs.avail_out;
-		if (rc == Z_STREAM_END)
-			*done = true;
-		else if (rc != Z_OK && rc != Z_BUF_ERROR)
-		{
-			const char *why = z->zs.msg;
-
-			if (why == NULL)
-				why = rc == Z_NEED_DICT ? "needs a preset dictionary" : "decoder error";
-			z->total_in += used;
-			fail(z, "corrupt gzip data", why);
-			return false;
-		}
-	}
 #ifdef HAVE_ISAL
-	else
+	if (z->impl != INFLATE_IMPL_ZLIB && z->hdr_state != HDR_DONE)
 	{
-		struct inflate_state *s = z->isal;
-		int			rc;
+		int			h = read_header(z, in, in_len);
 
-		if (z->hdr_state != HDR_DONE)
-		{
-			int			h = read_header(z, in, in_len);
-
-			if (h < 0)
-				return false;
-			if (h == 0)
-				return true;	/* need more input */
-			isal_inflate_reset(s);
-			/* raw deflate, then verify the CRC-32 and length trailer */
-			s->crc_flag = ISAL_GZIP_NO_HDR_VER;
-			in_step = *in_len < MAX_STEP ? *in_len : MAX_STEP;
-		}
-
-		s->next_in = (uint8_t *) *in;
-		s->avail_in = (uint32_t) in_step;
-		s->next_out = out + *out_len;
-		s->avail_out = (uint32_t) out_step;
-		rc = isal_inflate(s);
-		used = in_step - s->avail_in;
-		produced = out_step - s->avail_out;
-		if (rc != ISAL_DECOMP_OK)
-		{
-			z->total_in += used;
-			fail(z, "corrupt gzip data", isal_error_text(rc));
+		if (h < 0)
 			return false;
-		}
-		if (s->block_state == ISAL_BLOCK_FINISH)
-			*done = true;
+		if (h == 0)
+			return true;		/* need more input */
+		isal_inflate_reset(z->isal);
+		/* raw deflate, then verify the CRC-32 and length trailer */
+		z->isal->crc_flag = ISAL_GZIP_NO_HDR_VER;
+		in_step = *in_len < MAX_STEP ? *in_len : MAX_STEP;
 	}
-#else
-	else
-		abort();				/* not reachable: rejected at create */
 #endif
+	if (!decode_step(z, *in, in_step, out + *out_len, out_step, &used, &produced, done))
+		return false;
 	if (z->chk_active)
 	{
 		if (!track_output(z, out + *out_len, produced))
@@ -621,65 +635,31 @@ run_resumed(Inflater *z, const uint8_t **in, size_t *in_len,
 	in_step = *in_len < MAX_STEP ? *in_len : MAX_STEP;
 	if (!z->raw_done)
 	{
-		if (z->impl == INFLATE_IMPL_ZLIB)
-		{
-			int			rc;
+		bool		ended;
 
-			z->zs.next_in = (Bytef *) *in;
-			z->zs.avail_in = (uInt) in_step;
-			z->zs.next_out = out + *out_len;
-			z->zs.avail_out = (uInt) out_step;
-			rc = inflate(&z->zs, Z_NO_FLUSH);
-			used = in_step - z->zs.avail_in;
-			produced = out_step - z->zs.avail_out;
-			if (rc == Z_STREAM_END)
-				z->raw_done = true;
-			else if (rc != Z_OK && rc != Z_BUF_ERROR)
-			{
-				z->total_in += used;
-				fail(z, "corrupt gzip data", z->zs.msg ? z->zs.msg : "decoder error");
-				return false;
-			}
-		}
+		if (!decode_step(z, *in, in_step, out + *out_len, out_step, &used, &produced, &ended))
+			return false;
+		if (ended)
+		{
 #ifdef HAVE_ISAL
-		else
-		{
-			struct inflate_state *s = z->isal;
-			int			rc;
-
-			s->next_in = (uint8_t *) *in;
-			s->avail_in = (uint32_t) in_step;
-			s->next_out = out + *out_len;
-			s->avail_out = (uint32_t) out_step;
-			rc = isal_inflate(s);
-			used = in_step - s->avail_in;
-			produced = out_step - s->avail_out;
-			if (rc != ISAL_DECOMP_OK)
-			{
-				z->total_in += used;
-				fail(z, "corrupt gzip data", isal_error_text(rc));
-				return false;
-			}
-			if (s->block_state == ISAL_BLOCK_FINISH)
+			if (z->impl != INFLATE_IMPL_ZLIB)
 			{
 				/*
 				 * Raw deflate ended.  ISA-L keeps the bits it read ahead in
 				 * read_in: the rest of the last byte (padding), then whole
 				 * bytes, which are the trailer's first.
 				 */
+				struct inflate_state *s = z->isal;
 				int			pad = s->read_in_length % 8;
 
 				for (int k = 0; k < s->read_in_length / 8 && z->trailer_pos < 8; k++)
 					z->trailer[z->trailer_pos++] = (uint8_t) (s->read_in >> (pad + 8 * k));
 				s->read_in = 0;
 				s->read_in_length = 0;
-				z->raw_done = true;
 			}
-		}
-#else
-		else
-			abort();
 #endif
+			z->raw_done = true;
+		}
 		if (!track_output(z, out + *out_len, produced))
 			return false;
 		*in += used;
