@@ -32,21 +32,39 @@ const check = (what, fn) => {
   }
 };
 
-// every run succeeded: 14 of tier 1 (one per delivered object), and tier 2
-// ran after the last of them
+// every run succeeded: tier 1 ran the 7 objects already in the bucket by
+// the backfill and the 7 delivered after the notifications by their events,
+// each object once; tier 2 ran after the last of them
 const runs = await q(`SELECT report, trigger, status, count(*)::int AS n, max(id)::int AS last
                       FROM pipeline.runs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`);
 check("every run succeeded", () => assert.deepEqual(runs.filter((r) => r.status !== "succeeded"), []));
 const tier1 = runs.find((r) => r.report === "devicebattery" && r.trigger === "event" && r.status === "succeeded");
+const backfilled = runs.find((r) => r.report === "devicebattery" && r.trigger === "backfill" && r.status === "succeeded");
 const tier2 = runs.find((r) => r.report === "batteryweek" && r.trigger === "event" && r.status === "succeeded");
-check("devicebattery ran once per delivered object", () => assert.equal(tier1?.n, 14));
-check("batteryweek ran after the last devicebattery run", () => assert.ok(tier2 && tier2.last > tier1.last,
+check("devicebattery ran once per object delivered after the notifications", () => assert.equal(tier1?.n, 7));
+check("the backfill ran devicebattery", () => assert.ok(backfilled?.n >= 1, JSON.stringify(runs)));
+check("batteryweek ran after the last devicebattery run", () => assert.ok(tier2 && tier2.last > Math.max(tier1.last, backfilled.last),
   JSON.stringify(runs)));
-const tier1Runs = await q(`SELECT count(DISTINCT trigger_uris)::int AS objects, count(DISTINCT export_uri)::int AS exports,
-                                   bool_and(trigger_uris[1] LIKE 's3://iot/raw/v0/deviceping/%' AND cardinality(trigger_uris) = 1) AS raw
-                            FROM pipeline.runs WHERE report = 'devicebattery'`);
-check("each delivered object ran devicebattery once and was exported once", () =>
-  assert.deepEqual(tier1Runs, [{ objects: 14, exports: 14, raw: true }]));
+const objects = await q(`SELECT r.trigger, count(*)::int AS objects, count(DISTINCT u)::int AS distinct_objects,
+                                bool_and(u LIKE 's3://iot/raw/v0/deviceping/%') AS raw
+                         FROM pipeline.runs r, unnest(r.trigger_uris) u
+                         WHERE r.report = 'devicebattery' GROUP BY 1 ORDER BY 1`);
+check("the backfill ran the 7 objects already there, events the 7 delivered later, each once", () =>
+  assert.deepEqual(objects, [{ trigger: "backfill", objects: 7, distinct_objects: 7, raw: true },
+    { trigger: "event", objects: 7, distinct_objects: 7, raw: true }]));
+const ledger = await q(`SELECT count(*)::int AS n, count(DISTINCT key)::int AS keys FROM pipeline.processed
+                        WHERE report = 'devicebattery'`);
+check("the ledger holds the 14 objects once", () => assert.deepEqual(ledger, [{ n: 14, keys: 14 }]));
+const exports = await q(`SELECT count(*)::int AS runs, count(DISTINCT export_uri)::int AS exports
+                         FROM pipeline.runs WHERE report = 'devicebattery'`);
+check("each devicebattery run was exported once", () => assert.equal(exports[0].exports, exports[0].runs));
+// the table IMPORT FOREIGN SCHEMA proposed: the fields of the records and the
+// parts of Firehose's keys
+const cols = (await q(`SELECT attname FROM pg_attribute WHERE attrelid = 'public.deviceping'::regclass
+                       AND attnum > 0 AND NOT attisdropped ORDER BY attnum`)).map((r) => r.attname);
+check("IMPORT FOREIGN SCHEMA made deviceping of the records' fields and the key's parts", () => {
+  for (const c of ["device_id", "ts", "battery", "year", "month", "day", "hour"]) assert.ok(cols.includes(c), cols.join(","));
+});
 
 // the queue drained: every message deleted, none dead
 const status = await q(`SELECT queue, received::int, deleted::int, dead_letters::int, state FROM pipeline.status`);
@@ -86,5 +104,5 @@ if (problems.length) {
   console.error(`demo check failed:\n  ${problems.join("\n  ")}`);
   process.exit(1);
 }
-console.log(`demo ok: ${tier1.n} devicebattery runs, ${tier2.n} batteryweek, all succeeded; ` +
+console.log(`demo ok: ${backfilled.n} backfill and ${tier1.n} event runs of devicebattery, ${tier2.n} batteryweek, all succeeded; ` +
   `${got.length} devices; the chart has ${series.length} lines, ${series.reduce((s, x) => s + x.points, 0)} points`);
