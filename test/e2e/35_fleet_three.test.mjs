@@ -102,7 +102,21 @@ test(`${N} objects, three servers, kill -9 of one mid-run: each report run once,
   // the others finish: s3's claims are taken over after the lease, the queue drains
   const tookOver = () => [...serverLog(/took over the claim of "r35" on .* from s3\//),
     ...c2.logLines(/took over the claim of "r35" on .* from s3\//)];
-  await waitFor("s3's claims to be taken over", async () => tookOver().length > 0, 120000, 500);
+  try {
+    await waitFor("s3's claims to be taken over", async () => tookOver().length > 0, 240000, 500);
+  } catch (e) {
+    // what the survivors were doing, for whoever reads the failure
+    const state = { queue: await queueDepth(queue).catch((x) => x.message) };
+    for (const s of servers.slice(0, 2)) {
+      state[s.id] = {
+        tasks: await one(s, `SELECT count(*)::int AS n FROM pipeline.tasks`).catch((x) => x.message),
+        processed: await one(s, `SELECT count(*)::int AS n FROM pipeline.processed`).catch((x) => x.message),
+        fleet: await s.sql(db, `SELECT * FROM pipeline.fleet`).catch((x) => x.message),
+      };
+    }
+    const fleetLog = [...serverLog(/pipeline fleet/), ...c2.logLines(/pipeline fleet/)].slice(-40);
+    throw new Error(`${e.message}\nheld by s3 at the kill: ${held}\n${JSON.stringify(state)}\n${fleetLog.join("\n")}`);
+  }
   await waitFor("the queue to drain and s1, s2 to settle their tasks", async () =>
     (await queueDepth(queue)) === 0 &&
     (await one(servers[0], `SELECT count(*)::int AS n FROM pipeline.tasks`)) === 0 &&
