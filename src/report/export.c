@@ -192,18 +192,22 @@ export_server(const char *name)
 	return serverid;
 }
 
-static Oid
-find_export_server(const char *name)
+/*
+ * A pipeline_s3 server: the one named (an error if it is another wrapper's),
+ * or with name NULL the only one there is; InvalidOid, with *nservers
+ * saying how many there are, when there is not exactly one.
+ */
+Oid
+pipeline_s3_server(const char *name, int *nservers)
 {
+	Oid			fdw = get_foreign_data_wrapper_oid("pipeline_s3", false);
 	Relation	rel;
 	SysScanDesc scan;
 	HeapTuple	tup;
-	Oid			fdw = get_foreign_data_wrapper_oid("pipeline_s3", false);
 	Oid			found = InvalidOid;
 	int			n = 0;
 
-	if (name == NULL && pipeline_default_server && pipeline_default_server[0])
-		name = pipeline_default_server;
+	*nservers = 1;
 	if (name)
 	{
 		ForeignServer *fs = GetForeignServerByName(name, false);
@@ -228,6 +232,19 @@ find_export_server(const char *name)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	*nservers = n;
+	return n == 1 ? found : InvalidOid;
+}
+
+static Oid
+find_export_server(const char *name)
+{
+	Oid			found;
+	int			n;
+
+	if (name == NULL && pipeline_default_server && pipeline_default_server[0])
+		name = pipeline_default_server;
+	found = pipeline_s3_server(name, &n);
 	if (n != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),

@@ -39,5 +39,6 @@ extern ExportResult export_query(const char *query, const char *uri, ExportForma
 								 const ChartOptions *chart);
 extern ExportFormat export_format_from_name(const char *name);
 extern Oid	export_server(const char *name);
+extern Oid	pipeline_s3_server(const char *name, int *nservers);
 
 #endif							/* PIPELINE_EXPORT_H */

@@ -41,10 +41,7 @@
 
 #include <unistd.h>
 
-#include "access/genam.h"
-#include "access/table.h"
 #include "catalog/pg_authid.h"
-#include "catalog/pg_foreign_server.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
@@ -113,39 +110,12 @@ static Oid
 fleet_server_oid(void)
 {
 	const char *name = pipeline_fleet_server;
-	Oid			fdw = get_foreign_data_wrapper_oid("pipeline_s3", false);
-	Relation	rel;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			found = InvalidOid;
-	int			n = 0;
+	Oid			found;
+	int			n;
 
 	if (name == NULL || name[0] == '\0')
 		name = pipeline_default_server;
-	if (name && name[0])
-	{
-		ForeignServer *fs = GetForeignServerByName(name, false);
-
-		if (fs->fdwid != fdw)
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("server \"%s\" is not a pipeline_s3 server", name)));
-		return fs->serverid;
-	}
-	rel = table_open(ForeignServerRelationId, AccessShareLock);
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-	while ((tup = systable_getnext(scan)) != NULL)
-	{
-		Form_pg_foreign_server srv = (Form_pg_foreign_server) GETSTRUCT(tup);
-
-		if (srv->srvfdw == fdw)
-		{
-			found = srv->oid;
-			n++;
-		}
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	found = pipeline_s3_server(name && name[0] ? name : NULL, &n);
 	if (n != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
